@@ -1,0 +1,73 @@
+//go:build cgo
+
+#include <string.h>
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HM_CLONES
+#endif
+
+static inline float hm_expf(float x) {
+	x = x > 88.0f ? 88.0f : x;
+	x = x < -88.0f ? -88.0f : x;
+	// Round x*log2(e) to the nearest integer by the 1.5*2^23 trick (exact
+	// for |x*log2(e)| < 2^22, far beyond the clamp).
+	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = x - n * 0.693359375f;
+	r = r - n * -2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * (r * r) + r;
+	p = p + 1.0f;
+	int32_t e = (int32_t)n + 127;
+	e = e < 1 ? 1 : e;
+	uint32_t bits = (uint32_t)e << 23;
+	float scale;
+	memcpy(&scale, &bits, 4);
+	return p * scale;
+}
+
+static inline float hm_sigmoid(float x) { return 1.0f / (1.0f + hm_expf(-x)); }
+
+static inline float hm_uniform(uint64_t k, uint64_t c) {
+	uint64_t x = c * 0x9E3779B97F4A7C15ULL + k;
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBULL;
+	x ^= x >> 31;
+	return (float)(int32_t)(x >> 40) * (1.0f / 16777216.0f);
+}
+
+HM_CLONES
+void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		for (int64_t j = 0; j < cols; j++) row[j] = hm_sigmoid(row[j] + bias[j]);
+	}
+}
+
+HM_CLONES
+void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		float *srow = s + i * cols;
+		uint64_t b = base + (uint64_t)(i * cols);
+		for (int64_t j = 0; j < cols; j++) {
+			float p = hm_sigmoid(row[j] + bias[j]);
+			row[j] = p;
+			srow[j] = hm_uniform(key, b + (uint64_t)j) < p ? 1.0f : 0.0f;
+		}
+	}
+}
+
+HM_CLONES
+void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
+	for (int64_t i = 0; i < n; i++) s[i] = hm_uniform(key, base + (uint64_t)i) < p[i] ? 1.0f : 0.0f;
+}

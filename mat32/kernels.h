@@ -1,0 +1,7 @@
+// C element-wise kernels for mat32 (cgo builds). They compute exactly what
+// kernels_go.go computes, vectorised by the compiler.
+#include <stdint.h>
+
+void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols);
+void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base);
+void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t base);

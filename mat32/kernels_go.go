@@ -1,0 +1,90 @@
+package mat32
+
+import "math"
+
+// The pure-Go element-wise kernels. They are always compiled: builds without
+// cgo use them, and tests check the C kernels against them bit for bit (both
+// use the same float32 operations in the same order, without fused
+// multiply-adds).
+
+const (
+	expHi   = 88.0
+	log2e   = 1.44269504088896341
+	ln2Hi   = 0.693359375
+	ln2Lo   = -2.12194440e-4
+	expMinE = -126
+)
+
+// expf approximates e^x for float32 x (relative error below 2e-7 on
+// [-87, 88]); it saturates outside that range.
+func expf(x float32) float32 {
+	if x > expHi {
+		x = expHi
+	}
+	if x < -expHi {
+		x = -expHi
+	}
+	// Each product is converted explicitly so that no compiler fuses it into
+	// a multiply-add: the C kernels must see exactly these roundings.
+	// Round x*log2(e) to nearest by the 1.5*2^23 trick.
+	n := (float32(x*log2e) + 12582912) - 12582912
+	r := x - float32(n*ln2Hi)
+	r = r - float32(n*ln2Lo)
+	p := float32(1.9875691500e-4)
+	p = float32(p*r) + 1.3981999507e-3
+	p = float32(p*r) + 8.3334519073e-3
+	p = float32(p*r) + 4.1665795894e-2
+	p = float32(p*r) + 1.6666665459e-1
+	p = float32(p*r) + 5.0000001201e-1
+	p = float32(p*float32(r*r)) + r
+	p = p + 1
+	e := int32(n) + 127
+	if e < 1 {
+		e = 1
+	}
+	return p * math.Float32frombits(uint32(e)<<23)
+}
+
+// sigmoidf returns 1/(1+e^-x).
+func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
+
+// sigmoidBiasGo sets x[i,j] = sigmoid(x[i,j] + bias[j]) for rows of length len(bias).
+func sigmoidBiasGo(x, bias []float32) {
+	n := len(bias)
+	for off := 0; off < len(x); off += n {
+		row := x[off : off+n]
+		for j, b := range bias[:len(row)] {
+			row[j] = sigmoidf(row[j] + b)
+		}
+	}
+}
+
+// sigmoidBiasSampleGo is sigmoidBiasGo followed by s = (u < x) with the
+// uniform u at counter base+index of stream key.
+func sigmoidBiasSampleGo(x, s, bias []float32, key, base uint64) {
+	n := len(bias)
+	for off := 0; off < len(x); off += n {
+		row := x[off : off+n]
+		srow := s[off : off+n]
+		for j, b := range bias[:len(row)] {
+			p := sigmoidf(row[j] + b)
+			row[j] = p
+			if uniform(key, base+uint64(off+j)) < p {
+				srow[j] = 1
+			} else {
+				srow[j] = 0
+			}
+		}
+	}
+}
+
+// bernoulliGo sets s[i] = 1 with probability p[i], else 0.
+func bernoulliGo(s, p []float32, key, base uint64) {
+	for i, pi := range p[:len(s)] {
+		if uniform(key, base+uint64(i)) < pi {
+			s[i] = 1
+		} else {
+			s[i] = 0
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package mat32
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+func randDense(r *rand.Rand, rows, cols int) *Dense {
+	m := New(rows, cols)
+	for i := range m.Data {
+		m.Data[i] = float32(r.NormFloat64())
+	}
+	return m
+}
+
+// naive computes alpha*op(a)*op(b) + beta*c in float64.
+func naive(tA, tB bool, alpha float32, a, b *Dense, beta float32, c *Dense) []float64 {
+	get := func(m *Dense, t bool, i, j int) float64 {
+		if t {
+			return float64(m.At(j, i))
+		}
+		return float64(m.At(i, j))
+	}
+	out := make([]float64, c.Rows*c.Cols)
+	k := a.Cols
+	if tA {
+		k = a.Rows
+	}
+	for i := 0; i < c.Rows; i++ {
+		for j := 0; j < c.Cols; j++ {
+			s := 0.0
+			for l := 0; l < k; l++ {
+				s += get(a, tA, i, l) * get(b, tB, l, j)
+			}
+			out[i*c.Cols+j] = float64(alpha)*s + float64(beta)*float64(c.At(i, j))
+		}
+	}
+	return out
+}
+
+// backends returns every backend that can run here: pure Go always, and the
+// native one in cgo builds where the library loads.
+func backends(t *testing.T) []backend {
+	bs := []backend{pureGo{}}
+	if b, msg := loadNative(""); b != nil {
+		bs = append(bs, b)
+	} else {
+		t.Logf("native BLAS not tested: %s", msg)
+	}
+	return bs
+}
+
+func TestGemmAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {100, 500, 120}, {300, 40, 90}}
+	for _, be := range backends(t) {
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					a := randDense(r, m, k)
+					if tA {
+						a = randDense(r, k, m)
+					}
+					b := randDense(r, k, n)
+					if tB {
+						b = randDense(r, n, k)
+					}
+					c := randDense(r, m, n)
+					want := naive(tA, tB, 0.7, a, b, 0.3, c)
+					gemm(be, tA, tB, m, n, k, 0.7, a.Data, a.Cols, b.Data, b.Cols, 0.3, c.Data, c.Cols)
+					for i, w := range want {
+						if d := math.Abs(float64(c.Data[i]) - w); d > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(k)) {
+							t.Fatalf("%s %v: tA=%v tB=%v element %d = %g, want %g", be.name(), s, tA, tB, i, c.Data[i], w)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestBackendsAgree(t *testing.T) {
+	bs := backends(t)
+	if len(bs) < 2 {
+		t.Skip("only one backend can be loaded here (no cgo or no OpenBLAS)")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b := randDense(r, 100, 784), randDense(r, 784, 500)
+	c0, c1 := New(100, 500), New(100, 500)
+	gemm(bs[0], false, false, 100, 500, 784, 1, a.Data, 784, b.Data, 500, 0, c0.Data, 500)
+	gemm(bs[1], false, false, 100, 500, 784, 1, a.Data, 784, b.Data, 500, 0, c1.Data, 500)
+	for i := range c0.Data {
+		if d := math.Abs(float64(c0.Data[i] - c1.Data[i])); d > 1e-3 {
+			t.Fatalf("element %d: %s %g, %s %g", i, bs[0].name(), c0.Data[i], bs[1].name(), c1.Data[i])
+		}
+	}
+}
+
+func TestGemmShapePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("mismatched shapes did not panic")
+		}
+	}()
+	Gemm(false, false, 1, New(2, 3), New(4, 5), 0, New(2, 5))
+}
+
+func TestSplitRange(t *testing.T) {
+	for _, c := range []struct{ n, w, align int }{{500, 2, 16}, {784, 2, 16}, {10, 4, 16}, {100, 3, 1}} {
+		b := splitRange(c.n, c.w, c.align)
+		if b[0] != 0 || b[len(b)-1] != c.n || len(b) > c.w+1 {
+			t.Fatalf("splitRange%v = %v", c, b)
+		}
+		for i := 1; i < len(b); i++ {
+			if b[i] <= b[i-1] || (i < len(b)-1 && b[i]%c.align != 0) {
+				t.Fatalf("splitRange%v = %v", c, b)
+			}
+		}
+	}
+}
+
+func TestExpfAccuracy(t *testing.T) {
+	for x := -87.0; x <= 88; x += 0.01 {
+		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
+		if math.Abs(got-want) > 4e-7*want {
+			t.Fatalf("expf(%g) = %g, want %g", x, got, want)
+		}
+	}
+	if s := sigmoidf(1000); s != 1 {
+		t.Fatalf("sigmoid(1000) = %g", s)
+	}
+	if s := sigmoidf(-1000); s < 0 || s > 1e-37 {
+		t.Fatalf("sigmoid(-1000) = %g", s)
+	}
+}
+
+// The kernels in use (C in cgo builds) must equal the Go reference bit for bit.
+func TestKernelsMatchGoReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randDense(r, 37, 53)
+	for i := range x.Data {
+		x.Data[i] *= 20
+	}
+	bias := randDense(r, 1, 53).Data
+	got, want := x.Clone(), x.Clone()
+	SigmoidBias(got, bias)
+	sigmoidBiasGo(want.Data, bias)
+	for i := range got.Data {
+		if got.Data[i] != want.Data[i] {
+			t.Fatalf("%s SigmoidBias element %d = %g, Go reference %g", KernelImpl, i, got.Data[i], want.Data[i])
+		}
+	}
+	p, s := x.Clone(), New(37, 53)
+	p2, s2 := x.Clone(), New(37, 53)
+	SigmoidBiasSample(p, s, bias, NewRNG(9, 1))
+	sigmoidBiasSampleGo(p2.Data, s2.Data, bias, NewRNG(9, 1).key, 0)
+	for i := range p.Data {
+		if p.Data[i] != p2.Data[i] || s.Data[i] != s2.Data[i] {
+			t.Fatalf("%s SigmoidBiasSample element %d = (%g,%g), Go reference (%g,%g)", KernelImpl, i, p.Data[i], s.Data[i], p2.Data[i], s2.Data[i])
+		}
+	}
+	Bernoulli(s, p, NewRNG(9, 2))
+	bernoulliGo(s2.Data, p2.Data, NewRNG(9, 2).key, 0)
+	for i := range s.Data {
+		if s.Data[i] != s2.Data[i] {
+			t.Fatalf("%s Bernoulli element %d = %g, Go reference %g", KernelImpl, i, s.Data[i], s2.Data[i])
+		}
+	}
+}
+
+// Sampling must not depend on the number of workers.
+func TestSamplingIndependentOfWorkers(t *testing.T) {
+	p := New(300, 200)
+	for i := range p.Data {
+		p.Data[i] = float32(i%97) / 97
+	}
+	sample := func(procs int) *Dense {
+		old := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(old)
+		s := New(300, 200)
+		Bernoulli(s, p, NewRNG(42, 0))
+		return s
+	}
+	a, b := sample(1), sample(3)
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			t.Fatalf("element %d differs between 1 and 3 workers", i)
+		}
+	}
+}
+
+func TestBernoulliFrequencies(t *testing.T) {
+	const n = 200000
+	p := New(1, n)
+	for i := range p.Data {
+		p.Data[i] = 0.3
+	}
+	s := New(1, n)
+	Bernoulli(s, p, NewRNG(7, 3))
+	sum := 0.0
+	for _, v := range s.Data {
+		if v != 0 && v != 1 {
+			t.Fatalf("sample %g is not 0 or 1", v)
+		}
+		sum += float64(v)
+	}
+	// Standard deviation of the mean is sqrt(0.21/n) ~ 0.001.
+	if f := sum / n; math.Abs(f-0.3) > 0.005 {
+		t.Fatalf("frequency %g, want 0.3", f)
+	}
+	u := make([]float32, n)
+	NewRNG(7, 4).Uniform(u)
+	var m float64
+	for _, v := range u {
+		if v < 0 || v >= 1 {
+			t.Fatalf("uniform %g outside [0,1)", v)
+		}
+		m += float64(v)
+	}
+	if m /= n; math.Abs(m-0.5) > 0.005 {
+		t.Fatalf("uniform mean %g", m)
+	}
+	if NewRNG(7, 4).Uint64() == NewRNG(7, 5).Uint64() || NewRNG(7, 4).Uint64() == NewRNG(8, 4).Uint64() {
+		t.Fatal("different seeds or streams give the same numbers")
+	}
+}
