@@ -161,3 +161,18 @@ func bernoulli(s, p []float32, key, base uint64) {
 
 // KernelImpl names the element-wise kernel implementation in use.
 const KernelImpl = "C"
+
+func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return float64(C.hm_diff_stats((*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])), C.int64_t(rows), C.int64_t(cols),
+		(*C.float)(unsafe.Pointer(&colsum[0])), C.float(alpha), (*C.float)(unsafe.Pointer(&sq[0]))))
+}
+
+func momentumStep(w, vel []float32, decay float32) {
+	if len(w) == 0 {
+		return
+	}
+	C.hm_momentum_step((*C.float)(unsafe.Pointer(&w[0])), (*C.float)(unsafe.Pointer(&vel[0])), C.int64_t(len(w)), C.float(decay))
+}

@@ -20,3 +20,9 @@ func bernoulli(s, p []float32, key, base uint64) { bernoulliGo(s, p, key, base) 
 
 // KernelImpl names the element-wise kernel implementation in use.
 const KernelImpl = "Go"
+
+func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+	return diffStatsGo(a, b, rows, cols, colsum, alpha, sq)
+}
+
+func momentumStep(w, vel []float32, decay float32) { momentumStepGo(w, vel, decay) }

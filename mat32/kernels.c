@@ -71,3 +71,28 @@ HM_CLONES
 void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
 	for (int64_t i = 0; i < n; i++) s[i] = hm_uniform(key, base + (uint64_t)i) < p[i] ? 1.0f : 0.0f;
 }
+
+HM_CLONES
+double hm_diff_stats(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
+	for (int64_t j = 0; j < cols; j++) sq[j] = 0;
+	for (int64_t i = 0; i < rows; i++) {
+		const float *ar = a + i * cols, *br = b + i * cols;
+		for (int64_t j = 0; j < cols; j++) {
+			float d = ar[j] - br[j];
+			sq[j] = sq[j] + d * d;
+			colsum[j] = colsum[j] + alpha * d;
+		}
+	}
+	double total = 0;
+	for (int64_t j = 0; j < cols; j++) total += (double)sq[j];
+	return total;
+}
+
+HM_CLONES
+void hm_momentum_step(float *w, float *vel, int64_t n, float decay) {
+	for (int64_t i = 0; i < n; i++) {
+		float v = vel[i] - decay * w[i];
+		vel[i] = v;
+		w[i] = w[i] + v;
+	}
+}

@@ -88,3 +88,31 @@ func bernoulliGo(s, p []float32, key, base uint64) {
 		}
 	}
 }
+
+// diffStatsGo adds alpha*(a-b) summed over rows to colsum and returns the sum
+// of (a-b)^2, accumulated per column in sq first (as the C kernel does).
+func diffStatsGo(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+	clear(sq[:cols])
+	for i := 0; i < rows; i++ {
+		ar, br := a[i*cols:(i+1)*cols], b[i*cols:(i+1)*cols]
+		for j := range ar {
+			d := ar[j] - br[j]
+			sq[j] = sq[j] + float32(d*d)
+			colsum[j] = colsum[j] + float32(alpha*d)
+		}
+	}
+	total := 0.0
+	for _, s := range sq[:cols] {
+		total += float64(s)
+	}
+	return total
+}
+
+// momentumStepGo sets vel -= decay*w, then w += vel.
+func momentumStepGo(w, vel []float32, decay float32) {
+	for i := range w {
+		v := vel[i] - float32(decay*w[i])
+		vel[i] = v
+		w[i] = w[i] + v
+	}
+}

@@ -227,3 +227,51 @@ func TestBernoulliFrequencies(t *testing.T) {
 		t.Fatal("different seeds or streams give the same numbers")
 	}
 }
+
+func TestDiffStatsAndMomentumMatchGoReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	a, b := randDense(r, 23, 41), randDense(r, 23, 41)
+	cs1, cs2 := make([]float32, 41), make([]float32, 41)
+	cs1[3], cs2[3] = 5, 5
+	got := DiffStats(a, b, cs1, 0.5)
+	want := diffStatsGo(a.Data, b.Data, 23, 41, cs2, 0.5, make([]float32, 41))
+	if got != want {
+		t.Fatalf("%s DiffStats = %v, Go reference %v", KernelImpl, got, want)
+	}
+	var direct float64
+	for i := range a.Data {
+		d := float64(a.Data[i] - b.Data[i])
+		direct += d * d
+	}
+	if math.Abs(got-direct) > 1e-4*direct {
+		t.Fatalf("DiffStats = %v, direct sum %v", got, direct)
+	}
+	for j := range cs1 {
+		if cs1[j] != cs2[j] {
+			t.Fatalf("column sum %d = %v, Go reference %v", j, cs1[j], cs2[j])
+		}
+		var s float64
+		for i := 0; i < 23; i++ {
+			s += float64(a.At(i, j) - b.At(i, j))
+		}
+		if j == 3 {
+			s += 10
+		}
+		if math.Abs(float64(cs1[j])-0.5*s) > 1e-4 {
+			t.Fatalf("column sum %d = %v, want %v", j, cs1[j], 0.5*s)
+		}
+	}
+	w1, v1 := randDense(r, 300, 100), randDense(r, 300, 100)
+	w2, v2 := w1.Clone(), v1.Clone()
+	w0, v0 := w1.Clone(), v1.Clone()
+	MomentumStep(w1.Data, v1.Data, 0.01)
+	momentumStepGo(w2.Data, v2.Data, 0.01)
+	for i := range w1.Data {
+		if w1.Data[i] != w2.Data[i] || v1.Data[i] != v2.Data[i] {
+			t.Fatalf("%s MomentumStep element %d differs from the Go reference", KernelImpl, i)
+		}
+		if wantV := v0.Data[i] - 0.01*w0.Data[i]; math.Abs(float64(v1.Data[i]-wantV)) > 1e-6 || math.Abs(float64(w1.Data[i]-(w0.Data[i]+wantV))) > 1e-6 {
+			t.Fatalf("MomentumStep element %d wrong", i)
+		}
+	}
+}

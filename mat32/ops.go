@@ -105,3 +105,30 @@ func ColumnSums(dst []float32, alpha float32, m *Dense) {
 		}
 	}
 }
+
+var sqPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// DiffStats adds alpha times the column sums of a-b to colsum and returns the
+// sum of (a-b)^2 over all elements.
+func DiffStats(a, b *Dense, colsum []float32, alpha float32) float64 {
+	if !a.SameShape(b) {
+		panic("mat32: DiffStats shapes differ")
+	}
+	checkBias(a, colsum)
+	buf := sqPool.Get().(*[]float32)
+	if cap(*buf) < a.Cols {
+		*buf = make([]float32, a.Cols)
+	}
+	total := diffStats(a.Data, b.Data, a.Rows, a.Cols, colsum, alpha, (*buf)[:a.Cols])
+	sqPool.Put(buf)
+	return total
+}
+
+// MomentumStep applies one step of gradient descent with momentum and
+// weight decay: vel -= decay*w, then w += vel. w and vel have equal length.
+func MomentumStep(w, vel []float32, decay float32) {
+	if len(w) != len(vel) {
+		panic("mat32: MomentumStep lengths differ")
+	}
+	ParallelRows(len(w), 1, func(r0, r1 int) { momentumStep(w[r0:r1], vel[r0:r1], decay) })
+}

@@ -1,0 +1,117 @@
+package rbm
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// MaxExactUnits is the size of the smaller layer above which LogPartition
+// refuses to enumerate its states.
+const MaxExactUnits = 25
+
+// LogPartition returns log Z, the log of the sum of e^{-E(v,h)} over every
+// state, computed exactly by enumerating the 2^n states of the smaller layer
+// and summing the other layer out analytically.
+func (m *RBM) LogPartition() (float64, error) {
+	nv, nh := m.Visible(), m.Hidden()
+	n := min(nv, nh)
+	if n > MaxExactUnits {
+		return 0, fmt.Errorf("exact log Z needs 2^%d states; the smaller layer must have at most %d units (use AIS instead)", n, MaxExactUnits)
+	}
+	// term(s) is the log of the unnormalised marginal of state s of the
+	// enumerated layer.
+	var term func(s uint64, x []float64) float64
+	if nh <= nv {
+		term = func(s uint64, x []float64) float64 { // x: visible inputs b + W h
+			t := 0.0
+			copy64(x, m.VisBias)
+			for j := 0; j < nh; j++ {
+				if s>>j&1 == 1 {
+					t += float64(m.HidBias[j])
+					for i := 0; i < nv; i++ {
+						x[i] += float64(m.W.Data[i*nh+j])
+					}
+				}
+			}
+			for _, xi := range x {
+				t += softplus(xi)
+			}
+			return t
+		}
+	} else {
+		term = func(s uint64, x []float64) float64 { // x: hidden inputs c + W'v
+			t := 0.0
+			copy64(x, m.HidBias)
+			for i := 0; i < nv; i++ {
+				if s>>i&1 == 1 {
+					t += float64(m.VisBias[i])
+					for j, w := range m.W.Row(i) {
+						x[j] += float64(w)
+					}
+				}
+			}
+			for _, xj := range x {
+				t += softplus(xj)
+			}
+			return t
+		}
+	}
+	states := uint64(1) << n
+	w := uint64(mat32.Workers())
+	parts := make([]float64, w)
+	var wg sync.WaitGroup
+	for p := uint64(0); p < w; p++ {
+		wg.Go(func() {
+			x := make([]float64, max(nv, nh))[:nv+nh-n]
+			acc := newLogSum()
+			for s := states * p / w; s < states*(p+1)/w; s++ {
+				acc.add(term(s, x))
+			}
+			parts[p] = acc.value()
+		})
+	}
+	wg.Wait()
+	total := newLogSum()
+	for _, v := range parts {
+		total.add(v)
+	}
+	return total.value(), nil
+}
+
+// LogLikelihood returns the mean log-probability of the rows of v under the
+// model given log Z: mean(-F(v)) - logZ.
+func (m *RBM) LogLikelihood(v *mat32.Dense, logZ float64) float64 {
+	return -m.MeanFreeEnergy(v) - logZ
+}
+
+func copy64(dst []float64, src []float32) {
+	for i, x := range src {
+		dst[i] = float64(x)
+	}
+}
+
+// logSum accumulates log(sum e^{x_i}) stably.
+type logSum struct{ max, sum float64 }
+
+func newLogSum() logSum { return logSum{max: math.Inf(-1)} }
+
+func (l *logSum) add(x float64) {
+	switch {
+	case math.IsInf(x, -1):
+	case x <= l.max:
+		l.sum += math.Exp(x - l.max)
+	default:
+		l.sum = l.sum*math.Exp(l.max-x) + 1
+		l.max = x
+	}
+}
+
+func (l *logSum) value() float64 {
+	if l.sum == 0 {
+		return math.Inf(-1)
+	}
+	return l.max + math.Log(l.sum)
+}

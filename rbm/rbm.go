@@ -1,0 +1,225 @@
+// Package rbm implements restricted Boltzmann machines with Bernoulli visible
+// and hidden units: the energy and free energy, the conditionals p(h|v) and
+// p(v|h), Gibbs sampling, and training by contrastive divergence (CD-k) and
+// persistent contrastive divergence (PCD-k).
+package rbm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// RBM is a restricted Boltzmann machine with binary visible units v and binary
+// hidden units h, energy E(v,h) = -b.v - c.h - v'Wh.
+type RBM struct {
+	W       *mat32.Dense // Visible x Hidden weights
+	VisBias []float32    // b, one per visible unit
+	HidBias []float32    // c, one per hidden unit
+}
+
+// New returns an RBM with the given layer sizes and all parameters zero.
+func New(visible, hidden int) *RBM {
+	return &RBM{W: mat32.New(visible, hidden), VisBias: make([]float32, visible), HidBias: make([]float32, hidden)}
+}
+
+// NewInit returns an RBM initialised as in Hinton's practical guide: weights
+// drawn from N(0, 0.01^2) with the given seed, hidden biases zero, and
+// visible biases log(p/(1-p)) where p is the mean of each column of data
+// (clamped to [0.001, 0.999]). data may be nil, leaving visible biases zero.
+func NewInit(visible, hidden int, data *mat32.Dense, seed uint64) *RBM {
+	m := New(visible, hidden)
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	for i := range m.W.Data {
+		m.W.Data[i] = float32(0.01 * r.NormFloat64())
+	}
+	if data != nil && data.Rows > 0 {
+		mean := make([]float32, visible)
+		mat32.ColumnSums(mean, 1/float32(data.Rows), data)
+		for j, p := range mean {
+			p = min(max(p, 0.001), 0.999)
+			m.VisBias[j] = float32(math.Log(float64(p / (1 - p))))
+		}
+	}
+	return m
+}
+
+// Visible returns the number of visible units.
+func (m *RBM) Visible() int { return m.W.Rows }
+
+// Hidden returns the number of hidden units.
+func (m *RBM) Hidden() int { return m.W.Cols }
+
+// Validate checks that the parameter shapes agree and are finite.
+func (m *RBM) Validate() error {
+	if m.W == nil || len(m.VisBias) != m.W.Rows || len(m.HidBias) != m.W.Cols {
+		return fmt.Errorf("rbm: parameter shapes disagree")
+	}
+	for _, s := range [][]float32{m.W.Data, m.VisBias, m.HidBias} {
+		for _, x := range s {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("rbm: parameters contain NaN or Inf")
+			}
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy of m.
+func (m *RBM) Clone() *RBM {
+	return &RBM{W: m.W.Clone(), VisBias: append([]float32(nil), m.VisBias...), HidBias: append([]float32(nil), m.HidBias...)}
+}
+
+// Energy returns E(v, h) = -b.v - c.h - v'Wh.
+func (m *RBM) Energy(v, h []float32) float64 {
+	e := 0.0
+	for i, vi := range v {
+		if vi == 0 {
+			continue
+		}
+		e -= float64(m.VisBias[i]) * float64(vi)
+		row := m.W.Row(i)
+		for j, hj := range h {
+			e -= float64(vi) * float64(row[j]) * float64(hj)
+		}
+	}
+	for j, hj := range h {
+		e -= float64(m.HidBias[j]) * float64(hj)
+	}
+	return e
+}
+
+// softplus returns log(1 + e^x) without overflow.
+func softplus(x float64) float64 {
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// FreeEnergy returns F(v) = -log sum_h e^{-E(v,h)} = -b.v - sum_j softplus(c_j + (v'W)_j).
+func (m *RBM) FreeEnergy(v []float32) float64 {
+	x := make([]float64, m.Hidden())
+	for j := range x {
+		x[j] = float64(m.HidBias[j])
+	}
+	f := 0.0
+	for i, vi := range v {
+		if vi == 0 {
+			continue
+		}
+		f -= float64(m.VisBias[i]) * float64(vi)
+		for j, w := range m.W.Row(i) {
+			x[j] += float64(vi) * float64(w)
+		}
+	}
+	for _, xj := range x {
+		f -= softplus(xj)
+	}
+	return f
+}
+
+// chunkRows is how many samples the batch methods process at once, bounding
+// their scratch memory.
+const chunkRows = 1000
+
+// FreeEnergies returns F(v) for every row of v.
+func (m *RBM) FreeEnergies(v *mat32.Dense) []float64 {
+	m.checkVisible(v)
+	out := make([]float64, v.Rows)
+	x := mat32.New(min(chunkRows, v.Rows), m.Hidden())
+	for r0 := 0; r0 < v.Rows; r0 += chunkRows {
+		r1 := min(r0+chunkRows, v.Rows)
+		vc, xc := v.Slice(r0, r1), x.Slice(0, r1-r0)
+		mat32.Gemm(false, false, 1, vc, m.W, 0, xc)
+		mat32.ParallelRows(vc.Rows, m.Hidden(), func(a, b int) {
+			for i := a; i < b; i++ {
+				f := 0.0
+				for k, vk := range vc.Row(i) {
+					f -= float64(m.VisBias[k]) * float64(vk)
+				}
+				for j, xj := range xc.Row(i) {
+					f -= softplus(float64(xj) + float64(m.HidBias[j]))
+				}
+				out[r0+i] = f
+			}
+		})
+	}
+	return out
+}
+
+func (m *RBM) checkVisible(v *mat32.Dense) {
+	if v.Cols != m.Visible() {
+		panic(fmt.Sprintf("rbm: data has %d columns, model has %d visible units", v.Cols, m.Visible()))
+	}
+}
+
+// HiddenProbs sets dst (rows x Hidden) to p(h=1|v) = sigmoid(c + v'W) for each row of v.
+func (m *RBM) HiddenProbs(dst, v *mat32.Dense) {
+	mat32.Gemm(false, false, 1, v, m.W, 0, dst)
+	mat32.SigmoidBias(dst, m.HidBias)
+}
+
+// VisibleProbs sets dst (rows x Visible) to p(v=1|h) = sigmoid(b + Wh) for each row of h.
+func (m *RBM) VisibleProbs(dst, h *mat32.Dense) {
+	mat32.Gemm(false, true, 1, h, m.W, 0, dst)
+	mat32.SigmoidBias(dst, m.VisBias)
+}
+
+// Transform returns p(h=1|v) for every row of v: the hidden layer as features.
+func (m *RBM) Transform(v *mat32.Dense) *mat32.Dense {
+	m.checkVisible(v)
+	out := mat32.New(v.Rows, m.Hidden())
+	m.HiddenProbs(out, v)
+	return out
+}
+
+// Reconstruct returns p(v|h) with h sampled from p(h|v), for every row of v.
+func (m *RBM) Reconstruct(v *mat32.Dense, rng *mat32.RNG) *mat32.Dense {
+	m.checkVisible(v)
+	out := mat32.New(v.Rows, m.Visible())
+	hp, hs := mat32.New(min(chunkRows, v.Rows), m.Hidden()), mat32.New(min(chunkRows, v.Rows), m.Hidden())
+	for r0 := 0; r0 < v.Rows; r0 += chunkRows {
+		r1 := min(r0+chunkRows, v.Rows)
+		p, s := hp.Slice(0, r1-r0), hs.Slice(0, r1-r0)
+		mat32.Gemm(false, false, 1, v.Slice(r0, r1), m.W, 0, p)
+		mat32.SigmoidBiasSample(p, s, m.HidBias, rng)
+		m.VisibleProbs(out.Slice(r0, r1), s)
+	}
+	return out
+}
+
+// ReconstructionError returns the mean over rows of v of sum_i (v_i - p(v_i|h))^2,
+// with h sampled from p(h|v) using the given seed.
+func (m *RBM) ReconstructionError(v *mat32.Dense, seed uint64) float64 {
+	if v.Rows == 0 {
+		return 0
+	}
+	rec := m.Reconstruct(v, mat32.NewRNG(seed, 0))
+	return mat32.DiffStats(v, rec, make([]float32, v.Cols), 0) / float64(v.Rows)
+}
+
+// MeanFreeEnergy returns the mean of F(v) over the rows of v.
+func (m *RBM) MeanFreeEnergy(v *mat32.Dense) float64 {
+	s := 0.0
+	for _, f := range m.FreeEnergies(v) {
+		s += f
+	}
+	return s / float64(max(v.Rows, 1))
+}
+
+// Gibbs runs steps full Gibbs steps (v -> h -> v) from each row of v,
+// replacing v with the final binary visible states.
+func (m *RBM) Gibbs(v *mat32.Dense, steps int, rng *mat32.RNG) {
+	m.checkVisible(v)
+	hp, hs := mat32.New(v.Rows, m.Hidden()), mat32.New(v.Rows, m.Hidden())
+	vp := mat32.New(v.Rows, m.Visible())
+	for s := 0; s < steps; s++ {
+		mat32.Gemm(false, false, 1, v, m.W, 0, hp)
+		mat32.SigmoidBiasSample(hp, hs, m.HidBias, rng)
+		m.VisibleProbs(vp, hs)
+		mat32.Bernoulli(v, vp, rng)
+	}
+}

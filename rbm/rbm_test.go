@@ -1,0 +1,339 @@
+package rbm
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// tiny returns a 6x4 RBM with random parameters large enough to matter.
+func tiny(seed uint64, nv, nh int) *RBM {
+	r := rand.New(rand.NewPCG(seed, 9))
+	m := New(nv, nh)
+	for i := range m.W.Data {
+		m.W.Data[i] = float32(r.NormFloat64())
+	}
+	for i := range m.VisBias {
+		m.VisBias[i] = float32(r.NormFloat64())
+	}
+	for i := range m.HidBias {
+		m.HidBias[i] = float32(r.NormFloat64())
+	}
+	return m
+}
+
+func bits(s uint64, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(s >> i & 1)
+	}
+	return v
+}
+
+// logSumExpEnergy returns log sum over h of e^{-E(v,h)} by enumeration.
+func bruteMarginal(m *RBM, v []float32) float64 {
+	acc := newLogSum()
+	for s := uint64(0); s < 1<<m.Hidden(); s++ {
+		acc.add(-m.Energy(v, bits(s, m.Hidden())))
+	}
+	return acc.value()
+}
+
+func TestEnergyByHand(t *testing.T) {
+	m := New(2, 1)
+	m.W.Data = []float32{2, 3}
+	m.VisBias = []float32{0.5, -1}
+	m.HidBias = []float32{0.25}
+	// E = -(0.5*1 + -1*1) - 0.25*1 - (1*2*1 + 1*3*1) = 0.5 - 0.25 - 5
+	if e := m.Energy([]float32{1, 1}, []float32{1}); math.Abs(e-(-4.75)) > 1e-12 {
+		t.Fatalf("E = %g, want -4.75", e)
+	}
+}
+
+func TestFreeEnergyMatchesEnumeration(t *testing.T) {
+	m := tiny(1, 6, 4)
+	vs := mat32.New(64, 6)
+	for s := uint64(0); s < 64; s++ {
+		v := bits(s, 6)
+		copy(vs.Row(int(s)), v)
+		want := -bruteMarginal(m, v)
+		if f := m.FreeEnergy(v); math.Abs(f-want) > 1e-9*(1+math.Abs(want)) {
+			t.Fatalf("F(%v) = %.12g, enumeration %.12g", v, f, want)
+		}
+	}
+	batch := m.FreeEnergies(vs)
+	for s, f := range batch {
+		if want := m.FreeEnergy(vs.Row(s)); math.Abs(f-want) > 1e-4*(1+math.Abs(want)) {
+			t.Fatalf("FreeEnergies[%d] = %g, FreeEnergy %g", s, f, want)
+		}
+	}
+}
+
+func TestConditionalsMatchEnumeration(t *testing.T) {
+	m := tiny(2, 6, 4)
+	nv, nh := 6, 4
+	vs, hs := mat32.New(1<<nv, nv), mat32.New(1<<nh, nh)
+	for s := 0; s < 1<<nv; s++ {
+		copy(vs.Row(s), bits(uint64(s), nv))
+	}
+	for s := 0; s < 1<<nh; s++ {
+		copy(hs.Row(s), bits(uint64(s), nh))
+	}
+	ph := mat32.New(1<<nv, nh)
+	m.HiddenProbs(ph, vs)
+	for s := 0; s < 1<<nv; s++ {
+		v := vs.Row(s)
+		// p(h_j=1|v) = sum over h with h_j=1 of e^{-E(v,h)} / sum over all h.
+		for j := 0; j < nh; j++ {
+			num, den := newLogSum(), newLogSum()
+			for hsIdx := 0; hsIdx < 1<<nh; hsIdx++ {
+				e := -m.Energy(v, hs.Row(hsIdx))
+				den.add(e)
+				if hs.At(hsIdx, j) == 1 {
+					num.add(e)
+				}
+			}
+			want := math.Exp(num.value() - den.value())
+			if got := float64(ph.At(s, j)); math.Abs(got-want) > 1e-6 {
+				t.Fatalf("p(h%d=1|v=%v) = %g, enumeration %g", j, v, got, want)
+			}
+		}
+	}
+	pv := mat32.New(1<<nh, nv)
+	m.VisibleProbs(pv, hs)
+	for s := 0; s < 1<<nh; s++ {
+		h := hs.Row(s)
+		for i := 0; i < nv; i++ {
+			num, den := newLogSum(), newLogSum()
+			for vsIdx := 0; vsIdx < 1<<nv; vsIdx++ {
+				e := -m.Energy(vs.Row(vsIdx), h)
+				den.add(e)
+				if vs.At(vsIdx, i) == 1 {
+					num.add(e)
+				}
+			}
+			want := math.Exp(num.value() - den.value())
+			if got := float64(pv.At(s, i)); math.Abs(got-want) > 1e-6 {
+				t.Fatalf("p(v%d=1|h=%v) = %g, enumeration %g", i, h, got, want)
+			}
+		}
+	}
+}
+
+func TestLogPartitionMatchesEnumeration(t *testing.T) {
+	for _, shape := range [][2]int{{6, 4}, {4, 7}} {
+		m := tiny(3, shape[0], shape[1])
+		acc := newLogSum()
+		for sv := uint64(0); sv < 1<<shape[0]; sv++ {
+			for sh := uint64(0); sh < 1<<shape[1]; sh++ {
+				acc.add(-m.Energy(bits(sv, shape[0]), bits(sh, shape[1])))
+			}
+		}
+		got, err := m.LogPartition()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := acc.value(); math.Abs(got-want) > 1e-9*math.Abs(want) {
+			t.Fatalf("%v: log Z = %.12g, enumeration %.12g", shape, got, want)
+		}
+	}
+	if _, err := New(30, 30).LogPartition(); err == nil {
+		t.Fatal("log Z of a 30x30 model did not refuse")
+	}
+}
+
+// tinyData is a small binary data set with structure for a 6x4 RBM.
+func tinyData() *mat32.Dense {
+	rows := [][]float32{{1, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 1}, {1, 1, 0, 0, 0, 0}, {0, 0, 0, 0, 1, 1}, {1, 0, 1, 0, 1, 0}}
+	d := mat32.New(len(rows), 6)
+	for i, r := range rows {
+		copy(d.Row(i), r)
+	}
+	return d
+}
+
+// exactGradW returns d mean log p(data) / dW by enumeration:
+// E_data[v p(h|v)'] - E_model[v h'].
+func exactGradW(m *RBM, data *mat32.Dense) []float64 {
+	nv, nh := m.Visible(), m.Hidden()
+	grad := make([]float64, nv*nh)
+	ph := mat32.New(data.Rows, nh)
+	m.HiddenProbs(ph, data)
+	for r := 0; r < data.Rows; r++ {
+		for i := 0; i < nv; i++ {
+			for j := 0; j < nh; j++ {
+				grad[i*nh+j] += float64(data.At(r, i)) * float64(ph.At(r, j)) / float64(data.Rows)
+			}
+		}
+	}
+	logZ, _ := m.LogPartition()
+	for sv := uint64(0); sv < 1<<nv; sv++ {
+		v := bits(sv, nv)
+		for sh := uint64(0); sh < 1<<nh; sh++ {
+			h := bits(sh, nh)
+			p := math.Exp(-m.Energy(v, h) - logZ)
+			for i := 0; i < nv; i++ {
+				for j := 0; j < nh; j++ {
+					grad[i*nh+j] -= p * float64(v[i]) * float64(h[j])
+				}
+			}
+		}
+	}
+	return grad
+}
+
+// A CD-k update with long chains and many samples estimates the exact
+// log-likelihood gradient.
+func TestLongChainCDMatchesExactGradient(t *testing.T) {
+	m := tiny(4, 6, 4)
+	for i := range m.W.Data {
+		m.W.Data[i] *= 0.5
+	}
+	data := tinyData()
+	const reps = 8000
+	big := mat32.New(data.Rows*reps, 6)
+	for r := 0; r < big.Rows; r++ {
+		copy(big.Row(r), data.Row(r%data.Rows))
+	}
+	want := exactGradW(m, data)
+	before := m.Clone()
+	cfg := Config{Epochs: 1, BatchSize: big.Rows, LearningRate: 1, Steps: 200, SampleVisible: true, Seed: 5}
+	if _, err := m.Fit(context.Background(), big, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	maxErr, norm := 0.0, 0.0
+	for i := range want {
+		got := float64(m.W.Data[i] - before.W.Data[i])
+		maxErr = max(maxErr, math.Abs(got-want[i]))
+		norm = max(norm, math.Abs(want[i]))
+	}
+	// Monte Carlo error with 40000 chains is about 0.005 per entry.
+	if maxErr > 0.02 {
+		t.Fatalf("CD-200 gradient differs from the exact gradient by %g (largest exact entry %g)", maxErr, norm)
+	}
+	t.Logf("largest |CD-200 - exact| = %.4f, largest exact entry %.4f", maxErr, norm)
+}
+
+func exactLL(t *testing.T, m *RBM, data *mat32.Dense) float64 {
+	logZ, err := m.LogPartition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.LogLikelihood(data, logZ)
+}
+
+func TestTrainingRaisesExactLikelihood(t *testing.T) {
+	data := tinyData()
+	for _, cfg := range []Config{
+		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, Seed: 1},
+		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Momentum: 0.5, WeightDecay: 0.0001, Seed: 2},
+		{Epochs: 300, BatchSize: 2, LearningRate: 0.05, Steps: 3, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, SparsityTarget: 0.2, SparsityCost: 0.1, Seed: 3},
+	} {
+		m := NewInit(6, 4, data, 7)
+		before := exactLL(t, m, data)
+		if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		after := exactLL(t, m, data)
+		if !(after > before+1) {
+			t.Fatalf("%+v: exact log-likelihood %g -> %g, want a rise of more than 1 nat", cfg, before, after)
+		}
+		t.Logf("k=%d persistent=%v: exact log-likelihood %.3f -> %.3f (uniform: %.3f)", cfg.Steps, cfg.Persistent, before, after, -6*math.Ln2)
+	}
+}
+
+func TestSameSeedSameModelAndResume(t *testing.T) {
+	data := tinyData()
+	cfg := Config{Epochs: 6, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 2, WeightDecay: 0.001, Seed: 11}
+	a, b := NewInit(6, 4, data, 1), NewInit(6, 4, data, 1)
+	if _, err := a.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.W.Data {
+		if a.W.Data[i] != b.W.Data[i] {
+			t.Fatal("same seed gave different weights")
+		}
+	}
+	// Stop after 3 epochs, carry the state over, and finish: the result must
+	// equal the uninterrupted run.
+	c := NewInit(6, 4, data, 1)
+	tr, _ := NewTrainer(c, cfg)
+	stop := Hooks{Epoch: func(s EpochStats) error {
+		if s.Epoch == 3 {
+			return context.Canceled
+		}
+		return nil
+	}}
+	if _, err := tr.Fit(context.Background(), data, stop); err != context.Canceled {
+		t.Fatalf("stop hook: %v", err)
+	}
+	tr2, _ := NewTrainer(c.Clone(), cfg)
+	tr2.State = tr.State
+	if _, err := tr2.Fit(context.Background(), data, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.W.Data {
+		if a.W.Data[i] != tr2.Model.W.Data[i] {
+			t.Fatal("resumed training differs from uninterrupted training")
+		}
+	}
+	d := NewInit(6, 4, data, 1)
+	cfg.Seed = 12
+	if _, err := d.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.W.Data[0] == a.W.Data[0] && d.W.Data[5] == a.W.Data[5] {
+		t.Fatal("different seeds gave the same weights")
+	}
+}
+
+func TestFitStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m := NewInit(6, 4, tinyData(), 1)
+	if _, err := m.Fit(ctx, tinyData(), Config{Epochs: 5, BatchSize: 1, LearningRate: 0.1, Steps: 1}, Hooks{}); err != context.Canceled {
+		t.Fatalf("Fit on a cancelled context returned %v", err)
+	}
+}
+
+func TestConfigAndDataErrors(t *testing.T) {
+	ok := Config{Epochs: 1, BatchSize: 1, LearningRate: 0.1, Steps: 1}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Epochs = 0 }, func(c *Config) { c.BatchSize = -1 }, func(c *Config) { c.LearningRate = 0 },
+		func(c *Config) { c.LearningRate = math.NaN() }, func(c *Config) { c.Steps = 0 }, func(c *Config) { c.Momentum = 1 },
+		func(c *Config) { c.WeightDecay = -1 }, func(c *Config) { c.SparsityTarget = 1 },
+	} {
+		c := ok
+		bad(&c)
+		if c.Validate() == nil {
+			t.Fatalf("%+v accepted", c)
+		}
+	}
+	m := New(6, 4)
+	d := tinyData()
+	d.Set(2, 3, 1.5)
+	if _, err := m.Fit(context.Background(), d, ok, Hooks{}); err == nil {
+		t.Fatal("value 1.5 accepted for Bernoulli units")
+	}
+	if _, err := m.Fit(context.Background(), mat32.New(3, 5), ok, Hooks{}); err == nil {
+		t.Fatal("5 columns accepted for 6 visible units")
+	}
+	m.W.Data[0] = float32(math.NaN())
+	if _, err := m.Fit(context.Background(), tinyData(), ok, Hooks{}); err == nil {
+		t.Fatal("NaN weights accepted")
+	}
+}
+
+func TestDivergenceIsReported(t *testing.T) {
+	m := NewInit(6, 4, tinyData(), 1)
+	_, err := m.Fit(context.Background(), tinyData(), Config{Epochs: 50, BatchSize: 1, LearningRate: 3e38, Steps: 1}, Hooks{})
+	if err == nil {
+		t.Fatal("a learning rate of 1e38 did not diverge")
+	}
+}

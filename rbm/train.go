@@ -1,0 +1,360 @@
+package rbm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// Config holds the training settings. The zero value of an optional field
+// turns that feature off.
+type Config struct {
+	Epochs       int     // passes over the data (required, > 0)
+	BatchSize    int     // samples per minibatch (required, > 0)
+	LearningRate float64 // step size (required, > 0)
+	// LRDecay divides the learning rate by 1 + LRDecay*epoch at each epoch.
+	LRDecay float64
+	// Steps is k, the number of Gibbs steps in the negative phase (>= 1).
+	Steps int
+	// Persistent selects persistent CD: the negative phase continues a set of
+	// BatchSize Gibbs chains across updates instead of starting at the data.
+	Persistent bool
+	// SampleVisible makes the negative statistics use the binary visible
+	// states that end the Gibbs chain rather than their probabilities. The
+	// estimate is then unbiased once the chain has mixed; probabilities (the
+	// default for CD, as in Hinton's practical guide) have lower variance.
+	// Persistent CD always samples.
+	SampleVisible bool
+	// Momentum is used from epoch MomentumWarmup on; before that the
+	// momentum is min(InitialMomentum, Momentum).
+	Momentum        float64
+	InitialMomentum float64
+	MomentumWarmup  int
+	WeightDecay     float64 // L2 penalty on the weights
+	// SparsityTarget, when > 0, pushes the mean activation of each hidden
+	// unit towards it, with strength SparsityCost.
+	SparsityTarget float64
+	SparsityCost   float64
+	Seed           uint64 // seeds minibatch order and sampling
+}
+
+// DefaultConfig returns the settings harmonium uses unless told otherwise:
+// CD-1, batch 100, learning rate 0.1, momentum 0.5 for 5 epochs then 0.9,
+// weight decay 0.0002 (Hinton's practical guide).
+func DefaultConfig() Config {
+	return Config{Epochs: 10, BatchSize: 100, LearningRate: 0.1, Steps: 1,
+		Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, WeightDecay: 0.0002}
+}
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs <= 0:
+		return fmt.Errorf("epochs must be positive, got %d", c.Epochs)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("batch size must be positive, got %d", c.BatchSize)
+	case !(c.LearningRate > 0) || math.IsInf(float64(float32(c.LearningRate)), 0):
+		return fmt.Errorf("learning rate must be positive, got %g", c.LearningRate)
+	case c.Steps <= 0:
+		return fmt.Errorf("CD steps k must be positive, got %d", c.Steps)
+	case c.LRDecay < 0:
+		return fmt.Errorf("learning-rate decay must not be negative, got %g", c.LRDecay)
+	case c.Momentum < 0 || c.Momentum >= 1 || c.InitialMomentum < 0 || c.InitialMomentum >= 1:
+		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
+	case c.MomentumWarmup < 0:
+		return fmt.Errorf("momentum warm-up must not be negative, got %d", c.MomentumWarmup)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
+	case c.SparsityTarget < 0 || c.SparsityTarget >= 1:
+		return fmt.Errorf("sparsity target must be in [0, 1), got %g", c.SparsityTarget)
+	case c.SparsityCost < 0:
+		return fmt.Errorf("sparsity cost must not be negative, got %g", c.SparsityCost)
+	}
+	return nil
+}
+
+// rates returns the learning rate and momentum for an epoch (0-based).
+func (c Config) rates(epoch int) (lr, mom float64) {
+	lr = c.LearningRate / (1 + c.LRDecay*float64(epoch))
+	mom = c.Momentum
+	if epoch < c.MomentumWarmup {
+		mom = min(c.InitialMomentum, c.Momentum)
+	}
+	return lr, mom
+}
+
+// EpochStats reports one finished epoch.
+type EpochStats struct {
+	Epoch        int           // 1-based
+	ReconError   float64       // mean over samples of sum_i (v_i - p(v_i|h))^2, h ~ p(h|v), during the epoch
+	LearningRate float64       // used in this epoch
+	Momentum     float64       // used in this epoch
+	Duration     time.Duration // wall time of the epoch
+}
+
+// State is what training keeps besides the model: enough to resume exactly.
+type State struct {
+	Epoch   int          // epochs finished
+	VelW    *mat32.Dense // weight velocity (Visible x Hidden)
+	VelVis  []float32
+	VelHid  []float32
+	Chains  *mat32.Dense // persistent chains (BatchSize x Visible), nil unless persistent
+	HidMean []float32    // running mean of hidden activations, for sparsity
+}
+
+// Hooks are optional callbacks during Fit.
+type Hooks struct {
+	// Epoch is called after each epoch; an error stops training and is returned.
+	Epoch func(EpochStats) error
+	// Batch is called after each minibatch with the counts so far in the epoch.
+	Batch func(epoch, done, total int)
+}
+
+// Trainer trains an RBM by CD-k or PCD-k with minibatches.
+type Trainer struct {
+	Model  *RBM
+	Config Config
+	State  State
+
+	bufs map[int]*buffers
+	dvis []float32 // scratch column sums
+}
+
+// buffers are the per-batch-size matrices of a step, allocated once.
+type buffers struct {
+	v0, vp, vs, vr *mat32.Dense // data, visible probabilities, samples, reconstruction
+	h0p, h0s       *mat32.Dense // positive hidden probabilities and samples
+	hp, hs         *mat32.Dense // negative hidden probabilities and samples
+}
+
+// NewTrainer checks the settings and returns a trainer at epoch 0.
+func NewTrainer(m *RBM, cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	nv, nh := m.Visible(), m.Hidden()
+	t := &Trainer{Model: m, Config: cfg, bufs: map[int]*buffers{}, dvis: make([]float32, nv)}
+	t.State = State{VelW: mat32.New(nv, nh), VelVis: make([]float32, nv), VelHid: make([]float32, nh), HidMean: make([]float32, nh)}
+	for j := range t.State.HidMean {
+		t.State.HidMean[j] = float32(cfg.SparsityTarget)
+	}
+	return t, nil
+}
+
+func (t *Trainer) buffers(n int) *buffers {
+	if b, ok := t.bufs[n]; ok {
+		return b
+	}
+	nv, nh := t.Model.Visible(), t.Model.Hidden()
+	b := &buffers{v0: mat32.New(n, nv), vp: mat32.New(n, nv), vs: mat32.New(n, nv), vr: mat32.New(n, nv),
+		h0p: mat32.New(n, nh), h0s: mat32.New(n, nh), hp: mat32.New(n, nh), hs: mat32.New(n, nh)}
+	t.bufs[n] = b
+	return b
+}
+
+// CheckData reports whether data suits the model: its width and, for
+// Bernoulli visible units, values in [0, 1].
+func CheckData(m *RBM, data *mat32.Dense) error {
+	if data.Cols != m.Visible() {
+		return fmt.Errorf("data has %d values per sample, the model has %d visible units", data.Cols, m.Visible())
+	}
+	for i, x := range data.Data {
+		if !(x >= 0 && x <= 1) {
+			return fmt.Errorf("value %g at sample %d, feature %d is outside [0, 1] (Bernoulli visible units)", x, i/data.Cols+1, i%data.Cols+1)
+		}
+	}
+	return nil
+}
+
+// ErrDiverged is returned when training produces NaN or Inf.
+var ErrDiverged = errors.New("training diverged (NaN or Inf); lower the learning rate")
+
+// Fit trains from the trainer's current epoch up to Config.Epochs over the
+// rows of data, returning the statistics of the epochs it ran. It stops
+// between minibatches when ctx is cancelled, returning ctx's error; the
+// model then holds the updates made so far and State.Epoch the epochs
+// finished.
+func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]EpochStats, error) {
+	if err := CheckData(t.Model, data); err != nil {
+		return nil, err
+	}
+	if data.Rows == 0 {
+		return nil, errors.New("no training samples")
+	}
+	cfg := t.Config
+	n := data.Rows
+	bs := min(cfg.BatchSize, n)
+	if cfg.Persistent && t.State.Chains == nil {
+		t.State.Chains = mat32.New(bs, data.Cols)
+		mat32.Bernoulli(t.State.Chains, data.Slice(0, bs), mat32.NewRNG(cfg.Seed, 1<<40))
+	}
+	perm := make([]int, n)
+	var stats []EpochStats
+	for t.State.Epoch < cfg.Epochs {
+		e := t.State.Epoch
+		start := time.Now()
+		lr, mom := cfg.rates(e)
+		for i := range perm {
+			perm[i] = i
+		}
+		rand.New(rand.NewPCG(cfg.Seed, uint64(e))).Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		rng := mat32.NewRNG(cfg.Seed, uint64(e)+1)
+		batches := (n + bs - 1) / bs
+		errSum := 0.0
+		for b := 0; b < batches; b++ {
+			if err := ctx.Err(); err != nil {
+				return stats, err
+			}
+			lo, hi := b*bs, min((b+1)*bs, n)
+			buf := t.buffers(hi - lo)
+			for r, idx := range perm[lo:hi] {
+				copy(buf.v0.Row(r), data.Row(idx))
+			}
+			errSum += t.step(buf, float32(lr), float32(mom), rng)
+			if hooks.Batch != nil {
+				hooks.Batch(e+1, b+1, batches)
+			}
+		}
+		st := EpochStats{Epoch: e + 1, ReconError: errSum / float64(n), LearningRate: lr, Momentum: mom, Duration: time.Since(start)}
+		if math.IsNaN(st.ReconError) || math.IsInf(st.ReconError, 0) || t.Model.Validate() != nil {
+			return stats, fmt.Errorf("epoch %d: %w", e+1, ErrDiverged)
+		}
+		t.State.Epoch++
+		stats = append(stats, st)
+		if hooks.Epoch != nil {
+			if err := hooks.Epoch(st); err != nil {
+				return stats, err
+			}
+		}
+	}
+	return stats, nil
+}
+
+// step performs one update on the minibatch in buf.v0 and returns the sum
+// over its samples of the squared reconstruction error.
+func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
+	m, cfg, st := t.Model, t.Config, &t.State
+	W := m.W
+	nb := buf.v0.Rows
+	scale := lr / float32(nb)
+
+	// Positive phase: h0 ~ p(h|v0).
+	mat32.Gemm(false, false, 1, buf.v0, W, 0, buf.h0p)
+	mat32.SigmoidBiasSample(buf.h0p, buf.h0s, m.HidBias, rng)
+
+	// Reconstruction p(v|h0); for CD it is also the first negative step.
+	mat32.Gemm(false, true, 1, buf.h0s, W, 0, buf.vr)
+	mat32.SigmoidBias(buf.vr, m.VisBias)
+
+	// Velocities of the biases decay by the momentum; the gradient terms are
+	// added to them below.
+	for j := range st.VelVis {
+		st.VelVis[j] *= mom
+	}
+	for j := range st.VelHid {
+		st.VelHid[j] *= mom
+	}
+
+	vneg := buf.vr
+	var recon float64
+	if !cfg.Persistent && cfg.Steps == 1 && !cfg.SampleVisible {
+		recon = mat32.DiffStats(buf.v0, buf.vr, st.VelVis, scale)
+	} else {
+		recon = mat32.DiffStats(buf.v0, buf.vr, t.dvis, 0)
+		hs := buf.h0s
+		if cfg.Persistent {
+			chains := st.Chains.Slice(0, nb)
+			mat32.Gemm(false, false, 1, chains, W, 0, buf.hp)
+			mat32.SigmoidBiasSample(buf.hp, buf.hs, m.HidBias, rng)
+			hs = buf.hs
+		}
+		for s := 1; s <= cfg.Steps; s++ {
+			if s > 1 || cfg.Persistent {
+				mat32.Gemm(false, true, 1, hs, W, 0, buf.vp)
+				mat32.SigmoidBias(buf.vp, m.VisBias)
+				vneg = buf.vp
+			}
+			if s < cfg.Steps {
+				mat32.Bernoulli(buf.vs, vneg, rng)
+				mat32.Gemm(false, false, 1, buf.vs, W, 0, buf.hp)
+				mat32.SigmoidBiasSample(buf.hp, buf.hs, m.HidBias, rng)
+				hs = buf.hs
+			}
+		}
+		if cfg.Persistent {
+			chains := st.Chains.Slice(0, nb)
+			mat32.Bernoulli(chains, vneg, rng)
+			vneg = chains
+		} else if cfg.SampleVisible {
+			mat32.Bernoulli(buf.vs, vneg, rng)
+			vneg = buf.vs
+		}
+		mat32.DiffStats(buf.v0, vneg, st.VelVis, scale)
+	}
+	// Negative hidden probabilities from the final visible probabilities.
+	mat32.Gemm(false, false, 1, vneg, W, 0, buf.hp)
+	mat32.SigmoidBias(buf.hp, m.HidBias)
+	mat32.DiffStats(buf.h0p, buf.hp, st.VelHid, scale)
+
+	decay := lr * float32(cfg.WeightDecay)
+	if mom == 0 && decay == 0 && cfg.SparsityTarget == 0 {
+		// Plain CD: the gradient goes straight into the weights.
+		mat32.Gemm(true, false, scale, buf.v0, buf.h0p, 1, W)
+		mat32.Gemm(true, false, -scale, vneg, buf.hp, 1, W)
+	} else {
+		mat32.Gemm(true, false, scale, buf.v0, buf.h0p, mom, st.VelW)
+		mat32.Gemm(true, false, -scale, vneg, buf.hp, 1, st.VelW)
+		if cfg.SparsityTarget > 0 {
+			t.sparsity(buf, lr)
+		}
+		mat32.MomentumStep(W.Data, st.VelW.Data, decay)
+	}
+	for j, v := range st.VelVis {
+		m.VisBias[j] += v
+	}
+	for j, v := range st.VelHid {
+		m.HidBias[j] += v
+	}
+	return recon
+}
+
+// sparsity adds the gradient of the sparsity penalty to the velocities: the
+// running mean q_j of each hidden unit's activation is pushed towards the
+// target through its bias and, in proportion to the mean input, its weights.
+func (t *Trainer) sparsity(buf *buffers, lr float32) {
+	st, cfg := &t.State, t.Config
+	nb := float32(buf.v0.Rows)
+	meanH := make([]float32, len(st.HidMean))
+	mat32.ColumnSums(meanH, 1/nb, buf.h0p)
+	clear(t.dvis)
+	mat32.ColumnSums(t.dvis, 1/nb, buf.v0)
+	for j := range st.HidMean {
+		st.HidMean[j] = 0.9*st.HidMean[j] + 0.1*meanH[j]
+		meanH[j] = lr * float32(cfg.SparsityCost) * (st.HidMean[j] - float32(cfg.SparsityTarget))
+		st.VelHid[j] -= meanH[j]
+	}
+	for i, vi := range t.dvis {
+		row := st.VelW.Row(i)
+		for j, g := range meanH {
+			row[j] -= vi * g
+		}
+	}
+}
+
+// Fit trains m on data with cfg and returns the per-epoch statistics; see
+// Trainer.Fit.
+func (m *RBM) Fit(ctx context.Context, data *mat32.Dense, cfg Config, hooks Hooks) ([]EpochStats, error) {
+	t, err := NewTrainer(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return t.Fit(ctx, data, hooks)
+}
