@@ -62,7 +62,9 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 		parts := splitRange(m, w, 16)
 		for p := 1; p < len(parts)-1; p++ {
 			i0, i1 := parts[p], parts[p+1]
-			wg.Go(func() { be.sgemm(tA, tB, i1-i0, n, k, alpha, a[rowOff(tA, i0, lda):], lda, b, ldb, beta, c[i0*ldc:], ldc) })
+			wg.Go(func() {
+				be.sgemm(tA, tB, i1-i0, n, k, alpha, a[rowOff(tA, i0, lda):], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			})
 		}
 		be.sgemm(tA, tB, parts[1], n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}

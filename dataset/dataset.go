@@ -1,0 +1,155 @@
+// Package dataset reads the data harmonium trains on: MNIST IDX files, CSV
+// and NPY matrices (one row per sample), a copy of MNIST's test set embedded
+// in the binary, and MNIST downloaded into the user's cache.
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// Set is a data set: one sample per row of X.
+type Set struct {
+	X      *mat32.Dense
+	Labels []int  // class of each sample, nil when the source has none
+	Height int    // image height, 0 when unknown
+	Width  int    // image width, 0 when unknown
+	Source string // where the data came from, for messages
+}
+
+// Load reads the data at path: a folder of MNIST IDX files (split "train"
+// or "test"), a .csv or .csv.gz file, or a .npy file.
+func Load(path, split string) (*Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, pathErr(err))
+	}
+	if fi.IsDir() {
+		return LoadMNIST(path, split)
+	}
+	lower := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(lower, ".csv"), strings.HasSuffix(lower, ".csv.gz"):
+		return ReadCSV(path)
+	case strings.HasSuffix(lower, ".npy"):
+		return ReadNPY(path)
+	case strings.Contains(lower, "idx3"):
+		x, h, w, err := ReadIDXImages(path)
+		if err != nil {
+			return nil, err
+		}
+		return &Set{X: x, Height: h, Width: w, Source: path}, nil
+	}
+	return nil, fmt.Errorf("read %s: unknown data format (want a folder of MNIST IDX files, .csv, .csv.gz or .npy)", path)
+}
+
+// pathErr drops the path from an *os.PathError, for messages that name the
+// path themselves.
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// open returns the contents of path, gunzipped when they start with the gzip
+// magic bytes.
+func open(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, pathErr(err))
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic, _ := br.Peek(2)
+	if bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{zr, f}, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{br, f}, nil
+}
+
+// CheckUnitInterval returns an error naming the first value of s outside
+// [0, 1], which Bernoulli visible units cannot model.
+func (s *Set) CheckUnitInterval() error {
+	for i, x := range s.X.Data {
+		if !(x >= 0 && x <= 1) {
+			return fmt.Errorf("%s: value %g at sample %d, feature %d is outside [0, 1]; Bernoulli units need values in [0, 1] (use --scale or --binarize)",
+				s.Source, x, i/s.X.Cols+1, i%s.X.Cols+1)
+		}
+	}
+	return nil
+}
+
+// Scale maps every value linearly from the data's [min, max] to [0, 1].
+func (s *Set) Scale() {
+	if len(s.X.Data) == 0 {
+		return
+	}
+	lo, hi := s.X.Data[0], s.X.Data[0]
+	for _, x := range s.X.Data {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	span := hi - lo
+	for i, x := range s.X.Data {
+		if span > 0 {
+			s.X.Data[i] = (x - lo) / span
+		} else {
+			s.X.Data[i] = 0
+		}
+	}
+}
+
+// Binarize sets values above threshold to 1 and the others to 0.
+func (s *Set) Binarize(threshold float32) {
+	for i, x := range s.X.Data {
+		if x > threshold {
+			s.X.Data[i] = 1
+		} else {
+			s.X.Data[i] = 0
+		}
+	}
+}
+
+// Head returns the first n samples of s (all of them when n <= 0 or n is
+// larger than the set), sharing storage.
+func (s *Set) Head(n int) *Set {
+	if n <= 0 || n >= s.X.Rows {
+		return s
+	}
+	c := *s
+	c.X = s.X.Slice(0, n)
+	if s.Labels != nil {
+		c.Labels = s.Labels[:n]
+	}
+	return &c
+}
+
+// Shape describes s, e.g. "10000 x 784 (28x28 images)".
+func (s *Set) Shape() string {
+	d := fmt.Sprintf("%d x %d", s.X.Rows, s.X.Cols)
+	if s.Height > 0 {
+		d += fmt.Sprintf(" (%dx%d images)", s.Height, s.Width)
+	}
+	return d
+}
+
+// baseName is filepath.Base, for messages.
+func baseName(p string) string { return filepath.Base(p) }
