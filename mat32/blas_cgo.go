@@ -32,7 +32,9 @@ static int hm_blas_open(const char *path) {
 
 static void hm_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                      const float *b, int ldb, float beta, float *c, int ldc) {
+	HM_FTZ_ON
 	hm_sgemm_p(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	HM_FTZ_OFF
 }
 
 static const char *hm_corename(void) { return hm_corename_p ? hm_corename_p() : ""; }
@@ -175,4 +177,10 @@ func momentumStep(w, vel []float32, decay float32) {
 		return
 	}
 	C.hm_momentum_step((*C.float)(unsafe.Pointer(&w[0])), (*C.float)(unsafe.Pointer(&vel[0])), C.int64_t(len(w)), C.float(decay))
+}
+
+func scale(x []float32, f float32) {
+	if len(x) > 0 {
+		C.hm_scale((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(len(x)), C.float(f))
+	}
 }

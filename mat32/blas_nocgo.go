@@ -26,3 +26,9 @@ func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, 
 }
 
 func momentumStep(w, vel []float32, decay float32) { momentumStepGo(w, vel, decay) }
+
+func scale(x []float32, f float32) {
+	for i := range x {
+		x[i] *= f
+	}
+}

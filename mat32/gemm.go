@@ -1,9 +1,6 @@
 package mat32
 
-import (
-	"fmt"
-	"sync"
-)
+import "fmt"
 
 // Gemm computes c = alpha*op(a)*op(b) + beta*c, where op(x) is x or, when the
 // matching trans flag is set, its transpose. With beta 0, c's old contents
@@ -50,25 +47,19 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 	}
 	// Split the larger output dimension into w parts of whole 16-float
 	// blocks; each part is an independent single-threaded product.
-	var wg sync.WaitGroup
 	if n >= m {
 		parts := splitRange(n, w, 16)
-		for p := 1; p < len(parts)-1; p++ {
+		forkJoin(len(parts)-1, func(p int) {
 			j0, j1 := parts[p], parts[p+1]
-			wg.Go(func() { be.sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, b[colOff(tB, j0, ldb):], ldb, beta, c[j0:], ldc) })
-		}
-		be.sgemm(tA, tB, m, parts[1], k, alpha, a, lda, b, ldb, beta, c, ldc)
+			be.sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, b[colOff(tB, j0, ldb):], ldb, beta, c[j0:], ldc)
+		})
 	} else {
 		parts := splitRange(m, w, 16)
-		for p := 1; p < len(parts)-1; p++ {
+		forkJoin(len(parts)-1, func(p int) {
 			i0, i1 := parts[p], parts[p+1]
-			wg.Go(func() {
-				be.sgemm(tA, tB, i1-i0, n, k, alpha, a[rowOff(tA, i0, lda):], lda, b, ldb, beta, c[i0*ldc:], ldc)
-			})
-		}
-		be.sgemm(tA, tB, parts[1], n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			be.sgemm(tA, tB, i1-i0, n, k, alpha, a[rowOff(tA, i0, lda):], lda, b, ldb, beta, c[i0*ldc:], ldc)
+		})
 	}
-	wg.Wait()
 }
 
 // colOff is the offset in b's storage of column j of op(b).

@@ -33,7 +33,13 @@ static inline float hm_expf(float x) {
 	return p * scale;
 }
 
-static inline float hm_sigmoid(float x) { return 1.0f / (1.0f + hm_expf(-x)); }
+// hm_sigmoid clamps its argument to [-85, 85] so that the result is never
+// denormal (arithmetic on denormals is many times slower).
+static inline float hm_sigmoid(float x) {
+	x = x > 85.0f ? 85.0f : x;
+	x = x < -85.0f ? -85.0f : x;
+	return 1.0f / (1.0f + hm_expf(-x));
+}
 
 static inline float hm_uniform(uint64_t k, uint64_t c) {
 	uint64_t x = c * 0x9E3779B97F4A7C15ULL + k;
@@ -95,4 +101,9 @@ void hm_momentum_step(float *w, float *vel, int64_t n, float decay) {
 		vel[i] = v;
 		w[i] = w[i] + v;
 	}
+}
+
+HM_CLONES
+void hm_scale(float *x, int64_t n, float f) {
+	for (int64_t i = 0; i < n; i++) x[i] = x[i] * f;
 }

@@ -45,8 +45,12 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(e)<<23)
 }
 
-// sigmoidf returns 1/(1+e^-x).
-func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }
+// sigmoidf returns 1/(1+e^-x), with x clamped to [-85, 85] so that the
+// result is never denormal (arithmetic on denormals is many times slower).
+func sigmoidf(x float32) float32 {
+	x = min(max(x, -85), 85)
+	return 1 / (1 + expf(-x))
+}
 
 // sigmoidBiasGo sets x[i,j] = sigmoid(x[i,j] + bias[j]) for rows of length len(bias).
 func sigmoidBiasGo(x, bias []float32) {

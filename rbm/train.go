@@ -126,10 +126,15 @@ type Trainer struct {
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
+// The positive and negative statistics are stacked (vst = [v0; vneg],
+// hst = [h0p; -hp]) so that one product with twice the inner dimension
+// gives the whole weight gradient.
 type buffers struct {
-	v0, vp, vs, vr *mat32.Dense // data, visible probabilities, samples, reconstruction
-	h0p, h0s       *mat32.Dense // positive hidden probabilities and samples
-	hp, hs         *mat32.Dense // negative hidden probabilities and samples
+	vst, hst *mat32.Dense
+	v0, vr   *mat32.Dense // data, and reconstruction p(v|h0) (vst's halves)
+	vp, vs   *mat32.Dense // visible probabilities and samples of longer chains
+	h0p, hp  *mat32.Dense // positive and negative hidden probabilities (hst's halves)
+	h0s, hs  *mat32.Dense // positive and negative hidden samples
 }
 
 // NewTrainer checks the settings and returns a trainer at epoch 0.
@@ -154,8 +159,10 @@ func (t *Trainer) buffers(n int) *buffers {
 		return b
 	}
 	nv, nh := t.Model.Visible(), t.Model.Hidden()
-	b := &buffers{v0: mat32.New(n, nv), vp: mat32.New(n, nv), vs: mat32.New(n, nv), vr: mat32.New(n, nv),
-		h0p: mat32.New(n, nh), h0s: mat32.New(n, nh), hp: mat32.New(n, nh), hs: mat32.New(n, nh)}
+	b := &buffers{vst: mat32.New(2*n, nv), hst: mat32.New(2*n, nh), vp: mat32.New(n, nv), vs: mat32.New(n, nv),
+		h0s: mat32.New(n, nh), hs: mat32.New(n, nh)}
+	b.v0, b.vr = b.vst.Slice(0, n), b.vst.Slice(n, 2*n)
+	b.h0p, b.hp = b.hst.Slice(0, n), b.hst.Slice(n, 2*n)
 	t.bufs[n] = b
 	return b
 }
@@ -298,20 +305,22 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 			vneg = buf.vs
 		}
 		mat32.DiffStats(buf.v0, vneg, st.VelVis, scale)
+		copy(buf.vr.Data, vneg.Data) // the reconstruction is no longer needed
+		vneg = buf.vr
 	}
-	// Negative hidden probabilities from the final visible probabilities.
+	// Negative hidden probabilities from the final visible state.
 	mat32.Gemm(false, false, 1, vneg, W, 0, buf.hp)
 	mat32.SigmoidBias(buf.hp, m.HidBias)
 	mat32.DiffStats(buf.h0p, buf.hp, st.VelHid, scale)
+	mat32.Scale(buf.hp, -1)
 
+	// Weight gradient: [v0; vneg]' [h0p; -hp] = v0'h0p - vneg'hp.
 	decay := lr * float32(cfg.WeightDecay)
 	if mom == 0 && decay == 0 && cfg.SparsityTarget == 0 {
 		// Plain CD: the gradient goes straight into the weights.
-		mat32.Gemm(true, false, scale, buf.v0, buf.h0p, 1, W)
-		mat32.Gemm(true, false, -scale, vneg, buf.hp, 1, W)
+		mat32.Gemm(true, false, scale, buf.vst, buf.hst, 1, W)
 	} else {
-		mat32.Gemm(true, false, scale, buf.v0, buf.h0p, mom, st.VelW)
-		mat32.Gemm(true, false, -scale, vneg, buf.hp, 1, st.VelW)
+		mat32.Gemm(true, false, scale, buf.vst, buf.hst, mom, st.VelW)
 		if cfg.SparsityTarget > 0 {
 			t.sparsity(buf, lr)
 		}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/harmonium-ml/harmonium/dataset"
+)
+
+// dataFlags are the flags that say what data to read and how to prepare it.
+type dataFlags struct {
+	path, split string
+	scale       bool
+	binarize    float64
+	limit       int
+}
+
+func (d *dataFlags) register(fs *flag.FlagSet, split string) {
+	fs.StringVar(&d.path, "data", "", "data: a folder of MNIST IDX files, a .csv/.csv.gz or .npy file (one sample per row), or 'mnist' to download MNIST into the cache; empty means the built-in MNIST test set (10,000 images)")
+	fs.StringVar(&d.split, "split", split, "for MNIST: which split to read, train or test")
+	fs.BoolVar(&d.scale, "scale", false, "scale the data linearly from its [min, max] to [0, 1]")
+	fs.Float64Var(&d.binarize, "binarize", -1, "set values above this threshold to 1 and the rest to 0 (off when negative)")
+	fs.IntVar(&d.limit, "limit", 0, "use only the first N samples (0: all)")
+}
+
+// load reads the data and checks it suits Bernoulli visible units.
+func (d *dataFlags) load(ctx context.Context, e *env) (*dataset.Set, error) {
+	if d.split != "train" && d.split != "test" {
+		return nil, usageError{fmt.Errorf("--split must be train or test, got %q", d.split)}
+	}
+	if d.limit < 0 {
+		return nil, usageError{fmt.Errorf("--limit must not be negative, got %d", d.limit)}
+	}
+	var set *dataset.Set
+	var err error
+	switch d.path {
+	case "":
+		set, err = dataset.Embedded()
+	case "mnist":
+		set, err = loadDownloaded(ctx, e, d.split)
+	default:
+		set, err = dataset.Load(d.path, d.split)
+	}
+	if err != nil {
+		return nil, err
+	}
+	set = set.Head(d.limit)
+	if d.scale {
+		set.Scale()
+	}
+	if d.binarize >= 0 {
+		set.Binarize(float32(d.binarize))
+	}
+	if err := set.CheckUnitInterval(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// loadDownloaded reads MNIST from the cache, downloading it first if needed.
+func loadDownloaded(ctx context.Context, e *env, split string) (*dataset.Set, error) {
+	cache, err := dataset.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cache, "mnist")
+	bar := newBar(e, "download MNIST", false)
+	err = dataset.DownloadMNIST(ctx, dataset.MNISTURL(), dir, func(file string, done, total int64) {
+		bar.bytes(file, done, total)
+	})
+	bar.done()
+	if err != nil {
+		return nil, fmt.Errorf("%w (or pass --data with a folder holding MNIST)", err)
+	}
+	return dataset.LoadMNIST(dir, split)
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+)
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// bar draws a progress bar with ETA on a terminal and nothing otherwise
+// (commands print plain lines per step when not on a terminal).
+type bar struct {
+	e     *env
+	label string
+	quiet bool
+	start time.Time
+	last  time.Time
+	drawn bool
+}
+
+func newBar(e *env, label string, quiet bool) *bar {
+	return &bar{e: e, label: label, quiet: quiet, start: time.Now()}
+}
+
+// update shows progress done/total with a note, at most ten times a second.
+func (b *bar) update(done, total int, note string) {
+	if b.quiet || !b.e.isTerminal || total <= 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(b.last) < 100*time.Millisecond && done < total {
+		return
+	}
+	b.last = now
+	frac := float64(done) / float64(total)
+	const width = 30
+	fill := int(frac * width)
+	eta := "--:--"
+	if done > 0 {
+		left := time.Duration(float64(now.Sub(b.start)) * (1 - frac) / frac)
+		eta = fmtDuration(left)
+	}
+	fmt.Fprintf(b.e.stderr, "\r%s [%s%s] %3.0f%% ETA %s %s\x1b[K", b.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*frac, eta, note)
+	b.drawn = true
+}
+
+// bytes shows download progress.
+func (b *bar) bytes(file string, done, total int64) {
+	if total <= 0 {
+		total = done + 1
+	}
+	b.update(int(done>>10), int(total>>10), file)
+}
+
+// done clears the bar.
+func (b *bar) done() {
+	if b.drawn {
+		fmt.Fprint(b.e.stderr, "\r\x1b[K")
+		b.drawn = false
+	}
+}
+
+func fmtDuration(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%02d:%02d", s/60, s%60)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+	"github.com/harmonium-ml/harmonium/modelfile"
+	"github.com/harmonium-ml/harmonium/rbm"
+)
+
+func runTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "train", "train a Bernoulli RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file.",
+		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors")
+	var data dataFlags
+	data.register(fs, "train")
+	def := rbm.DefaultConfig()
+	hidden := fs.Int("hidden", 500, "number of hidden units")
+	epochs := fs.Int("epochs", def.Epochs, "passes over the training data")
+	batch := fs.Int("batch", def.BatchSize, "minibatch size")
+	lr := fs.Float64("lr", def.LearningRate, "learning rate")
+	lrDecay := fs.Float64("lr-decay", 0, "divide the learning rate by 1 + DECAY*epoch each epoch")
+	cd := fs.Int("cd", 1, "k for CD-k: Gibbs steps in the negative phase")
+	pcd := fs.Int("pcd", 0, "k for persistent CD (PCD-k); replaces --cd")
+	momentum := fs.Float64("momentum", def.Momentum, "momentum (from epoch --momentum-warmup on; 0 turns it off)")
+	initMom := fs.Float64("initial-momentum", def.InitialMomentum, "momentum during the warm-up epochs (capped at --momentum)")
+	warmup := fs.Int("momentum-warmup", def.MomentumWarmup, "epochs at --initial-momentum")
+	wd := fs.Float64("weight-decay", def.WeightDecay, "L2 weight decay (0 turns it off)")
+	sparsity := fs.Float64("sparsity", 0, "target mean activation of the hidden units (0: off)")
+	sparsityCost := fs.Float64("sparsity-cost", 0.1, "strength of the sparsity penalty")
+	sampleVis := fs.Bool("sample-visible", false, "use sampled rather than mean visible states in the negative statistics")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same model")
+	out := fs.String("out", "model.safetensors", "where to save the model")
+	checkpoint := fs.String("checkpoint", "", "save the model and training state here after every epoch")
+	resume := fs.Bool("resume", false, "continue from --checkpoint up to --epochs")
+	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive(map[string]int{"hidden": *hidden, "epochs": *epochs, "batch": *batch, "cd": *cd}); err != nil {
+		return err
+	}
+	if *pcd < 0 {
+		return usageError{fmt.Errorf("--pcd must be positive, got %d", *pcd)}
+	}
+	if *resume && *checkpoint == "" {
+		return usageError{errors.New("--resume needs --checkpoint")}
+	}
+	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
+		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
+		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, Seed: *seed}
+	if *pcd > 0 {
+		cfg.Steps, cfg.Persistent = *pcd, true
+	}
+	if *sparsity == 0 {
+		cfg.SparsityCost = 0
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	set, err := data.load(ctx, e)
+	if err != nil {
+		return err
+	}
+	say := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(e.stderr, format, a...)
+		}
+	}
+
+	var model *rbm.RBM
+	var state *rbm.State
+	if *resume {
+		var meta map[string]string
+		model, meta, state, err = modelfile.LoadRBM(*checkpoint)
+		if err != nil {
+			return err
+		}
+		if state == nil {
+			return fmt.Errorf("%s is a model without training state, not a checkpoint", *checkpoint)
+		}
+		if model.Hidden() != *hidden || model.Visible() != set.X.Cols {
+			return fmt.Errorf("%s holds a %dx%d model; this run asks for %dx%d", *checkpoint, model.Visible(), model.Hidden(), set.X.Cols, *hidden)
+		}
+		if meta["seed"] != strconv.FormatUint(*seed, 10) {
+			say("note: the checkpoint was trained with --seed %s, continuing with --seed %d\n", meta["seed"], *seed)
+		}
+		say("resuming %s after epoch %d\n", *checkpoint, state.Epoch)
+	} else {
+		model = rbm.NewInit(set.X.Cols, *hidden, set.X, *seed)
+	}
+	trainer, err := rbm.NewTrainer(model, cfg)
+	if err != nil {
+		return err
+	}
+	if state != nil {
+		trainer.State = *state
+	}
+	meta := modelfile.ConfigMeta(cfg)
+	meta["data"] = set.Source
+	method := fmt.Sprintf("CD-%d", cfg.Steps)
+	if cfg.Persistent {
+		method = fmt.Sprintf("PCD-%d", cfg.Steps)
+	}
+	say("data: %s, %s\n", set.Source, set.Shape())
+	say("model: %d visible x %d hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s\n",
+		set.X.Cols, *hidden, method, cfg.BatchSize, cfg.LearningRate, cfg.Momentum, cfg.WeightDecay, mat32.Backend())
+	if note := mat32.BackendNote(); note != "" {
+		say("note: %s\n", note)
+	}
+
+	start := time.Now()
+	b := newBar(e, "training", *quiet)
+	type epochJSON struct {
+		Epoch      int     `json:"epoch"`
+		ReconError float64 `json:"recon_error"`
+		Seconds    float64 `json:"seconds"`
+	}
+	var history []epochJSON
+	hooks := rbm.Hooks{
+		Batch: func(epoch, done, total int) {
+			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
+		},
+		Epoch: func(s rbm.EpochStats) error {
+			b.done()
+			say("epoch %*d/%d  recon error %8.4f  %6.2f s\n", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.ReconError, s.Duration.Seconds())
+			history = append(history, epochJSON{s.Epoch, s.ReconError, s.Duration.Seconds()})
+			if *checkpoint != "" {
+				return modelfile.SaveRBM(*checkpoint, model, meta, &trainer.State)
+			}
+			return nil
+		},
+	}
+	_, err = trainer.Fit(ctx, set.X, hooks)
+	b.done()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			if *checkpoint != "" && trainer.State.Epoch > 0 {
+				return fmt.Errorf("%w after %d finished epochs; %s holds them (continue with --resume)", errInterrupted, trainer.State.Epoch, *checkpoint)
+			}
+			return fmt.Errorf("%w: nothing written (use --checkpoint to keep finished epochs)", errInterrupted)
+		}
+		return err
+	}
+	elapsed := time.Since(start)
+	meta["train_seconds"] = strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64)
+	meta["epochs_trained"] = strconv.Itoa(trainer.State.Epoch)
+	if err := modelfile.SaveRBM(*out, model, meta, nil); err != nil {
+		return err
+	}
+	final := 0.0
+	if len(history) > 0 {
+		final = history[len(history)-1].ReconError
+	}
+	say("saved %s (%dx%d) after %s; final training recon error %.4f\n", *out, model.Visible(), model.Hidden(), fmtDuration(elapsed), final)
+	if *jsonOut {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{
+			"model": *out, "visible": model.Visible(), "hidden": model.Hidden(), "samples": set.X.Rows,
+			"epochs": history, "recon_error": final, "seconds": elapsed.Seconds(), "backend": mat32.Backend(),
+		})
+	}
+	return nil
+}
