@@ -98,6 +98,9 @@ HM_CLONES
 void hm_momentum_step(float *w, float *vel, int64_t n, float decay) {
 	for (int64_t i = 0; i < n; i++) {
 		float v = vel[i] - decay * w[i];
+		// Velocities of units that never fire decay towards zero; flush
+		// them before they turn denormal and slow everything down.
+		v = (v < 1e-30f && v > -1e-30f) ? 0.0f : v;
 		vel[i] = v;
 		w[i] = w[i] + v;
 	}

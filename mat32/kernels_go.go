@@ -116,6 +116,9 @@ func diffStatsGo(a, b []float32, rows, cols int, colsum []float32, alpha float32
 func momentumStepGo(w, vel []float32, decay float32) {
 	for i := range w {
 		v := vel[i] - float32(decay*w[i])
+		if v < 1e-30 && v > -1e-30 {
+			v = 0 // flushed before it turns denormal, as in the C kernel
+		}
 		vel[i] = v
 		w[i] = w[i] + v
 	}

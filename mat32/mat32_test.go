@@ -262,6 +262,7 @@ func TestDiffStatsAndMomentumMatchGoReference(t *testing.T) {
 		}
 	}
 	w1, v1 := randDense(r, 300, 100), randDense(r, 300, 100)
+	v1.Data[5], w1.Data[5] = 1e-35, 0 // flushed to zero
 	w2, v2 := w1.Clone(), v1.Clone()
 	w0, v0 := w1.Clone(), v1.Clone()
 	MomentumStep(w1.Data, v1.Data, 0.01)
@@ -270,8 +271,11 @@ func TestDiffStatsAndMomentumMatchGoReference(t *testing.T) {
 		if w1.Data[i] != w2.Data[i] || v1.Data[i] != v2.Data[i] {
 			t.Fatalf("%s MomentumStep element %d differs from the Go reference", KernelImpl, i)
 		}
-		if wantV := v0.Data[i] - 0.01*w0.Data[i]; math.Abs(float64(v1.Data[i]-wantV)) > 1e-6 || math.Abs(float64(w1.Data[i]-(w0.Data[i]+wantV))) > 1e-6 {
+		if wantV := v0.Data[i] - 0.01*w0.Data[i]; math.Abs(float64(wantV)) > 1e-30 && math.Abs(float64(v1.Data[i]-wantV)) > 1e-6 || math.Abs(float64(w1.Data[i]-(w0.Data[i]+wantV))) > 1e-6 {
 			t.Fatalf("MomentumStep element %d wrong", i)
 		}
+	}
+	if v1.Data[5] != 0 {
+		t.Fatalf("a velocity of 1e-35 was kept (%g), want it flushed to 0", v1.Data[5])
 	}
 }
