@@ -122,7 +122,8 @@ type Trainer struct {
 	State  State
 
 	bufs map[int]*buffers
-	dvis []float32 // scratch column sums
+	dvis []float32 // scratch column sums over visible units
+	dhid []float32 // scratch column sums over hidden units
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
@@ -146,7 +147,7 @@ func NewTrainer(m *RBM, cfg Config) (*Trainer, error) {
 		return nil, err
 	}
 	nv, nh := m.Visible(), m.Hidden()
-	t := &Trainer{Model: m, Config: cfg, bufs: map[int]*buffers{}, dvis: make([]float32, nv)}
+	t := &Trainer{Model: m, Config: cfg, bufs: map[int]*buffers{}, dvis: make([]float32, nv), dhid: make([]float32, nh)}
 	t.State = State{VelW: mat32.New(nv, nh), VelVis: make([]float32, nv), VelHid: make([]float32, nh), HidMean: make([]float32, nh)}
 	for j := range t.State.HidMean {
 		t.State.HidMean[j] = float32(cfg.SparsityTarget)
@@ -341,7 +342,8 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 func (t *Trainer) sparsity(buf *buffers, lr float32) {
 	st, cfg := &t.State, t.Config
 	nb := float32(buf.v0.Rows)
-	meanH := make([]float32, len(st.HidMean))
+	meanH := t.dhid
+	clear(meanH)
 	mat32.ColumnSums(meanH, 1/nb, buf.h0p)
 	clear(t.dvis)
 	mat32.ColumnSums(t.dvis, 1/nb, buf.v0)
