@@ -1,6 +1,9 @@
 package mat32
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Gemm computes c = alpha*op(a)*op(b) + beta*c, where op(x) is x or, when the
 // matching trans flag is set, its transpose. With beta 0, c's old contents
@@ -45,21 +48,54 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 		be.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	// Split the larger output dimension into w parts of whole 16-float
-	// blocks; each part is an independent single-threaded product.
-	if n >= m {
-		parts := splitRange(n, w, 16)
-		forkJoin(len(parts)-1, func(p int) {
-			j0, j1 := parts[p], parts[p+1]
-			be.sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, b[colOff(tB, j0, ldb):], ldb, beta, c[j0:], ldc)
-		})
-	} else {
-		parts := splitRange(m, w, 16)
-		forkJoin(len(parts)-1, func(p int) {
-			i0, i1 := parts[p], parts[p+1]
-			be.sgemm(tA, tB, i1-i0, n, k, alpha, a[rowOff(tA, i0, lda):], lda, b, ldb, beta, c[i0*ldc:], ldc)
-		})
+	j := gemmJobs.Get().(*gemmJob)
+	*j = gemmJob{be: be, tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	split(w, j, &j.wg)
+	*j = gemmJob{}
+	gemmJobs.Put(j)
+}
+
+// gemmJob is a product split along its larger output dimension into parts
+// of whole 16-float blocks; each part is an independent single-threaded
+// product.
+type gemmJob struct {
+	be      backend
+	tA, tB  bool
+	m, n, k int
+	alpha   float32
+	a       []float32
+	lda     int
+	b       []float32
+	ldb     int
+	beta    float32
+	c       []float32
+	ldc     int
+	wg      sync.WaitGroup
+}
+
+var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+
+func (j *gemmJob) run(p, parts int) {
+	if j.n >= j.m {
+		j0, j1 := blockBound(j.n, p, parts), blockBound(j.n, p+1, parts)
+		if j1 > j0 {
+			j.be.sgemm(j.tA, j.tB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[colOff(j.tB, j0, j.ldb):], j.ldb, j.beta, j.c[j0:], j.ldc)
+		}
+		return
 	}
+	i0, i1 := blockBound(j.m, p, parts), blockBound(j.m, p+1, parts)
+	if i1 > i0 {
+		j.be.sgemm(j.tA, j.tB, i1-i0, j.n, j.k, j.alpha, j.a[rowOff(j.tA, i0, j.lda):], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+	}
+}
+
+// blockBound is the start of part p of [0, n) cut into parts pieces whose
+// inner boundaries are multiples of 16 (the end, n, for p == parts).
+func blockBound(n, p, parts int) int {
+	if p >= parts {
+		return n
+	}
+	return min(n, (n*p/parts)/16*16)
 }
 
 // colOff is the offset in b's storage of column j of op(b).
@@ -76,17 +112,4 @@ func rowOff(tA bool, i, lda int) int {
 		return i
 	}
 	return i * lda
-}
-
-// splitRange cuts [0, n) into at most w parts whose inner boundaries are
-// multiples of align, and returns the w+1 (or fewer) boundaries.
-func splitRange(n, w, align int) []int {
-	bounds := make([]int, 1, w+1)
-	for p := 1; p < w; p++ {
-		b := (n * p / w) / align * align
-		if b > bounds[len(bounds)-1] && b < n {
-			bounds = append(bounds, b)
-		}
-	}
-	return append(bounds, n)
 }

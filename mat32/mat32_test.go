@@ -108,16 +108,15 @@ func TestGemmShapePanics(t *testing.T) {
 	Gemm(false, false, 1, New(2, 3), New(4, 5), 0, New(2, 5))
 }
 
-func TestSplitRange(t *testing.T) {
-	for _, c := range []struct{ n, w, align int }{{500, 2, 16}, {784, 2, 16}, {10, 4, 16}, {100, 3, 1}} {
-		b := splitRange(c.n, c.w, c.align)
-		if b[0] != 0 || b[len(b)-1] != c.n || len(b) > c.w+1 {
-			t.Fatalf("splitRange%v = %v", c, b)
-		}
-		for i := 1; i < len(b); i++ {
-			if b[i] <= b[i-1] || (i < len(b)-1 && b[i]%c.align != 0) {
-				t.Fatalf("splitRange%v = %v", c, b)
+func TestBlockBound(t *testing.T) {
+	for _, c := range []struct{ n, parts int }{{500, 2}, {784, 2}, {10, 4}, {100, 3}, {1000, 7}} {
+		prev := 0
+		for p := 1; p <= c.parts; p++ {
+			b := blockBound(c.n, p, c.parts)
+			if b < prev || (p < c.parts && b%16 != 0) || (p == c.parts && b != c.n) {
+				t.Fatalf("blockBound(%d, %d, %d) = %d after %d", c.n, p, c.parts, b, prev)
 			}
+			prev = b
 		}
 	}
 }

@@ -12,28 +12,66 @@ const minParallel = 1 << 14
 // ParallelRows calls f on disjoint row ranges [r0, r1) covering [0, rows),
 // on up to Workers() goroutines when rows*cols is large enough to be worth it.
 func ParallelRows(rows, cols int, f func(r0, r1 int)) {
-	w := Workers()
-	if w > rows {
-		w = rows
-	}
+	w := min(Workers(), rows)
 	if w < 2 || rows*cols < minParallel {
 		f(0, rows)
 		return
 	}
-	forkJoin(w, func(p int) { f(rows*p/w, rows*(p+1)/w) })
+	j := &funcJob{rows: rows, f: f}
+	split(w, j, &j.wg)
 }
 
-// forkJoin calls f(0), ..., f(parts-1) concurrently, f(0) on the calling
-// goroutine, and returns when all have returned. (A pool of spinning
-// helpers was measured slower here: spinning takes cycles from the other
-// vCPU's product.)
-func forkJoin(parts int, f func(part int)) {
-	var wg sync.WaitGroup
-	for p := 1; p < parts; p++ {
-		wg.Go(func() { f(p) })
+// kernel names an element-wise kernel that kernelJob runs.
+type kernel int
+
+const (
+	kSigmoid kernel = iota
+	kSigmoidSample
+	kBernoulli
+	kMomentum
+)
+
+// kernelJob is an element-wise kernel over the rows of a matrix (for
+// kMomentum, over len(x) single-element rows), split by rows.
+type kernelJob struct {
+	k         kernel
+	x, s, b   []float32 // operands; b is the bias or, for kMomentum, the velocity
+	rows      int
+	cols      int
+	key, base uint64
+	f         float32
+	wg        sync.WaitGroup
+}
+
+var kernelJobs = sync.Pool{New: func() any { return new(kernelJob) }}
+
+func (j *kernelJob) run(p, parts int) {
+	r0, r1 := j.rows*p/parts, j.rows*(p+1)/parts
+	lo, hi := r0*j.cols, r1*j.cols
+	switch j.k {
+	case kSigmoid:
+		sigmoidBias(j.x[lo:hi], j.b, r1-r0)
+	case kSigmoidSample:
+		sigmoidBiasSample(j.x[lo:hi], j.s[lo:hi], j.b, r1-r0, j.key, j.base+uint64(lo))
+	case kBernoulli:
+		bernoulli(j.s[lo:hi], j.x[lo:hi], j.key, j.base+uint64(lo))
+	case kMomentum:
+		momentumStep(j.x[lo:hi], j.b[lo:hi], j.f)
 	}
-	f(0)
-	wg.Wait()
+}
+
+// runKernel runs a kernel over rows x cols elements, split between workers
+// when there are enough of them.
+func runKernel(k kernel, x, s, b []float32, rows, cols int, key, base uint64, f float32) {
+	j := kernelJobs.Get().(*kernelJob)
+	j.k, j.x, j.s, j.b, j.rows, j.cols, j.key, j.base, j.f = k, x, s, b, rows, cols, key, base, f
+	if w := min(Workers(), rows); w >= 2 && rows*cols >= minParallel {
+		split(w, j, &j.wg)
+	} else {
+		j.run(0, 1)
+	}
+	j.x, j.s, j.b = nil, nil, nil
+	kernelJobs.Put(j)
 }
 
 func checkBias(x *Dense, bias []float32) {
@@ -45,9 +83,7 @@ func checkBias(x *Dense, bias []float32) {
 // SigmoidBias sets x[i,j] = sigmoid(x[i,j] + bias[j]).
 func SigmoidBias(x *Dense, bias []float32) {
 	checkBias(x, bias)
-	ParallelRows(x.Rows, x.Cols, func(r0, r1 int) {
-		sigmoidBias(x.Data[r0*x.Cols:r1*x.Cols], bias, r1-r0)
-	})
+	runKernel(kSigmoid, x.Data, nil, bias, x.Rows, x.Cols, 0, 0, 0)
 }
 
 // SigmoidBiasSample sets p[i,j] = sigmoid(p[i,j] + bias[j]) and s[i,j] to 1
@@ -58,10 +94,7 @@ func SigmoidBiasSample(p, s *Dense, bias []float32, r *RNG) {
 		panic("mat32: SigmoidBiasSample shapes differ")
 	}
 	base := r.take(len(p.Data))
-	ParallelRows(p.Rows, p.Cols, func(r0, r1 int) {
-		lo, hi := r0*p.Cols, r1*p.Cols
-		sigmoidBiasSample(p.Data[lo:hi], s.Data[lo:hi], bias, r1-r0, r.key, base+uint64(lo))
-	})
+	runKernel(kSigmoidSample, p.Data, s.Data, bias, p.Rows, p.Cols, r.key, base, 0)
 }
 
 // Bernoulli sets s[i] to 1 with probability p[i], else 0, drawing from r.
@@ -71,10 +104,7 @@ func Bernoulli(s, p *Dense, r *RNG) {
 		panic("mat32: Bernoulli shapes differ")
 	}
 	base := r.take(len(p.Data))
-	ParallelRows(p.Rows, p.Cols, func(r0, r1 int) {
-		lo, hi := r0*p.Cols, r1*p.Cols
-		bernoulli(s.Data[lo:hi], p.Data[lo:hi], r.key, base+uint64(lo))
-	})
+	runKernel(kBernoulli, p.Data, s.Data, nil, p.Rows, p.Cols, r.key, base, 0)
 }
 
 // Sigmoid returns 1/(1+e^-x) as the kernels compute it.
@@ -135,5 +165,5 @@ func MomentumStep(w, vel []float32, decay float32) {
 	if len(w) != len(vel) {
 		panic("mat32: MomentumStep lengths differ")
 	}
-	ParallelRows(len(w), 1, func(r0, r1 int) { momentumStep(w[r0:r1], vel[r0:r1], decay) })
+	runKernel(kMomentum, w, nil, vel, len(w), 1, 0, 0, decay)
 }

@@ -347,3 +347,28 @@ func TestDivergenceIsReported(t *testing.T) {
 		t.Fatalf("Fit returned %v after %d epochs, want ErrDiverged in epoch 2", err, len(stats))
 	}
 }
+
+// A training step allocates nothing once its buffers exist.
+func TestStepDoesNotAllocate(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	data := mat32.New(100, 200)
+	for i := range data.Data {
+		data.Data[i] = float32(r.IntN(2))
+	}
+	for _, cfg := range []Config{
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1},
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 2, Persistent: true, Momentum: 0.9, WeightDecay: 0.001, SparsityTarget: 0.1, SparsityCost: 0.1},
+	} {
+		m := NewInit(200, 300, data, 1)
+		tr, _ := NewTrainer(m, cfg)
+		if _, err := tr.Fit(context.Background(), data, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		buf := tr.buffers(100)
+		copy(buf.v0.Data, data.Data)
+		rng := mat32.NewRNG(1, 1)
+		if a := testing.AllocsPerRun(20, func() { tr.step(buf, 0.01, float32(cfg.Momentum), rng) }); a >= 1 {
+			t.Fatalf("%+v: a step allocates %.1f times", cfg, a)
+		}
+	}
+}
