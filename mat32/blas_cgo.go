@@ -139,19 +139,23 @@ func describe(name string) string {
 	return s
 }
 
-func sigmoidBias(x, bias []float32, rows int) {
+// sigmoidBias and sigmoidBiasSample work on rows rows of len(bias) values,
+// ld apart; see the Go references.
+func sigmoidBias(x, bias []float32, rows, ld int) {
 	if rows == 0 || len(bias) == 0 {
 		return
 	}
-	C.hm_sigmoid_bias((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)))
+	_ = x[(rows-1)*ld+len(bias)-1]
+	C.hm_sigmoid_bias((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld))
 }
 
-func sigmoidBiasSample(x, s, bias []float32, rows int, key, base uint64) {
+func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
 	if rows == 0 || len(bias) == 0 {
 		return
 	}
+	_, _ = x[(rows-1)*ld+len(bias)-1], s[(rows-1)*ld+len(bias)-1]
 	C.hm_sigmoid_bias_sample((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&s[0])), (*C.float)(unsafe.Pointer(&bias[0])),
-		C.int64_t(rows), C.int64_t(len(bias)), C.uint64_t(key), C.uint64_t(base))
+		C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.uint64_t(key), C.uint64_t(base))
 }
 
 func bernoulli(s, p []float32, key, base uint64) {

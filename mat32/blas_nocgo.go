@@ -9,11 +9,10 @@ func loadNative(choice string) (backend, string) {
 	return nil, ""
 }
 
-func sigmoidBias(x, bias []float32, rows int) { sigmoidBiasGo(x[:rows*len(bias)], bias) }
+func sigmoidBias(x, bias []float32, rows, ld int) { sigmoidBiasGo(x, bias, rows, ld) }
 
-func sigmoidBiasSample(x, s, bias []float32, rows int, key, base uint64) {
-	n := rows * len(bias)
-	sigmoidBiasSampleGo(x[:n], s[:n], bias, key, base)
+func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
+	sigmoidBiasSampleGo(x, s, bias, rows, ld, key, base)
 }
 
 func bernoulli(s, p []float32, key, base uint64) { bernoulliGo(s, p, key, base) }

@@ -43,16 +43,61 @@ func tmark(t bool) string {
 const splitFlops = 1 << 19
 
 func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	w := Workers()
-	if !be.single() || w < 2 || m*n*k < splitFlops {
+	if !splits(be, m, n, k) {
 		be.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	j := gemmJobs.Get().(*gemmJob)
 	*j = gemmJob{be: be, tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	split(w, j, &j.wg)
+	runGemmJob(j)
+}
+
+// splits reports whether Gemm splits a product between workers.
+func splits(be backend, m, n, k int) bool {
+	return be.single() && Workers() >= 2 && m*n*k >= splitFlops
+}
+
+func runGemmJob(j *gemmJob) {
+	split(Workers(), j, &j.wg)
 	*j = gemmJob{}
 	gemmJobs.Put(j)
+}
+
+// MulSigmoid sets out = sigmoid(a*op(b) + bias), where op(b) is b or, with
+// transB, its transpose. When s is non-nil it also sets s[i,j] to 1 with
+// probability out[i,j], else 0, drawing from r. The result equals Gemm
+// followed by SigmoidBias or SigmoidBiasSample, but each worker applies the
+// sigmoid to its own part of the product while it is still in its cache.
+func MulSigmoid(a, b *Dense, transB bool, bias []float32, out, s *Dense, r *RNG) {
+	checkBias(out, bias)
+	if s != nil && !s.SameShape(out) {
+		panic("mat32: MulSigmoid sample shape differs")
+	}
+	k := a.Cols
+	be := current()
+	if !splits(be, out.Rows, out.Cols, k) {
+		Gemm(false, transB, 1, a, b, 0, out)
+		if s != nil {
+			SigmoidBiasSample(out, s, bias, r)
+		} else {
+			SigmoidBias(out, bias)
+		}
+		return
+	}
+	kb, n := b.Rows, b.Cols
+	if transB {
+		kb, n = n, kb
+	}
+	if kb != k || out.Rows != a.Rows || out.Cols != n {
+		panic(fmt.Sprintf("mat32: MulSigmoid shapes %dx%d * %s%dx%d -> %dx%d", a.Rows, a.Cols, tmark(transB), b.Rows, b.Cols, out.Rows, out.Cols))
+	}
+	j := gemmJobs.Get().(*gemmJob)
+	*j = gemmJob{be: be, tB: transB, m: out.Rows, n: n, k: k, alpha: 1, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, c: out.Data, ldc: out.Cols,
+		sigmoid: true, bias: bias}
+	if s != nil {
+		j.s, j.key, j.base = s.Data, r.key, r.take(len(out.Data))
+	}
+	runGemmJob(j)
 }
 
 // gemmJob is a product split along its larger output dimension into parts
@@ -71,6 +116,13 @@ type gemmJob struct {
 	c       []float32
 	ldc     int
 	wg      sync.WaitGroup
+
+	// With sigmoid set, each part then applies sigmoid(x + bias) to its
+	// block of c and, when s is non-nil, samples it into s.
+	sigmoid   bool
+	bias      []float32
+	s         []float32
+	key, base uint64
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -80,12 +132,28 @@ func (j *gemmJob) run(p, parts int) {
 		j0, j1 := blockBound(j.n, p, parts), blockBound(j.n, p+1, parts)
 		if j1 > j0 {
 			j.be.sgemm(j.tA, j.tB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[colOff(j.tB, j0, j.ldb):], j.ldb, j.beta, j.c[j0:], j.ldc)
+			if j.sigmoid {
+				j.post(j0, j.bias[j0:j1], j.m)
+			}
 		}
 		return
 	}
 	i0, i1 := blockBound(j.m, p, parts), blockBound(j.m, p+1, parts)
 	if i1 > i0 {
 		j.be.sgemm(j.tA, j.tB, i1-i0, j.n, j.k, j.alpha, j.a[rowOff(j.tA, i0, j.lda):], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+		if j.sigmoid {
+			j.post(i0*j.ldc, j.bias, i1-i0)
+		}
+	}
+}
+
+// post applies the sigmoid (and sampling) to rows rows of c starting at
+// offset off, each len(bias) wide.
+func (j *gemmJob) post(off int, bias []float32, rows int) {
+	if j.s != nil {
+		sigmoidBiasSample(j.c[off:], j.s[off:], bias, rows, j.ldc, j.key, j.base+uint64(off))
+	} else {
+		sigmoidBias(j.c[off:], bias, rows, j.ldc)
 	}
 }
 

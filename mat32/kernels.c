@@ -52,19 +52,19 @@ static inline float hm_uniform(uint64_t k, uint64_t c) {
 }
 
 HM_CLONES
-void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols) {
+void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld) {
 	for (int64_t i = 0; i < rows; i++) {
-		float *row = x + i * cols;
+		float *row = x + i * ld;
 		for (int64_t j = 0; j < cols; j++) row[j] = hm_sigmoid(row[j] + bias[j]);
 	}
 }
 
 HM_CLONES
-void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base) {
+void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base) {
 	for (int64_t i = 0; i < rows; i++) {
-		float *row = x + i * cols;
-		float *srow = s + i * cols;
-		uint64_t b = base + (uint64_t)(i * cols);
+		float *row = x + i * ld;
+		float *srow = s + i * ld;
+		uint64_t b = base + (uint64_t)(i * ld);
 		for (int64_t j = 0; j < cols; j++) {
 			float p = hm_sigmoid(row[j] + bias[j]);
 			row[j] = p;

@@ -15,8 +15,8 @@
 #endif
 
 
-void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols);
-void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base);
+void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld);
+void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base);
 void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t base);
 double hm_diff_stats(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq);
 void hm_momentum_step(float *w, float *vel, int64_t n, float decay);

@@ -52,25 +52,25 @@ func sigmoidf(x float32) float32 {
 	return 1 / (1 + expf(-x))
 }
 
-// sigmoidBiasGo sets x[i,j] = sigmoid(x[i,j] + bias[j]) for rows of length len(bias).
-func sigmoidBiasGo(x, bias []float32) {
-	n := len(bias)
-	for off := 0; off < len(x); off += n {
-		row := x[off : off+n]
-		for j, b := range bias[:len(row)] {
+// sigmoidBiasGo sets x[i*ld+j] = sigmoid(x[i*ld+j] + bias[j]) for rows
+// i < rows and j < len(bias).
+func sigmoidBiasGo(x, bias []float32, rows, ld int) {
+	for i := 0; i < rows; i++ {
+		row := x[i*ld : i*ld+len(bias)]
+		for j, b := range bias {
 			row[j] = sigmoidf(row[j] + b)
 		}
 	}
 }
 
 // sigmoidBiasSampleGo is sigmoidBiasGo followed by s = (u < x) with the
-// uniform u at counter base+index of stream key.
-func sigmoidBiasSampleGo(x, s, bias []float32, key, base uint64) {
-	n := len(bias)
-	for off := 0; off < len(x); off += n {
-		row := x[off : off+n]
-		srow := s[off : off+n]
-		for j, b := range bias[:len(row)] {
+// uniform u at counter base+i*ld+j of stream key.
+func sigmoidBiasSampleGo(x, s, bias []float32, rows, ld int, key, base uint64) {
+	for i := 0; i < rows; i++ {
+		off := i * ld
+		row := x[off : off+len(bias)]
+		srow := s[off : off+len(bias)]
+		for j, b := range bias {
 			p := sigmoidf(row[j] + b)
 			row[j] = p
 			if uniform(key, base+uint64(off+j)) < p {

@@ -146,7 +146,7 @@ func TestKernelsMatchGoReference(t *testing.T) {
 	bias := randDense(r, 1, 53).Data
 	got, want := x.Clone(), x.Clone()
 	SigmoidBias(got, bias)
-	sigmoidBiasGo(want.Data, bias)
+	sigmoidBiasGo(want.Data, bias, 37, 53)
 	for i := range got.Data {
 		if got.Data[i] != want.Data[i] {
 			t.Fatalf("%s SigmoidBias element %d = %g, Go reference %g", KernelImpl, i, got.Data[i], want.Data[i])
@@ -155,7 +155,7 @@ func TestKernelsMatchGoReference(t *testing.T) {
 	p, s := x.Clone(), New(37, 53)
 	p2, s2 := x.Clone(), New(37, 53)
 	SigmoidBiasSample(p, s, bias, NewRNG(9, 1))
-	sigmoidBiasSampleGo(p2.Data, s2.Data, bias, NewRNG(9, 1).key, 0)
+	sigmoidBiasSampleGo(p2.Data, s2.Data, bias, 37, 53, NewRNG(9, 1).key, 0)
 	for i := range p.Data {
 		if p.Data[i] != p2.Data[i] || s.Data[i] != s2.Data[i] {
 			t.Fatalf("%s SigmoidBiasSample element %d = (%g,%g), Go reference (%g,%g)", KernelImpl, i, p.Data[i], s.Data[i], p2.Data[i], s2.Data[i])
@@ -276,5 +276,33 @@ func TestDiffStatsAndMomentumMatchGoReference(t *testing.T) {
 	}
 	if v1.Data[5] != 0 {
 		t.Fatalf("a velocity of 1e-35 was kept (%g), want it flushed to 0", v1.Data[5])
+	}
+}
+
+// MulSigmoid equals Gemm followed by the sigmoid kernels, bit for bit.
+func TestMulSigmoidMatchesGemmThenKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, shape := range [][3]int{{100, 500, 784}, {700, 60, 100}, {3, 4, 5}} {
+		m, n, k := shape[0], shape[1], shape[2]
+		a, b, bt := randDense(r, m, k), randDense(r, k, n), randDense(r, n, k)
+		bias := randDense(r, 1, n).Data
+		for _, transB := range []bool{false, true} {
+			bb := b
+			if transB {
+				bb = bt
+			}
+			want, wantS := New(m, n), New(m, n)
+			Gemm(false, transB, 1, a, bb, 0, want)
+			SigmoidBiasSample(want, wantS, bias, NewRNG(5, 5))
+			got, gotS := New(m, n), New(m, n)
+			MulSigmoid(a, bb, transB, bias, got, gotS, NewRNG(5, 5))
+			plain := New(m, n)
+			MulSigmoid(a, bb, transB, bias, plain, nil, nil)
+			for i := range want.Data {
+				if got.Data[i] != want.Data[i] || gotS.Data[i] != wantS.Data[i] || plain.Data[i] != want.Data[i] {
+					t.Fatalf("%v transB=%v: element %d differs", shape, transB, i)
+				}
+			}
+		}
 	}
 }

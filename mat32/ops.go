@@ -50,9 +50,9 @@ func (j *kernelJob) run(p, parts int) {
 	lo, hi := r0*j.cols, r1*j.cols
 	switch j.k {
 	case kSigmoid:
-		sigmoidBias(j.x[lo:hi], j.b, r1-r0)
+		sigmoidBias(j.x[lo:hi], j.b, r1-r0, j.cols)
 	case kSigmoidSample:
-		sigmoidBiasSample(j.x[lo:hi], j.s[lo:hi], j.b, r1-r0, j.key, j.base+uint64(lo))
+		sigmoidBiasSample(j.x[lo:hi], j.s[lo:hi], j.b, r1-r0, j.cols, j.key, j.base+uint64(lo))
 	case kBernoulli:
 		bernoulli(j.s[lo:hi], j.x[lo:hi], j.key, j.base+uint64(lo))
 	case kMomentum:

@@ -158,14 +158,12 @@ func (m *RBM) checkVisible(v *mat32.Dense) {
 
 // HiddenProbs sets dst (rows x Hidden) to p(h=1|v) = sigmoid(c + v'W) for each row of v.
 func (m *RBM) HiddenProbs(dst, v *mat32.Dense) {
-	mat32.Gemm(false, false, 1, v, m.W, 0, dst)
-	mat32.SigmoidBias(dst, m.HidBias)
+	mat32.MulSigmoid(v, m.W, false, m.HidBias, dst, nil, nil)
 }
 
 // VisibleProbs sets dst (rows x Visible) to p(v=1|h) = sigmoid(b + Wh) for each row of h.
 func (m *RBM) VisibleProbs(dst, h *mat32.Dense) {
-	mat32.Gemm(false, true, 1, h, m.W, 0, dst)
-	mat32.SigmoidBias(dst, m.VisBias)
+	mat32.MulSigmoid(h, m.W, true, m.VisBias, dst, nil, nil)
 }
 
 // Transform returns p(h=1|v) for every row of v: the hidden layer as features.
@@ -184,8 +182,7 @@ func (m *RBM) Reconstruct(v *mat32.Dense, rng *mat32.RNG) *mat32.Dense {
 	for r0 := 0; r0 < v.Rows; r0 += chunkRows {
 		r1 := min(r0+chunkRows, v.Rows)
 		p, s := hp.Slice(0, r1-r0), hs.Slice(0, r1-r0)
-		mat32.Gemm(false, false, 1, v.Slice(r0, r1), m.W, 0, p)
-		mat32.SigmoidBiasSample(p, s, m.HidBias, rng)
+		mat32.MulSigmoid(v.Slice(r0, r1), m.W, false, m.HidBias, p, s, rng)
 		m.VisibleProbs(out.Slice(r0, r1), s)
 	}
 	return out
@@ -217,8 +214,7 @@ func (m *RBM) Gibbs(v *mat32.Dense, steps int, rng *mat32.RNG) {
 	hp, hs := mat32.New(v.Rows, m.Hidden()), mat32.New(v.Rows, m.Hidden())
 	vp := mat32.New(v.Rows, m.Visible())
 	for s := 0; s < steps; s++ {
-		mat32.Gemm(false, false, 1, v, m.W, 0, hp)
-		mat32.SigmoidBiasSample(hp, hs, m.HidBias, rng)
+		mat32.MulSigmoid(v, m.W, false, m.HidBias, hp, hs, rng)
 		m.VisibleProbs(vp, hs)
 		mat32.Bernoulli(v, vp, rng)
 	}

@@ -255,12 +255,10 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 	scale := lr / float32(nb)
 
 	// Positive phase: h0 ~ p(h|v0).
-	mat32.Gemm(false, false, 1, buf.v0, W, 0, buf.h0p)
-	mat32.SigmoidBiasSample(buf.h0p, buf.h0s, m.HidBias, rng)
+	mat32.MulSigmoid(buf.v0, W, false, m.HidBias, buf.h0p, buf.h0s, rng)
 
 	// Reconstruction p(v|h0); for CD it is also the first negative step.
-	mat32.Gemm(false, true, 1, buf.h0s, W, 0, buf.vr)
-	mat32.SigmoidBias(buf.vr, m.VisBias)
+	mat32.MulSigmoid(buf.h0s, W, true, m.VisBias, buf.vr, nil, nil)
 
 	// Velocities of the biases decay by the momentum; the gradient terms are
 	// added to them below.
@@ -280,20 +278,17 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		hs := buf.h0s
 		if cfg.Persistent {
 			chains := st.Chains.Slice(0, nb)
-			mat32.Gemm(false, false, 1, chains, W, 0, buf.hp)
-			mat32.SigmoidBiasSample(buf.hp, buf.hs, m.HidBias, rng)
+			mat32.MulSigmoid(chains, W, false, m.HidBias, buf.hp, buf.hs, rng)
 			hs = buf.hs
 		}
 		for s := 1; s <= cfg.Steps; s++ {
 			if s > 1 || cfg.Persistent {
-				mat32.Gemm(false, true, 1, hs, W, 0, buf.vp)
-				mat32.SigmoidBias(buf.vp, m.VisBias)
+				mat32.MulSigmoid(hs, W, true, m.VisBias, buf.vp, nil, nil)
 				vneg = buf.vp
 			}
 			if s < cfg.Steps {
 				mat32.Bernoulli(buf.vs, vneg, rng)
-				mat32.Gemm(false, false, 1, buf.vs, W, 0, buf.hp)
-				mat32.SigmoidBiasSample(buf.hp, buf.hs, m.HidBias, rng)
+				mat32.MulSigmoid(buf.vs, W, false, m.HidBias, buf.hp, buf.hs, rng)
 				hs = buf.hs
 			}
 		}
@@ -310,8 +305,7 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		vneg = buf.vr
 	}
 	// Negative hidden probabilities from the final visible state.
-	mat32.Gemm(false, false, 1, vneg, W, 0, buf.hp)
-	mat32.SigmoidBias(buf.hp, m.HidBias)
+	mat32.MulSigmoid(vneg, W, false, m.HidBias, buf.hp, nil, nil)
 	mat32.DiffStats(buf.h0p, buf.hp, st.VelHid, scale)
 	mat32.Scale(buf.hp, -1)
 
