@@ -63,6 +63,30 @@ func runGemmJob(j *gemmJob) {
 	gemmJobs.Put(j)
 }
 
+// GradientStep sets vel = mom*vel + alpha*a'*b and then applies
+// MomentumStep(w, vel, decay). Each worker updates its rows of w while they
+// are still in its cache. vel and w have the shape of a'*b.
+func GradientStep(alpha float32, a, b *Dense, mom float32, vel, w *Dense, decay float32) {
+	if !vel.SameShape(w) {
+		panic("mat32: GradientStep velocity and weights differ in shape")
+	}
+	be := current()
+	m, n, k := a.Cols, b.Cols, a.Rows
+	// The fused path splits rows, which needs more rows than columns.
+	if !splits(be, m, n, k) || m < n {
+		Gemm(true, false, alpha, a, b, mom, vel)
+		MomentumStep(w.Data, vel.Data, decay)
+		return
+	}
+	if b.Rows != k || vel.Rows != m || vel.Cols != n {
+		panic(fmt.Sprintf("mat32: GradientStep shapes T%dx%d * %dx%d -> %dx%d", a.Rows, a.Cols, b.Rows, b.Cols, vel.Rows, vel.Cols))
+	}
+	j := gemmJobs.Get().(*gemmJob)
+	*j = gemmJob{be: be, tA: true, m: m, n: n, k: k, alpha: alpha, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, beta: mom, c: vel.Data, ldc: vel.Cols,
+		w: w.Data, decay: decay}
+	runGemmJob(j)
+}
+
 // MulSigmoid sets out = sigmoid(a*op(b) + bias), where op(b) is b or, with
 // transB, its transpose. When s is non-nil it also sets s[i,j] to 1 with
 // probability out[i,j], else 0, drawing from r. The result equals Gemm
@@ -123,6 +147,11 @@ type gemmJob struct {
 	bias      []float32
 	s         []float32
 	key, base uint64
+
+	// With w set, each part then applies MomentumStep(w, c, decay) to its
+	// rows of c (the velocity).
+	w     []float32
+	decay float32
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -143,6 +172,10 @@ func (j *gemmJob) run(p, parts int) {
 		j.be.sgemm(j.tA, j.tB, i1-i0, j.n, j.k, j.alpha, j.a[rowOff(j.tA, i0, j.lda):], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
 		if j.sigmoid {
 			j.post(i0*j.ldc, j.bias, i1-i0)
+		}
+		if j.w != nil {
+			lo, hi := i0*j.ldc, i1*j.ldc
+			momentumStep(j.w[lo:hi], j.c[lo:hi], j.decay)
 		}
 	}
 }

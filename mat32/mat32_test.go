@@ -306,3 +306,22 @@ func TestMulSigmoidMatchesGemmThenKernel(t *testing.T) {
 		}
 	}
 }
+
+// GradientStep equals Gemm followed by MomentumStep, bit for bit.
+func TestGradientStepMatchesGemmThenMomentum(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, shape := range [][3]int{{784, 500, 200}, {30, 700, 100}, {5, 3, 2}} {
+		m, n, k := shape[0], shape[1], shape[2]
+		a, b := randDense(r, k, m), randDense(r, k, n)
+		vel, w := randDense(r, m, n), randDense(r, m, n)
+		vel2, w2 := vel.Clone(), w.Clone()
+		Gemm(true, false, 0.01, a, b, 0.9, vel2)
+		MomentumStep(w2.Data, vel2.Data, 0.001)
+		GradientStep(0.01, a, b, 0.9, vel, w, 0.001)
+		for i := range w.Data {
+			if w.Data[i] != w2.Data[i] || vel.Data[i] != vel2.Data[i] {
+				t.Fatalf("%v: element %d differs", shape, i)
+			}
+		}
+	}
+}

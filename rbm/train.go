@@ -315,11 +315,13 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		// Plain CD: the gradient goes straight into the weights.
 		mat32.Gemm(true, false, scale, buf.vst, buf.hst, 1, W)
 	} else {
-		mat32.Gemm(true, false, scale, buf.vst, buf.hst, mom, st.VelW)
 		if cfg.SparsityTarget > 0 {
+			mat32.Gemm(true, false, scale, buf.vst, buf.hst, mom, st.VelW)
 			t.sparsity(buf, lr)
+			mat32.MomentumStep(W.Data, st.VelW.Data, decay)
+		} else {
+			mat32.GradientStep(scale, buf.vst, buf.hst, mom, st.VelW, W, decay)
 		}
-		mat32.MomentumStep(W.Data, st.VelW.Data, decay)
 	}
 	for j, v := range st.VelVis {
 		m.VisBias[j] += v
