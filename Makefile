@@ -5,9 +5,12 @@ MNIST := ../shared/data/mnist
 
 .PHONY: run test bench deps build clean
 
-# run: set up, build, and train a 784-500 RBM on the built-in MNIST digits.
+# run: set up, build, train a 784-500 RBM on the built-in MNIST digits (1,000
+# held out for validation), and draw what it learned.
 run: build
-	./$(BIN) train --out model.safetensors
+	./$(BIN) train --validate 0.1 --out model.safetensors --report report.html --curve curve.png
+	./$(BIN) reconstruct --model model.safetensors --n 64 --out reconstructions.png
+	./$(BIN) filters --model model.safetensors --n 100 --out filters.png
 
 deps:
 	@bash scripts/deps.sh
@@ -28,4 +31,4 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./mat32 ./rbm
 
 clean:
-	rm -rf bin model.safetensors
+	rm -rf bin model.safetensors report.html curve.png reconstructions.png filters.png

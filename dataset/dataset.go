@@ -9,6 +9,8 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,3 +155,31 @@ func (s *Set) Shape() string {
 
 // baseName is filepath.Base, for messages.
 func baseName(p string) string { return filepath.Base(p) }
+
+// Split divides s into two parts: a random fraction (chosen by seed) of its
+// samples, and the rest, each keeping the original order.
+func (s *Set) Split(fraction float64, seed uint64) (rest, part *Set) {
+	n := s.X.Rows
+	k := int(math.Round(fraction * float64(n)))
+	chosen := make([]bool, n)
+	for _, i := range rand.New(rand.NewPCG(seed, 0x5917)).Perm(n)[:k] {
+		chosen[i] = true
+	}
+	take := func(want bool, name string) *Set {
+		var idx []int
+		for i, c := range chosen {
+			if c == want {
+				idx = append(idx, i)
+			}
+		}
+		out := &Set{X: mat32.New(len(idx), s.X.Cols), Height: s.Height, Width: s.Width, Source: s.Source + name}
+		for r, i := range idx {
+			copy(out.X.Row(r), s.X.Row(i))
+			if s.Labels != nil {
+				out.Labels = append(out.Labels, s.Labels[i])
+			}
+		}
+		return out
+	}
+	return take(false, ""), take(true, " (held out)")
+}

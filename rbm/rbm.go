@@ -208,9 +208,13 @@ func (m *RBM) MeanFreeEnergy(v *mat32.Dense) float64 {
 }
 
 // Gibbs runs steps full Gibbs steps (v -> h -> v) from each row of v,
-// replacing v with the final binary visible states.
-func (m *RBM) Gibbs(v *mat32.Dense, steps int, rng *mat32.RNG) {
+// replacing v with the final binary visible states, and returns p(v|h) of
+// the last step: the mean image each chain is at (nil when steps is 0).
+func (m *RBM) Gibbs(v *mat32.Dense, steps int, rng *mat32.RNG) *mat32.Dense {
 	m.checkVisible(v)
+	if steps <= 0 {
+		return nil
+	}
 	hp, hs := mat32.New(v.Rows, m.Hidden()), mat32.New(v.Rows, m.Hidden())
 	vp := mat32.New(v.Rows, m.Visible())
 	for s := 0; s < steps; s++ {
@@ -218,4 +222,5 @@ func (m *RBM) Gibbs(v *mat32.Dense, steps int, rng *mat32.RNG) {
 		m.VisibleProbs(vp, hs)
 		mat32.Bernoulli(v, vp, rng)
 	}
+	return vp
 }

@@ -24,6 +24,9 @@ var commands = []command{
 	{"train", "train an RBM on MNIST, CSV or NPY data and save it", runTrain},
 	{"eval", "measure a model: reconstruction error and free energy", runEval},
 	{"features", "write p(h|v) for every sample: the hidden layer as features", runFeatures},
+	{"reconstruct", "draw samples beside their reconstructions (PNG)", runReconstruct},
+	{"filters", "draw the hidden units' weights as image tiles (PNG)", runFilters},
+	{"sample", "draw samples from Gibbs chains, or how chains evolve (PNG)", runSample},
 	{"bench", "time CD-1 training epochs at 784-500 (seconds per epoch)", runBench},
 }
 
@@ -86,7 +89,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Examples:")

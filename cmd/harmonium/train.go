@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/viz"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/modelfile"
@@ -37,6 +42,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "model.safetensors", "where to save the model")
 	checkpoint := fs.String("checkpoint", "", "save the model and training state here after every epoch")
 	resume := fs.Bool("resume", false, "continue from --checkpoint up to --epochs")
+	validate := fs.Float64("validate", 0, "hold out this fraction of the data (chosen by --seed) and report its reconstruction error and free energy each epoch")
+	curve := fs.String("curve", "", "write the per-epoch reconstruction error and free energy as a plot (.png or .svg)")
+	report := fs.String("report", "", "write a one-page HTML report: settings, curves, filters, reconstructions, samples, results")
+	imageShape := fs.String("image-shape", "", "image height x width for pictures and the model file, e.g. 28x28 (default: from the MNIST files, or a square)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
@@ -50,6 +59,15 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	if *resume && *checkpoint == "" {
 		return usageError{errors.New("--resume needs --checkpoint")}
+	}
+	if !(*validate >= 0 && *validate < 1) {
+		return usageError{fmt.Errorf("--validate must be a fraction in [0, 1), got %g", *validate)}
+	}
+	if ext := strings.ToLower(filepath.Ext(*curve)); *curve != "" && ext != ".png" && ext != ".svg" {
+		return usageError{fmt.Errorf("--curve must name a .png or .svg file, got %q", *curve)}
+	}
+	if ext := strings.ToLower(filepath.Ext(*report)); *report != "" && ext != ".html" && ext != ".htm" {
+		return usageError{fmt.Errorf("--report must name an .html file, got %q", *report)}
 	}
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
 		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
@@ -67,6 +85,21 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	pics := pictureFlags{shape: *imageShape}
+	shape, zoom, shapeErr := pics.resolve(set.X.Cols, set, nil)
+	if *imageShape != "" && shapeErr != nil {
+		return shapeErr
+	}
+	if *report != "" && shapeErr != nil {
+		return fmt.Errorf("--report draws images: %w", shapeErr)
+	}
+	train, valid := set, (*dataset.Set)(nil)
+	if *validate > 0 {
+		train, valid = set.Split(*validate, *seed)
+		if valid.X.Rows == 0 || train.X.Rows == 0 {
+			return usageError{fmt.Errorf("--validate %g of %d samples leaves an empty part", *validate, set.X.Rows)}
+		}
+	}
 	say := func(format string, a ...any) {
 		if !*quiet {
 			fmt.Fprintf(e.stderr, format, a...)
@@ -75,6 +108,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 
 	var model *rbm.RBM
 	var state *rbm.State
+	var history []epochRecord
 	if *resume {
 		var meta map[string]string
 		model, meta, state, err = modelfile.LoadRBM(*checkpoint)
@@ -87,12 +121,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if model.Hidden() != *hidden || model.Visible() != set.X.Cols {
 			return fmt.Errorf("%s holds a %dx%d model; this run asks for %dx%d", *checkpoint, model.Visible(), model.Hidden(), set.X.Cols, *hidden)
 		}
+		history = historyFromMeta(meta)
 		if meta["seed"] != strconv.FormatUint(*seed, 10) {
 			say("note: the checkpoint was trained with --seed %s, continuing with --seed %d\n", meta["seed"], *seed)
 		}
 		say("resuming %s after epoch %d\n", *checkpoint, state.Epoch)
 	} else {
-		model = rbm.NewInit(set.X.Cols, *hidden, set.X, *seed)
+		model = rbm.NewInit(set.X.Cols, *hidden, train.X, *seed)
 	}
 	trainer, err := rbm.NewTrainer(model, cfg)
 	if err != nil {
@@ -103,11 +138,17 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	meta := modelfile.ConfigMeta(cfg)
 	meta["data"] = set.Source
+	if shapeErr == nil {
+		meta["image_shape"] = shape.String()
+	}
 	method := fmt.Sprintf("CD-%d", cfg.Steps)
 	if cfg.Persistent {
 		method = fmt.Sprintf("PCD-%d", cfg.Steps)
 	}
 	say("data: %s, %s\n", set.Source, set.Shape())
+	if valid != nil {
+		say("validation: %d samples held out, training on %d\n", valid.X.Rows, train.X.Rows)
+	}
 	say("model: %d visible x %d hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s\n",
 		set.X.Cols, *hidden, method, cfg.BatchSize, cfg.LearningRate, cfg.Momentum, cfg.WeightDecay, mat32.Backend())
 	if note := mat32.BackendNote(); note != "" {
@@ -116,27 +157,40 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 
 	start := time.Now()
 	b := newBar(e, "training", *quiet)
-	type epochJSON struct {
-		Epoch      int     `json:"epoch"`
-		ReconError float64 `json:"recon_error"`
-		Seconds    float64 `json:"seconds"`
+	// Free energy is tracked on a fixed subset of the training data, the
+	// same size as the validation set (at most 5,000), so the two compare.
+	feSubset := train.X.Slice(0, min(train.X.Rows, 5000))
+	if valid != nil {
+		feSubset = train.X.Slice(0, min(train.X.Rows, valid.X.Rows, 5000))
 	}
-	var history []epochJSON
+	track := *curve != "" || *report != "" || valid != nil
 	hooks := rbm.Hooks{
 		Batch: func(epoch, done, total int) {
 			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
 		},
 		Epoch: func(s rbm.EpochStats) error {
 			b.done()
-			say("epoch %*d/%d  recon error %8.4f  %6.2f s\n", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.ReconError, s.Duration.Seconds())
-			history = append(history, epochJSON{s.Epoch, s.ReconError, s.Duration.Seconds()})
+			r := epochRecord{Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds()}
+			line := fmt.Sprintf("epoch %*d/%d  recon error %8.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.ReconError)
+			if track {
+				r.FreeEnergy = model.MeanFreeEnergy(feSubset)
+				line += fmt.Sprintf("  free energy %9.3f", r.FreeEnergy)
+			}
+			if valid != nil {
+				r.ValidReconError = model.ReconstructionError(valid.X, *seed)
+				r.ValidFreeEnergy = model.MeanFreeEnergy(valid.X)
+				line += fmt.Sprintf("  validation: recon %8.4f, free energy %9.3f", r.ValidReconError, r.ValidFreeEnergy)
+			}
+			say("%s  %6.2f s\n", line, s.Duration.Seconds())
+			history = append(history, r)
+			meta["history"] = historyMeta(history)
 			if *checkpoint != "" {
 				return modelfile.SaveRBM(*checkpoint, model, meta, &trainer.State)
 			}
 			return nil
 		},
 	}
-	_, err = trainer.Fit(ctx, set.X, hooks)
+	_, err = trainer.Fit(ctx, train.X, hooks)
 	b.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -153,16 +207,37 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err := modelfile.SaveRBM(*out, model, meta, nil); err != nil {
 		return err
 	}
-	final := 0.0
+	var final epochRecord
 	if len(history) > 0 {
-		final = history[len(history)-1].ReconError
+		final = history[len(history)-1]
 	}
-	say("saved %s (%dx%d) after %s; final training recon error %.4f\n", *out, model.Visible(), model.Hidden(), fmtDuration(elapsed), final)
+	say("saved %s (%dx%d) after %s; final training recon error %.4f\n", *out, model.Visible(), model.Hidden(), fmtDuration(elapsed), final.ReconError)
+	if *curve != "" {
+		if err := viz.WriteCurves(*curve, curvePanels(history)); err != nil {
+			return err
+		}
+		say("wrote %s\n", *curve)
+	}
+	if *report != "" {
+		show := set
+		if valid != nil {
+			show = valid
+		}
+		r := buildReport(model, show, history, cfg, method, set, valid, elapsed, shape, zoom, *seed)
+		if err := viz.WriteReport(*report, r); err != nil {
+			return err
+		}
+		say("wrote %s: open it in a browser\n", *report)
+	}
 	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{
-			"model": *out, "visible": model.Visible(), "hidden": model.Hidden(), "samples": set.X.Rows,
-			"epochs": history, "recon_error": final, "seconds": elapsed.Seconds(), "backend": mat32.Backend(),
-		})
+		res := map[string]any{
+			"model": *out, "visible": model.Visible(), "hidden": model.Hidden(), "samples": train.X.Rows,
+			"epochs": history, "recon_error": final.ReconError, "seconds": elapsed.Seconds(), "backend": mat32.Backend(),
+		}
+		if valid != nil {
+			res["validation_recon_error"] = final.ValidReconError
+		}
+		return json.NewEncoder(e.stdout).Encode(res)
 	}
 	return nil
 }

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+
+	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/mat32"
+	"github.com/harmonium-ml/harmonium/modelfile"
+	"github.com/harmonium-ml/harmonium/viz"
+)
+
+// pictureFlags are the flags of commands that draw images.
+type pictureFlags struct {
+	shape string
+	zoom  int
+	out   string
+}
+
+func (p *pictureFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.shape, "image-shape", "", "image height x width, e.g. 28x28 (default: from the MNIST files, the model, or a square)")
+	fs.IntVar(&p.zoom, "zoom", 0, "magnify each pixel this many times (0: choose so that images are about 84 pixels tall)")
+	fs.StringVar(&p.out, "out", "", "the PNG file to write (required)")
+}
+
+// check validates the flags before any work is done.
+func (p *pictureFlags) check() error {
+	if p.out == "" || strings.ToLower(filepath.Ext(p.out)) != ".png" {
+		return usageError{fmt.Errorf("--out must name a .png file, got %q", p.out)}
+	}
+	if p.zoom < 0 {
+		return usageError{fmt.Errorf("--zoom must not be negative, got %d", p.zoom)}
+	}
+	return nil
+}
+
+// resolve returns the image shape and zoom for rows of n values: --image-shape,
+// else the data's image size, else the model's, else a square.
+func (p *pictureFlags) resolve(n int, set *dataset.Set, meta map[string]string) (viz.Shape, int, error) {
+	var s viz.Shape
+	var err error
+	switch {
+	case p.shape != "":
+		if s, err = viz.ParseShape(p.shape); err != nil {
+			return s, 0, usageError{err}
+		}
+	case set != nil && set.Height > 0:
+		s = viz.Shape{H: set.Height, W: set.Width}
+	case meta["image_shape"] != "":
+		s, _ = viz.ParseShape(meta["image_shape"])
+	}
+	if s, err = viz.ShapeFor(n, s); err != nil {
+		return s, 0, err
+	}
+	zoom := p.zoom
+	if zoom == 0 {
+		zoom = viz.Zoom(s)
+	}
+	return s, zoom, nil
+}
+
+// pick returns n row indices of a set of size rows: the first n, or a
+// seeded random choice.
+func pick(n, rows int, random bool, seed uint64) []int {
+	if random {
+		return rand.New(rand.NewPCG(seed, 7)).Perm(rows)[:n]
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// gather copies the rows idx of x into a new matrix.
+func gather(x *mat32.Dense, idx []int) *mat32.Dense {
+	out := mat32.New(len(idx), x.Cols)
+	for i, r := range idx {
+		copy(out.Row(i), x.Row(r))
+	}
+	return out
+}
+
+func runReconstruct(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "reconstruct", "draw samples beside their reconstructions p(v|h), h sampled from p(h|v), as one PNG.",
+		"harmonium reconstruct --model mnist.safetensors --data mnist --n 64 --out reconstructions.png")
+	var data dataFlags
+	data.register(fs, "test")
+	var pic pictureFlags
+	pic.register(fs)
+	model := fs.String("model", "", "model file (required)")
+	n := fs.Int("n", 64, "number of samples to show")
+	random := fs.Bool("random", false, "show a random choice of samples (by --seed) instead of the first n")
+	seed := fs.Uint64("seed", 1, "random seed for the choice of samples and the hidden states")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive(map[string]int{"n": *n}); err != nil {
+		return err
+	}
+	if err := pic.check(); err != nil {
+		return err
+	}
+	m, set, err := loadModelAndData(ctx, e, *model, &data)
+	if err != nil {
+		return err
+	}
+	if *n > set.X.Rows {
+		return usageError{fmt.Errorf("--n %d is more than the %d samples in %s", *n, set.X.Rows, set.Source)}
+	}
+	_, meta, _, _ := modelfile.LoadRBM(*model)
+	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
+	if err != nil {
+		return err
+	}
+	orig := gather(set.X, pick(*n, set.X.Rows, *random, *seed))
+	rec := m.Reconstruct(orig, mat32.NewRNG(*seed, 1))
+	img := viz.Reconstructions(orig, rec, shape, zoom)
+	if err := viz.WritePNG(pic.out, img); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): %d samples and their reconstructions\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n)
+	return nil
+}
+
+func runFilters(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "filters", "draw each hidden unit's incoming weights as an image tile, each scaled to its own range.",
+		"harmonium filters --model mnist.safetensors --n 100 --out filters.png")
+	var pic pictureFlags
+	pic.register(fs)
+	model := fs.String("model", "", "model file (required)")
+	n := fs.Int("n", 100, "number of hidden units to show (the first n)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive(map[string]int{"n": *n}); err != nil {
+		return err
+	}
+	if err := pic.check(); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usageError{fmt.Errorf("--model is required")}
+	}
+	m, meta, _, err := modelfile.LoadRBM(*model)
+	if err != nil {
+		return err
+	}
+	if *n > m.Hidden() {
+		return usageError{fmt.Errorf("--n %d is more than the %d hidden units of %s", *n, m.Hidden(), *model)}
+	}
+	shape, zoom, err := pic.resolve(m.Visible(), nil, meta)
+	if err != nil {
+		return err
+	}
+	img := viz.Filters(m.W, *n, shape, zoom)
+	if err := viz.WritePNG(pic.out, img); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): filters of %d hidden units\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n)
+	return nil
+}
+
+func runSample(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "sample", "run Gibbs chains from the model and draw where they end (or, with --every, how they evolve, one row per chain).",
+		"harmonium sample --model mnist.safetensors --n 16 --steps 1000 --every 100 --out chains.png")
+	var data dataFlags
+	data.register(fs, "test")
+	var pic pictureFlags
+	pic.register(fs)
+	model := fs.String("model", "", "model file (required)")
+	n := fs.Int("n", 64, "number of chains")
+	steps := fs.Int("steps", 1000, "Gibbs steps per chain")
+	every := fs.Int("every", 0, "also draw each chain every this many steps (0: only the end)")
+	init := fs.String("init", "random", "where chains start: random (each pixel on with probability 1/2) or data (random samples of --data)")
+	seed := fs.Uint64("seed", 1, "random seed")
+	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := positive(map[string]int{"n": *n, "steps": *steps}); err != nil {
+		return err
+	}
+	if *every < 0 {
+		return usageError{fmt.Errorf("--every must not be negative, got %d", *every)}
+	}
+	if *init != "random" && *init != "data" {
+		return usageError{fmt.Errorf("--init must be random or data, got %q", *init)}
+	}
+	if *every > 0 && *steps / *every > 100 {
+		return usageError{fmt.Errorf("--steps %d / --every %d gives more than 100 snapshots per chain", *steps, *every)}
+	}
+	if err := pic.check(); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usageError{fmt.Errorf("--model is required")}
+	}
+	m, meta, _, err := modelfile.LoadRBM(*model)
+	if err != nil {
+		return err
+	}
+	var set *dataset.Set
+	v := mat32.New(*n, m.Visible())
+	rng := mat32.NewRNG(*seed, 2)
+	if *init == "data" {
+		if _, set, err = loadModelAndData(ctx, e, *model, &data); err != nil {
+			return err
+		}
+		if *n > set.X.Rows {
+			return usageError{fmt.Errorf("--n %d is more than the %d samples in %s", *n, set.X.Rows, set.Source)}
+		}
+		start := gather(set.X, pick(*n, set.X.Rows, true, *seed))
+		mat32.Bernoulli(v, start, rng)
+	} else {
+		half := mat32.New(*n, m.Visible())
+		for i := range half.Data {
+			half.Data[i] = 0.5
+		}
+		mat32.Bernoulli(v, half, rng)
+	}
+	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
+	if err != nil {
+		return err
+	}
+	// Snapshots: the start and every --every steps (and the end), or only the end.
+	var frames []*mat32.Dense
+	var at []int
+	if *every > 0 {
+		frames, at = append(frames, v.Clone()), append(at, 0)
+	}
+	b := newBar(e, "sampling", *quiet)
+	for done := 0; done < *steps; {
+		if err := ctx.Err(); err != nil {
+			b.done()
+			return fmt.Errorf("%w: nothing written", errInterrupted)
+		}
+		next := *steps
+		if *every > 0 {
+			next = min(next, (done / *every + 1)**every)
+		}
+		k := min(next-done, 50) // at most 50 steps between progress updates
+		probs := m.Gibbs(v, k, rng)
+		done += k
+		b.update(done, *steps, "")
+		if done == next && (*every > 0 || done == *steps) {
+			frames, at = append(frames, probs), append(at, done)
+		}
+	}
+	b.done()
+	img := viz.Samples(frames, at, shape, zoom)
+	if err := viz.WritePNG(pic.out, img); err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): %d chains, %d Gibbs steps\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n, *steps)
+	}
+	return nil
+}
