@@ -92,6 +92,10 @@ func Backend() string {
 	return s
 }
 
+// Native reports whether products run on a native BLAS library (as opposed
+// to the pure-Go fallback, whose products allocate for their goroutines).
+func Native() bool { return current().single() }
+
 // BackendNote explains why the native backend is not in use ("" when it is,
 // or when it was not asked for).
 func BackendNote() string { current(); return loadMsg }
