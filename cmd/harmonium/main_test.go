@@ -275,3 +275,24 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainProgressLines(t *testing.T) {
+	old := plainEvery
+	plainEvery = 0
+	defer func() { plainEvery = old }()
+	var errb strings.Builder
+	b := newBar(&env{stderr: &errb}, "sampling", false)
+	b.update(1, 4, "")
+	b.update(2, 4, "")
+	b.update(4, 4, "")
+	b.done()
+	if got := errb.String(); !strings.Contains(got, "sampling: 50% done, ETA") || strings.Contains(got, "\r") || strings.Count(got, "\n") != 2 {
+		t.Fatalf("plain progress: %q", got)
+	}
+	errb.Reset()
+	q := newBar(&env{stderr: &errb}, "sampling", true)
+	q.update(2, 4, "")
+	if errb.Len() != 0 {
+		t.Fatal("--quiet printed progress")
+	}
+}

@@ -11,8 +11,8 @@ import (
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// bar draws a progress bar with ETA on a terminal and nothing otherwise
-// (commands print plain lines per step when not on a terminal).
+// bar draws a progress bar with ETA on a terminal; elsewhere (a pipe, a
+// log file) it prints a plain progress line every plainEvery.
 type bar struct {
 	e     *env
 	label string
@@ -22,16 +22,31 @@ type bar struct {
 	drawn bool
 }
 
+// plainEvery is how often progress is reported away from a terminal.
+var plainEvery = 10 * time.Second
+
 func newBar(e *env, label string, quiet bool) *bar {
 	return &bar{e: e, label: label, quiet: quiet, start: time.Now()}
 }
 
 // update shows progress done/total with a note, at most ten times a second.
 func (b *bar) update(done, total int, note string) {
-	if b.quiet || !b.e.isTerminal || total <= 0 {
+	if b.quiet || total <= 0 {
 		return
 	}
 	now := time.Now()
+	if !b.e.isTerminal {
+		if b.last.IsZero() {
+			b.last = now
+		}
+		if now.Sub(b.last) >= plainEvery && done < total {
+			b.last = now
+			frac := float64(done) / float64(total)
+			left := time.Duration(float64(now.Sub(b.start)) * (1 - frac) / frac)
+			fmt.Fprintf(b.e.stderr, "%s: %.0f%% done, ETA %s %s\n", b.label, 100*frac, fmtDuration(left), note)
+		}
+		return
+	}
 	if now.Sub(b.last) < 100*time.Millisecond && done < total {
 		return
 	}
