@@ -188,3 +188,34 @@ func scale(x []float32, f float32) {
 		C.hm_scale((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(len(x)), C.float(f))
 	}
 }
+
+func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {
+	if rows == 0 {
+		return
+	}
+	if len(bias) == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = x[(rows-1)*ld+len(bias)-1]
+	C.hm_softplus_rowsum((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.float(beta), (*C.double)(unsafe.Pointer(&out[0])))
+}
+
+func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_, _, _ = x[rows*len(bias)-1], s[rows*len(bias)-1], delta[rows-1]
+	C.hm_ais_hidden((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.float(bk), C.float(bp),
+		(*C.float)(unsafe.Pointer(&s[0])), C.uint64_t(key), C.uint64_t(base), (*C.double)(unsafe.Pointer(&delta[0])))
+}
+
+func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
+	if rows == 0 || cols == 0 {
+		clear(out[:rows])
+		return
+	}
+	_, _, _, _ = w[rows*cols-1], wneg[rows*cols-1], v[rows-1], x[cols-1]
+	C.hm_flip_rowsum((*C.float)(unsafe.Pointer(&w[0])), (*C.float)(unsafe.Pointer(&wneg[0])), (*C.float)(unsafe.Pointer(&v[0])),
+		C.int64_t(rows), C.int64_t(cols), (*C.float)(unsafe.Pointer(&x[0])), (*C.double)(unsafe.Pointer(&out[0])))
+}

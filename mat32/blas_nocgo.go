@@ -31,3 +31,15 @@ func scale(x []float32, f float32) {
 		x[i] *= f
 	}
 }
+
+func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {
+	softplusRowSumGo(x, bias, rows, ld, beta, out)
+}
+
+func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
+	aisHiddenGo(x, bias, rows, bk, bp, s, key, base, delta)
+}
+
+func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
+	flipRowSumGo(w, wneg, v, rows, cols, x, out)
+}

@@ -93,6 +93,11 @@ func GradientStep(alpha float32, a, b *Dense, mom float32, vel, w *Dense, decay 
 // followed by SigmoidBias or SigmoidBiasSample, but each worker applies the
 // sigmoid to its own part of the product while it is still in its cache.
 func MulSigmoid(a, b *Dense, transB bool, bias []float32, out, s *Dense, r *RNG) {
+	MulSigmoidScaled(1, a, b, transB, bias, out, s, r)
+}
+
+// MulSigmoidScaled is MulSigmoid of alpha*a*op(b) + bias.
+func MulSigmoidScaled(alpha float32, a, b *Dense, transB bool, bias []float32, out, s *Dense, r *RNG) {
 	checkBias(out, bias)
 	if s != nil && !s.SameShape(out) {
 		panic("mat32: MulSigmoid sample shape differs")
@@ -100,7 +105,7 @@ func MulSigmoid(a, b *Dense, transB bool, bias []float32, out, s *Dense, r *RNG)
 	k := a.Cols
 	be := current()
 	if !splits(be, out.Rows, out.Cols, k) {
-		Gemm(false, transB, 1, a, b, 0, out)
+		Gemm(false, transB, alpha, a, b, 0, out)
 		if s != nil {
 			SigmoidBiasSample(out, s, bias, r)
 		} else {
@@ -116,7 +121,7 @@ func MulSigmoid(a, b *Dense, transB bool, bias []float32, out, s *Dense, r *RNG)
 		panic(fmt.Sprintf("mat32: MulSigmoid shapes %dx%d * %s%dx%d -> %dx%d", a.Rows, a.Cols, tmark(transB), b.Rows, b.Cols, out.Rows, out.Cols))
 	}
 	j := gemmJobs.Get().(*gemmJob)
-	*j = gemmJob{be: be, tB: transB, m: out.Rows, n: n, k: k, alpha: 1, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, c: out.Data, ldc: out.Cols,
+	*j = gemmJob{be: be, tB: transB, m: out.Rows, n: n, k: k, alpha: alpha, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, c: out.Data, ldc: out.Cols,
 		sigmoid: true, bias: bias}
 	if s != nil {
 		j.s, j.key, j.base = s.Data, r.key, r.take(len(out.Data))

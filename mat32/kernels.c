@@ -110,3 +110,87 @@ HM_CLONES
 void hm_scale(float *x, int64_t n, float f) {
 	for (int64_t i = 0; i < n; i++) x[i] = x[i] * f;
 }
+
+// hm_softplus returns log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with
+// log1p(y) = 2 atanh(y / (2 + y)) summed as a series (y is in (0, 1], so
+// the series' argument is at most 1/3 and seven terms give float precision).
+static inline float hm_softplus(float x) {
+	float ax = x < 0 ? -x : x;
+	float y = hm_expf(-ax);
+	float s = y / (2.0f + y);
+	float s2 = s * s;
+	float p = 1.0f / 13.0f;
+	p = p * s2 + 1.0f / 11.0f;
+	p = p * s2 + 1.0f / 9.0f;
+	p = p * s2 + 1.0f / 7.0f;
+	p = p * s2 + 1.0f / 5.0f;
+	p = p * s2 + 1.0f / 3.0f;
+	p = p * s2 + 1.0f;
+	float l = 2.0f * s * p;
+	return (x > 0 ? x : 0.0f) + l;
+}
+
+#define HM_LANES 16
+
+// hm_softplus_rowsum sets out[i] = sum_j softplus(beta * (x[i*ld+j] + bias[j])),
+// summing in HM_LANES float lanes (so that it vectorises) and then in double.
+HM_CLONES
+void hm_softplus_rowsum(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out) {
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = x + i * ld;
+		float acc[HM_LANES] = {0};
+		int64_t j = 0;
+		for (; j + HM_LANES <= cols; j += HM_LANES)
+			for (int k = 0; k < HM_LANES; k++) acc[k] += hm_softplus(beta * (row[j + k] + bias[j + k]));
+		double total = 0;
+		for (; j < cols; j++) total += (double)hm_softplus(beta * (row[j] + bias[j]));
+		for (int k = 0; k < HM_LANES; k++) total += (double)acc[k];
+		out[i] = total;
+	}
+}
+
+// hm_ais_hidden is the hidden half of one AIS step at inverse temperature bk
+// after bp: with t = x + bias, it adds sum_j softplus(bk t) - softplus(bp t)
+// to delta[i] and samples s from sigmoid(bk t).
+HM_CLONES
+void hm_ais_hidden(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta) {
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = x + i * cols;
+		float *srow = s + i * cols;
+		uint64_t b = base + (uint64_t)(i * cols);
+		float acc[HM_LANES] = {0};
+		int64_t j = 0;
+		for (; j + HM_LANES <= cols; j += HM_LANES)
+			for (int k = 0; k < HM_LANES; k++) {
+				float t = row[j + k] + bias[j + k];
+				acc[k] += hm_softplus(bk * t) - hm_softplus(bp * t);
+				srow[j + k] = hm_uniform(key, b + (uint64_t)(j + k)) < hm_sigmoid(bk * t) ? 1.0f : 0.0f;
+			}
+		double total = 0;
+		for (; j < cols; j++) {
+			float t = row[j] + bias[j];
+			total += (double)(hm_softplus(bk * t) - hm_softplus(bp * t));
+			srow[j] = hm_uniform(key, b + (uint64_t)j) < hm_sigmoid(bk * t) ? 1.0f : 0.0f;
+		}
+		for (int k = 0; k < HM_LANES; k++) total += (double)acc[k];
+		delta[i] += total;
+	}
+}
+
+// hm_flip_rowsum sets out[i] = sum_j softplus(r[j] + x[j]) where r is row i
+// of wneg when v[i] > 0.5 and of w otherwise: the hidden inputs after
+// flipping visible unit i of a binary v (x holds the inputs before).
+HM_CLONES
+void hm_flip_rowsum(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = (v[i] > 0.5f ? wneg : w) + i * cols;
+		float acc[HM_LANES] = {0};
+		int64_t j = 0;
+		for (; j + HM_LANES <= cols; j += HM_LANES)
+			for (int k = 0; k < HM_LANES; k++) acc[k] += hm_softplus(row[j + k] + x[j + k]);
+		double total = 0;
+		for (; j < cols; j++) total += (double)hm_softplus(row[j] + x[j]);
+		for (int k = 0; k < HM_LANES; k++) total += (double)acc[k];
+		out[i] = total;
+	}
+}

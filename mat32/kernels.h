@@ -21,3 +21,6 @@ void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t ba
 double hm_diff_stats(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq);
 void hm_momentum_step(float *w, float *vel, int64_t n, float decay);
 void hm_scale(float *x, int64_t n, float f);
+void hm_softplus_rowsum(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out);
+void hm_ais_hidden(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta);
+void hm_flip_rowsum(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out);

@@ -123,3 +123,96 @@ func momentumStepGo(w, vel []float32, decay float32) {
 		w[i] = w[i] + v
 	}
 }
+
+// softplusf returns log(1 + e^x) as the C kernel computes it.
+func softplusf(x float32) float32 {
+	ax := x
+	if ax < 0 {
+		ax = -ax
+	}
+	y := expf(-ax)
+	s := y / (2 + y)
+	s2 := float32(s * s)
+	p := float32(1.0 / 13.0)
+	p = float32(p*s2) + 1.0/11.0
+	p = float32(p*s2) + 1.0/9.0
+	p = float32(p*s2) + 1.0/7.0
+	p = float32(p*s2) + 1.0/5.0
+	p = float32(p*s2) + 1.0/3.0
+	p = float32(p*s2) + 1
+	l := float32(2*s) * p
+	if x > 0 {
+		return x + l
+	}
+	return l
+}
+
+const lanes = 16
+
+// softplusRowSumGo sets out[i] = sum_j softplus(beta*(x[i*ld+j] + bias[j])).
+func softplusRowSumGo(x, bias []float32, rows, ld int, beta float32, out []float64) {
+	cols := len(bias)
+	for i := 0; i < rows; i++ {
+		row := x[i*ld : i*ld+cols]
+		var acc [lanes]float32
+		j := 0
+		for ; j+lanes <= cols; j += lanes {
+			for k := 0; k < lanes; k++ {
+				acc[k] += softplusf(float32(beta * (row[j+k] + bias[j+k])))
+			}
+		}
+		total := 0.0
+		for ; j < cols; j++ {
+			total += float64(softplusf(float32(beta * (row[j] + bias[j]))))
+		}
+		for _, a := range acc {
+			total += float64(a)
+		}
+		out[i] = total
+	}
+}
+
+// aisHiddenGo is the Go reference of the hidden half of an AIS step.
+func aisHiddenGo(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
+	cols := len(bias)
+	for i := 0; i < rows; i++ {
+		row, srow := x[i*cols:(i+1)*cols], s[i*cols:(i+1)*cols]
+		b := base + uint64(i*cols)
+		var acc [lanes]float32
+		one := func(j int) float32 {
+			t := row[j] + bias[j]
+			d := softplusf(float32(bk*t)) - softplusf(float32(bp*t))
+			if uniform(key, b+uint64(j)) < sigmoidf(float32(bk*t)) {
+				srow[j] = 1
+			} else {
+				srow[j] = 0
+			}
+			return d
+		}
+		j := 0
+		for ; j+lanes <= cols; j += lanes {
+			for k := 0; k < lanes; k++ {
+				acc[k] += one(j + k)
+			}
+		}
+		total := 0.0
+		for ; j < cols; j++ {
+			total += float64(one(j))
+		}
+		for _, a := range acc {
+			total += float64(a)
+		}
+		delta[i] += total
+	}
+}
+
+// flipRowSumGo is the Go reference of hm_flip_rowsum.
+func flipRowSumGo(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
+	for i := 0; i < rows; i++ {
+		src := w
+		if v[i] > 0.5 {
+			src = wneg
+		}
+		softplusRowSumGo(src[i*cols:], x, 1, cols, 1, out[i:i+1])
+	}
+}

@@ -325,3 +325,78 @@ func TestGradientStepMatchesGemmThenMomentum(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftplusAccuracyAndKernels(t *testing.T) {
+	for x := -80.0; x <= 80; x += 0.003 {
+		got, want := float64(softplusf(float32(x))), math.Log1p(math.Exp(float64(float32(x))))
+		if x > 0 {
+			want = float64(float32(x)) + math.Log1p(math.Exp(-float64(float32(x))))
+		}
+		if math.Abs(got-want) > 2e-7*math.Max(1, want) && math.Abs(got-want) > 1e-6*want {
+			t.Fatalf("softplus(%g) = %g, want %g", x, got, want)
+		}
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	x, s := randDense(r, 37, 53), New(37, 53)
+	for i := range x.Data {
+		x.Data[i] *= 8
+	}
+	bias := randDense(r, 1, 53).Data
+	got, want := make([]float64, 37), make([]float64, 37)
+	SoftplusRowSums(x, bias, 0.7, got)
+	softplusRowSumGo(x.Data, bias, 37, 53, 0.7, want)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s SoftplusRowSums row %d = %v, Go reference %v", KernelImpl, i, got[i], want[i])
+		}
+		direct := 0.0
+		for j, xv := range x.Row(i) {
+			direct += math.Log1p(math.Exp(0.7 * (float64(xv) + float64(bias[j]))))
+		}
+		if math.Abs(got[i]-direct) > 1e-5*direct {
+			t.Fatalf("SoftplusRowSums row %d = %v, float64 %v", i, got[i], direct)
+		}
+	}
+	d1, d2 := make([]float64, 37), make([]float64, 37)
+	s2 := New(37, 53)
+	AISHidden(x, bias, 0.5, 0.499, s, NewRNG(3, 3), d1)
+	aisHiddenGo(x.Data, bias, 37, 0.5, 0.499, s2.Data, NewRNG(3, 3).key, 0, d2)
+	for i := range d1 {
+		if d1[i] != d2[i] {
+			t.Fatalf("%s AISHidden delta %d = %v, Go reference %v", KernelImpl, i, d1[i], d2[i])
+		}
+	}
+	for i := range s.Data {
+		if s.Data[i] != s2.Data[i] {
+			t.Fatalf("%s AISHidden sample %d differs", KernelImpl, i)
+		}
+	}
+}
+
+func TestFlipSoftplusSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	w := randDense(r, 20, 35)
+	wneg := w.Clone()
+	Scale(wneg, -1)
+	v := make([]float32, 20)
+	for i := range v {
+		v[i] = float32(i % 2)
+	}
+	x := randDense(r, 1, 35).Data
+	got, ref := make([]float64, 20), make([]float64, 20)
+	FlipSoftplusSums(w, wneg, v, x, got)
+	flipRowSumGo(w.Data, wneg.Data, v, 20, 35, x, ref)
+	for i := range got {
+		s := 1.0
+		if v[i] > 0.5 {
+			s = -1
+		}
+		direct := 0.0
+		for j := range x {
+			direct += math.Log1p(math.Exp(float64(x[j]) + s*float64(w.At(i, j))))
+		}
+		if got[i] != ref[i] || math.Abs(got[i]-direct) > 1e-5*direct {
+			t.Fatalf("row %d: %v, Go reference %v, float64 %v", i, got[i], ref[i], direct)
+		}
+	}
+}

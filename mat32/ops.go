@@ -167,3 +167,46 @@ func MomentumStep(w, vel []float32, decay float32) {
 	}
 	runKernel(kMomentum, w, nil, vel, len(w), 1, 0, 0, decay)
 }
+
+// Softplus returns log(1 + e^x) as the kernels compute it (relative error
+// below 1e-6).
+func Softplus(x float32) float32 { return softplusf(x) }
+
+// SoftplusRowSums sets out[i] to the sum over j of
+// softplus(beta * (x[i,j] + bias[j])).
+func SoftplusRowSums(x *Dense, bias []float32, beta float32, out []float64) {
+	checkBias(x, bias)
+	if len(out) < x.Rows {
+		panic("mat32: SoftplusRowSums output too short")
+	}
+	ParallelRows(x.Rows, x.Cols, func(r0, r1 int) {
+		softplusRowSum(x.Data[r0*x.Cols:], bias, r1-r0, x.Cols, beta, out[r0:r1])
+	})
+}
+
+// AISHidden performs the hidden half of an annealed-importance-sampling step
+// from inverse temperature bp to bk: with t = x[i,j] + bias[j], it adds the
+// sum over j of softplus(bk*t) - softplus(bp*t) to delta[i], and sets s[i,j]
+// to 1 with probability sigmoid(bk*t), drawing from r.
+func AISHidden(x *Dense, bias []float32, bk, bp float32, s *Dense, r *RNG, delta []float64) {
+	checkBias(x, bias)
+	if !x.SameShape(s) || len(delta) < x.Rows {
+		panic("mat32: AISHidden shapes differ")
+	}
+	base := r.take(len(x.Data))
+	ParallelRows(x.Rows, x.Cols, func(r0, r1 int) {
+		lo := r0 * x.Cols
+		aisHidden(x.Data[lo:], bias, r1-r0, bk, bp, s.Data[lo:], r.key, base+uint64(lo), delta[r0:r1])
+	})
+}
+
+// FlipSoftplusSums sets out[i] to the sum over j of softplus(x[j] + s*w[i,j]),
+// where s is -1 when v[i] > 0.5 and +1 otherwise; wneg must hold -w. For a
+// binary visible vector v with hidden inputs x, these are the softplus sums
+// after flipping each visible unit in turn (pseudo-likelihood).
+func FlipSoftplusSums(w, wneg *Dense, v, x []float32, out []float64) {
+	if !w.SameShape(wneg) || len(v) != w.Rows || len(x) != w.Cols || len(out) < w.Rows {
+		panic("mat32: FlipSoftplusSums shapes differ")
+	}
+	flipRowSum(w.Data, wneg.Data, v, w.Rows, w.Cols, x, out)
+}

@@ -43,6 +43,17 @@ func TestRBMRoundTrip(t *testing.T) {
 	if got.VisBias[2] != 0.5 || got.HidBias[1] != -0.25 {
 		t.Fatal("biases differ after a round trip")
 	}
+	if got.VisMean != nil {
+		t.Fatal("a model without a data mean gained one")
+	}
+	m.VisMean = []float32{0.1, 0.2, 0.3, 0.4, 0.5}
+	if err := SaveRBM(p, m, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _, err := LoadRBM(p); err != nil || got.VisMean[3] != 0.4 {
+		t.Fatalf("data mean after a round trip: %v", err)
+	}
+	m.VisMean = nil
 	// A checkpoint carries the training state.
 	state := &rbm.State{Epoch: 4, VelW: mat32.New(5, 3), VelVis: make([]float32, 5), VelHid: make([]float32, 3), HidMean: []float32{1, 2, 3}, Chains: mat32.New(2, 5)}
 	state.VelW.Data[7] = 3

@@ -21,6 +21,7 @@ const (
 	tVelHid   = "velocity_hidden_bias"
 	tHidMean  = "hidden_mean"
 	tChains   = "persistent_chains"
+	tVisMean  = "visible_mean" // F32 [visible], optional: the training data's mean
 	metaEpoch = "epochs_done"
 )
 
@@ -42,6 +43,9 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 		{tWeights, []int{nv, nh}, m.W.Data},
 		{tVisBias, []int{nv}, m.VisBias},
 		{tHidBias, []int{nh}, m.HidBias},
+	}
+	if m.VisMean != nil {
+		ts = append(ts, Tensor{tVisMean, []int{nv}, m.VisMean})
 	}
 	if state != nil {
 		md[metaEpoch] = strconv.Itoa(state.Epoch)
@@ -97,6 +101,11 @@ func LoadRBM(path string) (*rbm.RBM, map[string]string, *rbm.State, error) {
 	}
 	if m.HidBias, err = get(tHidBias, nh); err != nil {
 		return nil, nil, nil, err
+	}
+	if _, ok := f.Tensors[tVisMean]; ok {
+		if m.VisMean, err = get(tVisMean, nv); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if err := m.Validate(); err != nil {
 		return fail("%v", err)

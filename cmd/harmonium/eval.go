@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/mat32"
 
 	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/modelfile"
@@ -32,29 +37,124 @@ func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataF
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "eval", "measure a model on data: mean reconstruction error (sum over features of (v - p(v|h))^2, h sampled from p(h|v)) and mean free energy, on the data as given.",
-		"harmonium eval --model mnist.safetensors --data mnist --json")
+	fs := newFlags(e, "eval", "measure a model on data: mean reconstruction error (sum over features of (v - p(v|h))^2, h sampled from p(h|v)) and mean free energy on the data as given; with --ais, --exact or --pll also the log-likelihood and pseudo-log-likelihood.",
+		"harmonium eval --model mnist.safetensors --data mnist --ais --json")
 	var data dataFlags
 	data.register(fs, "test")
 	model := fs.String("model", "", "model file (required)")
-	seed := fs.Uint64("seed", 1, "random seed for sampling the hidden units")
-	jsonOut := fs.Bool("json", false, `print {"recon_error": ..., "free_energy": ..., "samples": N} on stdout`)
+	seed := fs.Uint64("seed", 1, "random seed for sampling the hidden units, AIS and the PLL estimate")
+	ais := fs.Bool("ais", false, "estimate log Z by annealed importance sampling, and the mean log-likelihood -F(v) - log Z")
+	runs := fs.Int("runs", 100, "AIS: independent runs")
+	betas := fs.Int("betas", 14500, "AIS: number of inverse temperatures from 0 to 1")
+	exact := fs.Bool("exact", false, "compute log Z exactly by enumeration (models whose smaller layer has at most 25 units)")
+	pll := fs.Bool("pll", false, "pseudo-log-likelihood per feature: exact (all features) and the one-random-feature estimate")
+	binSeed := fs.Uint64("binarize-seed", 1, "likelihoods are defined on binary data: grey levels are replaced by a stochastic binarisation with this seed")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	jsonOut := fs.Bool("json", false, `print one JSON object on stdout: {"recon_error": ..., "free_energy": ..., "samples": N, ...}`)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := positive(map[string]int{"runs": *runs, "betas": *betas}); err != nil {
+		return err
+	}
+	if *betas < 3 {
+		return usageError{fmt.Errorf("--betas must be at least 3, got %d", *betas)}
 	}
 	m, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
 	}
-	recon := m.ReconstructionError(set.X, *seed)
-	fe := m.MeanFreeEnergy(set.X)
-	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"recon_error": recon, "free_energy": fe, "samples": set.X.Rows})
+	if *exact && min(m.Visible(), m.Hidden()) > rbm.MaxExactUnits {
+		return fmt.Errorf("--exact: %s has %d visible and %d hidden units; enumerating 2^%d states is possible only up to %d units in the smaller layer (use --ais)",
+			*model, m.Visible(), m.Hidden(), min(m.Visible(), m.Hidden()), rbm.MaxExactUnits)
 	}
-	fmt.Fprintf(e.stdout, "data:                 %s, %s\n", set.Source, set.Shape())
-	fmt.Fprintf(e.stdout, "reconstruction error: %.4f (mean per sample of the summed squared error)\n", recon)
-	fmt.Fprintf(e.stdout, "free energy:          %.4f (mean per sample)\n", fe)
+	res := map[string]any{"samples": set.X.Rows}
+	res["recon_error"] = m.ReconstructionError(set.X, *seed)
+	res["free_energy"] = m.MeanFreeEnergy(set.X)
+	var lines []string
+	add := func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }
+	add("data:                  %s, %s", set.Source, set.Shape())
+	add("reconstruction error:  %.4f (mean per sample of the summed squared error)", res["recon_error"])
+	add("free energy:           %.4f (mean per sample)", res["free_energy"])
+
+	if *ais || *exact || *pll {
+		binary, note := binaryData(set, *binSeed)
+		if note != "" {
+			res["binarized"], res["binarize_seed"] = true, *binSeed
+			add("likelihoods below:     %s", note)
+		}
+		meanNegF := -m.MeanFreeEnergy(binary)
+		if *exact {
+			start := time.Now()
+			logZ, err := m.LogPartitionFast()
+			if err != nil {
+				return err
+			}
+			res["exact_log_z"], res["exact_log_likelihood"] = logZ, meanNegF-logZ
+			add("exact log Z:           %.4f (%.1f s)", logZ, time.Since(start).Seconds())
+			add("exact log-likelihood:  %.4f nats per sample", meanNegF-logZ)
+		}
+		if *ais {
+			base, from := rbm.BaseRateBiases(nil, m.VisMean), "the training data's mean"
+			if m.VisMean == nil {
+				base, from = rbm.BaseRateBiases(binary, nil), "the evaluation data (the model file has no training mean)"
+			}
+			b := newBar(e, "AIS", *quiet)
+			start := time.Now()
+			r, err := m.AIS(ctx, rbm.AISConfig{Runs: *runs, Betas: rbm.DefaultBetas(*betas), BaseBias: base, Seed: *seed},
+				func(done, total int) { b.update(done, total, "") })
+			b.done()
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return fmt.Errorf("%w: AIS stopped", errInterrupted)
+				}
+				return err
+			}
+			secs := time.Since(start).Seconds()
+			res["log_z"], res["log_z_high"], res["log_likelihood"] = r.LogZ, r.LogZHigh, meanNegF-r.LogZ
+			res["log_z_low"] = nil // the interval reaches 0: no lower bound
+			low := "-inf"
+			if !math.IsInf(r.LogZLow, -1) {
+				res["log_z_low"], low = r.LogZLow, fmt.Sprintf("%.4f", r.LogZLow)
+			}
+			res["ais_runs"], res["ais_betas"], res["ais_seconds"] = *runs, *betas, secs
+			add("log Z (AIS):           %.4f, interval [%s, %.4f] (mean weight -/+ 3 standard errors; %d runs, %d temperatures, %.1f s; base rate from %s)",
+				r.LogZ, low, r.LogZHigh, *runs, *betas, secs, from)
+			add("log-likelihood (AIS):  %.4f nats per sample (interval [%.4f, %s])", meanNegF-r.LogZ, meanNegF-r.LogZHigh, negOrInf(meanNegF, r.LogZLow))
+		}
+		if *pll {
+			p := m.PseudoLogLikelihood(binary, *seed)
+			res["pseudo_log_likelihood"], res["pseudo_log_likelihood_estimate"] = p.Exact, p.Estimate
+			add("pseudo-log-likelihood: %.5f per feature (%.3f per sample); one-random-feature estimate %.5f", p.Exact, p.Exact*float64(m.Visible()), p.Estimate)
+		}
+	}
+	if *jsonOut {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintln(e.stdout, strings.Join(lines, "\n"))
 	return nil
+}
+
+// negOrInf formats a - b, or +inf when b is -Inf.
+func negOrInf(a, b float64) string {
+	if math.IsInf(b, -1) {
+		return "+inf"
+	}
+	return fmt.Sprintf("%.4f", a-b)
+}
+
+// binaryData returns the data as it is when it is binary; otherwise a
+// stochastic binarisation (each value the probability of a 1) with the
+// given seed, and a note saying so.
+func binaryData(set *dataset.Set, seed uint64) (*mat32.Dense, string) {
+	for _, x := range set.X.Data {
+		if x != 0 && x != 1 {
+			b := mat32.New(set.X.Rows, set.X.Cols)
+			mat32.Bernoulli(b, set.X, mat32.NewRNG(seed, 0xB1))
+			return b, fmt.Sprintf("on a stochastic binarisation of the grey levels (seed %d)", seed)
+		}
+	}
+	return set.X, ""
 }
 
 func runFeatures(ctx context.Context, e *env, args []string) error {

@@ -1,0 +1,138 @@
+package rbm
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+func TestLogPartitionFastMatchesExact(t *testing.T) {
+	for _, shape := range [][2]int{{6, 4}, {4, 7}, {60, 12}, {10, 40}} {
+		m := tiny(uint64(shape[0]), shape[0], shape[1])
+		for i := range m.W.Data {
+			m.W.Data[i] *= 0.3
+		}
+		slow, err := m.LogPartition()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := m.LogPartitionFast()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(fast-slow) > 1e-5*math.Abs(slow)+1e-5 {
+			t.Fatalf("%v: fast log Z %.8f, float64 enumeration %.8f", shape, fast, slow)
+		}
+	}
+	if _, err := New(784, 30).LogPartitionFast(); err == nil {
+		t.Fatal("784x30 did not refuse")
+	}
+}
+
+// bruteConditional returns log p(v_i | v_-i) from free energies in float64.
+func bruteConditional(m *RBM, v []float32, i int) float64 {
+	f := m.FreeEnergy(v)
+	w := append([]float32(nil), v...)
+	w[i] = 1 - w[i]
+	g := m.FreeEnergy(w)
+	// p(v_i | rest) = e^-F(v) / (e^-F(v) + e^-F(w)).
+	return -math.Log1p(math.Exp(f - g))
+}
+
+func TestPseudoLogLikelihoodMatchesEnumeration(t *testing.T) {
+	m := tiny(5, 6, 4)
+	all := mat32.New(64, 6)
+	want := 0.0
+	for s := 0; s < 64; s++ {
+		copy(all.Row(s), bits(uint64(s), 6))
+		for i := 0; i < 6; i++ {
+			want += bruteConditional(m, all.Row(s), i)
+		}
+	}
+	want /= 64 * 6
+	got := m.PseudoLogLikelihood(all, 1)
+	if math.Abs(got.Exact-want) > 1e-5 {
+		t.Fatalf("PLL per feature %.7f, enumeration %.7f", got.Exact, want)
+	}
+	// The one-feature estimate is unbiased: over many copies of the data it
+	// converges to the exact value.
+	big := mat32.New(64*300, 6)
+	for r := 0; r < big.Rows; r++ {
+		copy(big.Row(r), all.Row(r%64))
+	}
+	est := m.PseudoLogLikelihood(big, 2).Estimate
+	if math.Abs(est-want) > 0.05 {
+		t.Fatalf("one-feature PLL estimate %.4f, exact %.4f", est, want)
+	}
+	// PLL of a model is at most 0 and is log 1/2 for a model with no parameters.
+	if p := New(6, 4).PseudoLogLikelihood(all, 1); math.Abs(p.Exact-math.Log(0.5)) > 1e-6 {
+		t.Fatalf("empty model PLL %v, want log 1/2", p.Exact)
+	}
+}
+
+// mnistRBM trains a 784-nh RBM by CD-1 on 2,000 binarised embedded digits.
+func mnistRBM(t *testing.T, nh int) (*RBM, *mat32.Dense) {
+	t.Helper()
+	set, err := dataset.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := set.X.Slice(0, 2000).Clone()
+	mat32.Bernoulli(x, x, mat32.NewRNG(1, 1))
+	m := NewInit(784, nh, x, 3)
+	cfg := Config{Epochs: 5, BatchSize: 50, LearningRate: 0.05, Steps: 1, Momentum: 0.5, Seed: 4}
+	if _, err := m.Fit(context.Background(), x, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	return m, x
+}
+
+// AIS agrees with the exact log Z of MNIST models small enough to enumerate.
+func TestAISMatchesExactOnMNISTModels(t *testing.T) {
+	for _, nh := range []int{10, 20} {
+		m, x := mnistRBM(t, nh)
+		exact, err := m.LogPartitionFast()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.AIS(context.Background(), AISConfig{Runs: 100, Betas: DefaultBetas(14500), BaseBias: BaseRateBiases(x, nil), Seed: 9}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(res.LogZLow <= exact && exact <= res.LogZHigh) || math.Abs(res.LogZ-exact) > 0.5 {
+			t.Fatalf("784-%d: AIS log Z %.3f [%.3f, %.3f], exact %.3f", nh, res.LogZ, res.LogZLow, res.LogZHigh, exact)
+		}
+		t.Logf("784-%d: AIS log Z %.3f [%.3f, %.3f], exact %.3f; mean log-likelihood %.2f", nh, res.LogZ, res.LogZLow, res.LogZHigh, exact, m.LogLikelihood(x, exact))
+	}
+}
+
+func TestAISErrorsAndSchedule(t *testing.T) {
+	b := DefaultBetas(14500)
+	if len(b) != 14500 || b[0] != 0 || b[len(b)-1] != 1 || b[500] != 0.5 || math.Abs(b[4500]-0.9) > 1e-12 {
+		t.Fatalf("schedule: %d temperatures, b[500]=%v b[4500]=%v", len(b), b[500], b[4500])
+	}
+	for i := 1; i < len(b); i++ {
+		if b[i] <= b[i-1] {
+			t.Fatalf("schedule not increasing at %d", i)
+		}
+	}
+	m := New(5, 3)
+	ctx := context.Background()
+	if _, err := m.AIS(ctx, AISConfig{Runs: 0, Betas: b, BaseBias: make([]float32, 5)}, nil); err == nil {
+		t.Fatal("0 runs accepted")
+	}
+	if _, err := m.AIS(ctx, AISConfig{Runs: 5, Betas: []float64{0, 0.5}, BaseBias: make([]float32, 5)}, nil); err == nil {
+		t.Fatal("schedule not ending at 1 accepted")
+	}
+	if _, err := m.AIS(ctx, AISConfig{Runs: 5, Betas: b, BaseBias: make([]float32, 4)}, nil); err == nil {
+		t.Fatal("wrong base size accepted")
+	}
+	// For a model equal to its base, every weight is 1 and log Z is exact.
+	res, err := m.AIS(ctx, AISConfig{Runs: 7, Betas: DefaultBetas(100), BaseBias: make([]float32, 5), Seed: 1}, nil)
+	if err != nil || math.Abs(res.LogZ-8*math.Ln2) > 1e-9 || math.Abs(res.LogZHigh-res.LogZ) > 1e-9 {
+		t.Fatalf("AIS of the base model itself: %+v %v", res.LogZ, err)
+	}
+}
