@@ -18,6 +18,8 @@ type epochRecord struct {
 	FreeEnergy      float64 `json:"free_energy,omitempty"`
 	ValidReconError float64 `json:"validation_recon_error,omitempty"`
 	ValidFreeEnergy float64 `json:"validation_free_energy,omitempty"`
+	PLL             float64 `json:"pseudo_log_likelihood,omitempty"`
+	FreeEnergyGap   float64 `json:"free_energy_gap,omitempty"`
 	Seconds         float64 `json:"seconds"`
 }
 
@@ -39,17 +41,30 @@ func historyFromMeta(meta map[string]string) []epochRecord {
 // curvePanels plots reconstruction error and free energy per epoch, for
 // the training data and, when there is one, the validation set.
 func curvePanels(h []epochRecord) []viz.Panel {
-	var tr, va, ftr, fva []float64
+	var tr, va, ftr, fva, pll, gap []float64
 	for _, r := range h {
 		tr, ftr = append(tr, r.ReconError), append(ftr, r.FreeEnergy)
 		if r.ValidReconError != 0 || r.ValidFreeEnergy != 0 {
 			va, fva = append(va, r.ValidReconError), append(fva, r.ValidFreeEnergy)
 		}
+		if r.PLL != 0 {
+			pll = append(pll, r.PLL)
+		}
+		if r.FreeEnergyGap != 0 {
+			gap = append(gap, r.FreeEnergyGap)
+		}
 	}
-	return []viz.Panel{
+	panels := []viz.Panel{
 		{Title: "Reconstruction error", YLabel: "squared error per sample", Series: []viz.Series{{Name: "training", Y: tr}, {Name: "validation", Y: va}}},
 		{Title: "Free energy", YLabel: "mean F(v)", Series: []viz.Series{{Name: "training", Y: ftr}, {Name: "validation", Y: fva}}},
 	}
+	if len(pll) > 0 {
+		panels = append(panels, viz.Panel{Title: "Pseudo-log-likelihood", YLabel: "per feature (nats)", Series: []viz.Series{{Name: "training", Y: pll}}})
+	}
+	if len(gap) > 0 {
+		panels = append(panels, viz.Panel{Title: "Free-energy gap", YLabel: "validation - training", Series: []viz.Series{{Name: "gap", Y: gap}}})
+	}
+	return panels
 }
 
 // buildReport draws the report's figures and tables.

@@ -45,6 +45,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	validate := fs.Float64("validate", 0, "hold out this fraction of the data (chosen by --seed) and report its reconstruction error and free energy each epoch")
 	curve := fs.String("curve", "", "write the per-epoch reconstruction error and free energy as a plot (.png or .svg)")
 	report := fs.String("report", "", "write a one-page HTML report: settings, curves, filters, reconstructions, samples, results")
+	monitor := fs.String("monitor", "", "also log each epoch: pll (pseudo-log-likelihood per feature on up to 1,000 training samples) or free-energy-gap (mean free energy of the validation set minus the training set's; needs --validate)")
 	imageShape := fs.String("image-shape", "", "image height x width for pictures and the model file, e.g. 28x28 (default: from the MNIST files, or a square)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
@@ -62,6 +63,12 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	if !(*validate >= 0 && *validate < 1) {
 		return usageError{fmt.Errorf("--validate must be a fraction in [0, 1), got %g", *validate)}
+	}
+	if *monitor != "" && *monitor != "pll" && *monitor != "free-energy-gap" {
+		return usageError{fmt.Errorf("--monitor must be pll or free-energy-gap, got %q", *monitor)}
+	}
+	if *monitor == "free-energy-gap" && *validate == 0 {
+		return usageError{errors.New("--monitor free-energy-gap needs --validate FRACTION")}
 	}
 	if ext := strings.ToLower(filepath.Ext(*curve)); *curve != "" && ext != ".png" && ext != ".svg" {
 		return usageError{fmt.Errorf("--curve must name a .png or .svg file, got %q", *curve)}
@@ -163,7 +170,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if valid != nil {
 		feSubset = train.X.Slice(0, min(train.X.Rows, valid.X.Rows, 5000))
 	}
-	track := *curve != "" || *report != "" || valid != nil
+	track := *curve != "" || *report != "" || valid != nil || *monitor != ""
+	var pllData *mat32.Dense
+	if *monitor == "pll" {
+		pllData, _ = binaryData(train.Head(1000), *seed)
+	}
 	hooks := rbm.Hooks{
 		Batch: func(epoch, done, total int) {
 			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
@@ -180,6 +191,14 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 				r.ValidReconError = model.ReconstructionError(valid.X, *seed)
 				r.ValidFreeEnergy = model.MeanFreeEnergy(valid.X)
 				line += fmt.Sprintf("  validation: recon %8.4f, free energy %9.3f", r.ValidReconError, r.ValidFreeEnergy)
+			}
+			switch *monitor {
+			case "pll":
+				r.PLL = model.PseudoLogLikelihood(pllData, *seed).Exact
+				line += fmt.Sprintf("  PLL %.5f", r.PLL)
+			case "free-energy-gap":
+				r.FreeEnergyGap = r.ValidFreeEnergy - r.FreeEnergy
+				line += fmt.Sprintf("  free-energy gap %.3f", r.FreeEnergyGap)
 			}
 			say("%s  %6.2f s\n", line, s.Duration.Seconds())
 			history = append(history, r)
