@@ -147,8 +147,8 @@ func ConfigMeta(c rbm.Config) map[string]string {
 		"epochs": strconv.Itoa(c.Epochs), "batch_size": strconv.Itoa(c.BatchSize),
 		"learning_rate": f(c.LearningRate), "lr_decay": f(c.LRDecay),
 		"cd_steps": strconv.Itoa(c.Steps), "persistent": strconv.FormatBool(c.Persistent),
-		"sample_visible": strconv.FormatBool(c.SampleVisible),
-		"momentum":       f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
+		"sample_visible": strconv.FormatBool(c.SampleVisible), "sample_data": strconv.FormatBool(c.SampleData),
+		"momentum": f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
 		"weight_decay": f(c.WeightDecay), "sparsity_target": f(c.SparsityTarget), "sparsity_cost": f(c.SparsityCost),
 		"seed": strconv.FormatUint(c.Seed, 10),
 	}

@@ -233,6 +233,7 @@ func TestTrainingRaisesExactLikelihood(t *testing.T) {
 		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, Seed: 1},
 		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Momentum: 0.5, WeightDecay: 0.0001, Seed: 2},
 		{Epochs: 300, BatchSize: 2, LearningRate: 0.05, Steps: 3, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, SparsityTarget: 0.2, SparsityCost: 0.1, Seed: 3},
+		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, SampleData: true, Seed: 4},
 	} {
 		m := NewInit(6, 4, data, 7)
 		before := exactLL(t, m, data)
@@ -375,6 +376,38 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		rng := mat32.NewRNG(1, 1)
 		if a := testing.AllocsPerRun(20, func() { tr.step(buf, 0.01, float32(cfg.Momentum), rng) }); a >= limit {
 			t.Fatalf("%+v: a step allocates %.1f times", cfg, a)
+		}
+	}
+}
+
+// With SampleData the trainer sees binary samples of the grey-level data.
+func TestSampleDataBinarisesMinibatches(t *testing.T) {
+	data := mat32.New(400, 50)
+	for i := range data.Data {
+		data.Data[i] = 0.3
+	}
+	for _, sample := range []bool{false, true} {
+		tr, _ := NewTrainer(NewInit(50, 8, data, 1), Config{Epochs: 1, BatchSize: 400, LearningRate: 0.01, Steps: 1, SampleData: sample, Seed: 2})
+		if _, err := tr.Fit(context.Background(), data, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		v0 := tr.buffers(400).v0
+		ones, grey := 0, 0
+		for _, x := range v0.Data {
+			switch x {
+			case 1:
+				ones++
+			case 0:
+			default:
+				grey++
+			}
+		}
+		frac := float64(ones) / float64(len(v0.Data))
+		if sample && (grey != 0 || math.Abs(frac-0.3) > 0.02) {
+			t.Fatalf("sampled minibatch: %d grey values, %.3f ones", grey, frac)
+		}
+		if !sample && grey != len(v0.Data) {
+			t.Fatalf("minibatch without sampling changed: %d grey of %d", grey, len(v0.Data))
 		}
 	}
 }

@@ -30,6 +30,10 @@ type Config struct {
 	// default for CD, as in Hinton's practical guide) have lower variance.
 	// Persistent CD always samples.
 	SampleVisible bool
+	// SampleData treats each data value as the probability of a 1 and
+	// trains on a fresh binary sample of every minibatch (dynamic
+	// binarisation), the usual way to fit a likelihood to binary data.
+	SampleData bool
 	// Momentum is used from epoch MomentumWarmup on; before that the
 	// momentum is min(InitialMomentum, Momentum).
 	Momentum        float64
@@ -225,6 +229,9 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 			buf := t.buffers(hi - lo)
 			for r, idx := range perm[lo:hi] {
 				copy(buf.v0.Row(r), data.Row(idx))
+			}
+			if cfg.SampleData {
+				mat32.Bernoulli(buf.v0, buf.v0, rng)
 			}
 			errSum += t.step(buf, float32(lr), float32(mom), rng)
 			if hooks.Batch != nil {
