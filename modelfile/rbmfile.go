@@ -22,6 +22,8 @@ const (
 	tHidMean  = "hidden_mean"
 	tChains   = "persistent_chains"
 	tVisMean  = "visible_mean" // F32 [visible], optional: the training data's mean
+	tVisOff   = "visible_offset"
+	tHidOff   = "hidden_offset"
 	metaEpoch = "epochs_done"
 )
 
@@ -53,6 +55,9 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 			Tensor{tVelHid, []int{nh}, state.VelHid}, Tensor{tHidMean, []int{nh}, state.HidMean})
 		if state.Chains != nil {
 			ts = append(ts, Tensor{tChains, []int{state.Chains.Rows, nv}, state.Chains.Data})
+		}
+		if state.VisOffset != nil {
+			ts = append(ts, Tensor{tVisOff, []int{nv}, state.VisOffset}, Tensor{tHidOff, []int{nh}, state.HidOffset})
 		}
 	}
 	return Write(path, ts, md)
@@ -131,6 +136,14 @@ func LoadRBM(path string) (*rbm.RBM, map[string]string, *rbm.State, error) {
 	if st.HidMean, err = get(tHidMean, nh); err != nil {
 		return nil, nil, nil, err
 	}
+	if _, ok := f.Tensors[tVisOff]; ok {
+		if st.VisOffset, err = get(tVisOff, nv); err != nil {
+			return nil, nil, nil, err
+		}
+		if st.HidOffset, err = get(tHidOff, nh); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	if c, ok := f.Tensors[tChains]; ok {
 		if len(c.Shape) != 2 || c.Shape[1] != nv {
 			return fail("tensor %s has shape %v, want [chains, %d]", tChains, c.Shape, nv)
@@ -148,6 +161,7 @@ func ConfigMeta(c rbm.Config) map[string]string {
 		"learning_rate": f(c.LearningRate), "lr_decay": f(c.LRDecay),
 		"cd_steps": strconv.Itoa(c.Steps), "persistent": strconv.FormatBool(c.Persistent),
 		"sample_visible": strconv.FormatBool(c.SampleVisible), "sample_data": strconv.FormatBool(c.SampleData),
+		"centered": strconv.FormatBool(c.Centered), "offset_rate": f(c.OffsetRate),
 		"momentum": f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
 		"weight_decay": f(c.WeightDecay), "sparsity_target": f(c.SparsityTarget), "sparsity_cost": f(c.SparsityCost),
 		"seed": strconv.FormatUint(c.Seed, 10),

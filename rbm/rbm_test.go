@@ -234,6 +234,7 @@ func TestTrainingRaisesExactLikelihood(t *testing.T) {
 		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Momentum: 0.5, WeightDecay: 0.0001, Seed: 2},
 		{Epochs: 300, BatchSize: 2, LearningRate: 0.05, Steps: 3, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, SparsityTarget: 0.2, SparsityCost: 0.1, Seed: 3},
 		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, SampleData: true, Seed: 4},
+		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Centered: true, Seed: 5},
 	} {
 		m := NewInit(6, 4, data, 7)
 		before := exactLL(t, m, data)
@@ -250,7 +251,7 @@ func TestTrainingRaisesExactLikelihood(t *testing.T) {
 
 func TestSameSeedSameModelAndResume(t *testing.T) {
 	data := tinyData()
-	cfg := Config{Epochs: 6, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 2, WeightDecay: 0.001, Seed: 11}
+	cfg := Config{Epochs: 6, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 2, WeightDecay: 0.001, Centered: true, Seed: 11}
 	a, b := NewInit(6, 4, data, 1), NewInit(6, 4, data, 1)
 	if _, err := a.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
 		t.Fatal(err)
@@ -409,5 +410,72 @@ func TestSampleDataBinarisesMinibatches(t *testing.T) {
 		if !sample && grey != len(v0.Data) {
 			t.Fatalf("minibatch without sampling changed: %d grey of %d", grey, len(v0.Data))
 		}
+	}
+}
+
+// One centred step equals the centred gradient written out by hand.
+func TestCentredStepAlgebra(t *testing.T) {
+	data := tinyData()
+	m := NewInit(6, 4, data, 3)
+	cfg := Config{Epochs: 1, BatchSize: 5, LearningRate: 0.3, Steps: 1, Centered: true, OffsetRate: 0.2, Seed: 1}
+	tr, err := NewTrainer(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.startCentring(data)
+	for i := range tr.State.HidOffset {
+		tr.State.HidOffset[i] = 0.2 + 0.1*float32(i)
+	}
+	buf := tr.buffers(5)
+	copy(buf.v0.Data, data.Data)
+	before := m.Clone()
+	mu := append([]float32(nil), tr.State.VisOffset...)
+	lam := append([]float32(nil), tr.State.HidOffset...)
+	tr.step(buf, 0.3, 0, mat32.NewRNG(1, 1))
+	scale := 0.3 / 5.0
+	gv, gh := make([]float64, 6), make([]float64, 4)
+	for r := 0; r < 5; r++ {
+		for i := 0; i < 6; i++ {
+			gv[i] += float64(buf.v0.At(r, i) - buf.vr.At(r, i))
+		}
+		for j := 0; j < 4; j++ {
+			gh[j] += float64(buf.h0p.At(r, j) + buf.hp.At(r, j)) // hp holds -p(h|vneg)
+		}
+	}
+	dW := make([]float64, 24)
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 4; j++ {
+			g := 0.0
+			for r := 0; r < 5; r++ {
+				g += float64(buf.v0.At(r, i)*buf.h0p.At(r, j) + buf.vr.At(r, i)*buf.hp.At(r, j))
+			}
+			g -= float64(mu[i])*gh[j] + gv[i]*float64(lam[j])
+			dW[i*4+j] = scale * g
+			if got := float64(m.W.At(i, j) - before.W.At(i, j)); math.Abs(got-dW[i*4+j]) > 1e-5 {
+				t.Fatalf("dW[%d,%d] = %g, want %g", i, j, got, dW[i*4+j])
+			}
+		}
+	}
+	for i := 0; i < 6; i++ {
+		want := scale * gv[i]
+		for j := 0; j < 4; j++ {
+			want -= dW[i*4+j] * float64(lam[j])
+		}
+		if got := float64(m.VisBias[i] - before.VisBias[i]); math.Abs(got-want) > 1e-5 {
+			t.Fatalf("db[%d] = %g, want %g", i, got, want)
+		}
+	}
+	for j := 0; j < 4; j++ {
+		want := scale * gh[j]
+		for i := 0; i < 6; i++ {
+			want -= dW[i*4+j] * float64(mu[i])
+		}
+		if got := float64(m.HidBias[j] - before.HidBias[j]); math.Abs(got-want) > 1e-5 {
+			t.Fatalf("dc[%d] = %g, want %g", j, got, want)
+		}
+	}
+	// The offsets moved 20% of the way to this minibatch's means.
+	if want := 0.8*mu[0] + 0.2*float32(3.0/5); math.Abs(float64(tr.State.VisOffset[0]-want)) > 1e-6 {
+		t.Fatalf("visible offset %g, want %g", tr.State.VisOffset[0], want)
 	}
 }

@@ -34,6 +34,14 @@ type Config struct {
 	// trains on a fresh binary sample of every minibatch (dynamic
 	// binarisation), the usual way to fit a likelihood to binary data.
 	SampleData bool
+	// Centered trains a centred RBM (Montavon & Müller 2012; Melchior et
+	// al. 2016): the gradient is taken with the visible and hidden states
+	// minus running offsets (their means), which conditions learning much
+	// better. The model keeps its ordinary parametrisation; only training
+	// changes. OffsetRate is the rate of the offsets' running means (0.01
+	// when 0).
+	Centered   bool
+	OffsetRate float64
 	// Momentum is used from epoch MomentumWarmup on; before that the
 	// momentum is min(InitialMomentum, Momentum).
 	Momentum        float64
@@ -76,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
 	case c.SparsityTarget < 0 || c.SparsityTarget >= 1:
 		return fmt.Errorf("sparsity target must be in [0, 1), got %g", c.SparsityTarget)
+	case c.OffsetRate < 0 || c.OffsetRate > 1:
+		return fmt.Errorf("offset rate must be in [0, 1], got %g", c.OffsetRate)
 	case c.SparsityCost < 0:
 		return fmt.Errorf("sparsity cost must not be negative, got %g", c.SparsityCost)
 	}
@@ -109,6 +119,10 @@ type State struct {
 	VelHid  []float32
 	Chains  *mat32.Dense // persistent chains (BatchSize x Visible), nil unless persistent
 	HidMean []float32    // running mean of hidden activations, for sparsity
+	// Offsets of a centred RBM (nil unless Config.Centered): running means
+	// of the visible data and of the hidden probabilities.
+	VisOffset []float32
+	HidOffset []float32
 }
 
 // Hooks are optional callbacks during Fit.
@@ -128,18 +142,26 @@ type Trainer struct {
 	bufs map[int]*buffers
 	dvis []float32 // scratch column sums over visible units
 	dhid []float32 // scratch column sums over hidden units
+
+	// Centred training: raw bias gradients, and the offsets and the weight
+	// step's products with them as column matrices.
+	gvis, ghid      []float32
+	muCol, lamCol   *mat32.Dense
+	stepLam, stepMu *mat32.Dense
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
 // The positive and negative statistics are stacked (vst = [v0; vneg],
 // hst = [h0p; -hp]) so that one product with twice the inner dimension
-// gives the whole weight gradient.
+// gives the whole weight gradient; vstC and hstC add two rows that make it
+// the centred gradient.
 type buffers struct {
-	vst, hst *mat32.Dense
-	v0, vr   *mat32.Dense // data, and reconstruction p(v|h0) (vst's halves)
-	vp, vs   *mat32.Dense // visible probabilities and samples of longer chains
-	h0p, hp  *mat32.Dense // positive and negative hidden probabilities (hst's halves)
-	h0s, hs  *mat32.Dense // positive and negative hidden samples
+	vst, hst   *mat32.Dense
+	vstC, hstC *mat32.Dense
+	v0, vr     *mat32.Dense // data, and reconstruction p(v|h0) (vst's halves)
+	vp, vs     *mat32.Dense // visible probabilities and samples of longer chains
+	h0p, hp    *mat32.Dense // positive and negative hidden probabilities (hst's halves)
+	h0s, hs    *mat32.Dense // positive and negative hidden samples
 }
 
 // NewTrainer checks the settings and returns a trainer at epoch 0.
@@ -164,8 +186,9 @@ func (t *Trainer) buffers(n int) *buffers {
 		return b
 	}
 	nv, nh := t.Model.Visible(), t.Model.Hidden()
-	b := &buffers{vst: mat32.New(2*n, nv), hst: mat32.New(2*n, nh), vp: mat32.New(n, nv), vs: mat32.New(n, nv),
+	b := &buffers{vstC: mat32.New(2*n+2, nv), hstC: mat32.New(2*n+2, nh), vp: mat32.New(n, nv), vs: mat32.New(n, nv),
 		h0s: mat32.New(n, nh), hs: mat32.New(n, nh)}
+	b.vst, b.hst = b.vstC.Slice(0, 2*n), b.hstC.Slice(0, 2*n)
 	b.v0, b.vr = b.vst.Slice(0, n), b.vst.Slice(n, 2*n)
 	b.h0p, b.hp = b.hst.Slice(0, n), b.hst.Slice(n, 2*n)
 	t.bufs[n] = b
@@ -207,6 +230,9 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 	if cfg.Persistent && t.State.Chains == nil {
 		t.State.Chains = mat32.New(bs, data.Cols)
 		mat32.Bernoulli(t.State.Chains, data.Slice(0, bs), mat32.NewRNG(cfg.Seed, 1<<40))
+	}
+	if cfg.Centered {
+		t.startCentring(data)
 	}
 	perm := make([]int, n)
 	var stats []EpochStats
@@ -279,7 +305,7 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 	vneg := buf.vr
 	var recon float64
 	if !cfg.Persistent && cfg.Steps == 1 && !cfg.SampleVisible {
-		recon = mat32.DiffStats(buf.v0, buf.vr, st.VelVis, scale)
+		recon = t.biasGrad(buf.v0, buf.vr, st.VelVis, t.gvis, scale)
 	} else {
 		recon = mat32.DiffStats(buf.v0, buf.vr, t.dvis, 0)
 		hs := buf.h0s
@@ -307,28 +333,37 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 			mat32.Bernoulli(buf.vs, vneg, rng)
 			vneg = buf.vs
 		}
-		mat32.DiffStats(buf.v0, vneg, st.VelVis, scale)
+		t.biasGrad(buf.v0, vneg, st.VelVis, t.gvis, scale)
 		copy(buf.vr.Data, vneg.Data) // the reconstruction is no longer needed
 		vneg = buf.vr
 	}
 	// Negative hidden probabilities from the final visible state.
 	mat32.MulSigmoid(vneg, W, false, m.HidBias, buf.hp, nil, nil)
-	mat32.DiffStats(buf.h0p, buf.hp, st.VelHid, scale)
+	t.biasGrad(buf.h0p, buf.hp, st.VelHid, t.ghid, scale)
 	mat32.Scale(buf.hp, -1)
 
 	// Weight gradient: [v0; vneg]' [h0p; -hp] = v0'h0p - vneg'hp.
 	decay := lr * float32(cfg.WeightDecay)
-	if mom == 0 && decay == 0 && cfg.SparsityTarget == 0 {
+	vst, hst := buf.vst, buf.hst
+	if cfg.Centered {
+		// <(v-mu)(h-lam)'>_data - <...>_model = the plain gradient
+		// - mu gh' - gv lam', with gv, gh the bias gradients: two more rows.
+		n2 := 2 * nb
+		copy(buf.vstC.Row(n2), st.VisOffset)
+		copy(buf.vstC.Row(n2+1), t.gvis)
+		neg(buf.hstC.Row(n2), t.ghid)
+		neg(buf.hstC.Row(n2+1), st.HidOffset)
+		vst, hst = buf.vstC, buf.hstC
+	}
+	if mom == 0 && decay == 0 && cfg.SparsityTarget == 0 && !cfg.Centered {
 		// Plain CD: the gradient goes straight into the weights.
-		mat32.Gemm(true, false, scale, buf.vst, buf.hst, 1, W)
+		mat32.Gemm(true, false, scale, vst, hst, 1, W)
+	} else if cfg.SparsityTarget > 0 {
+		mat32.Gemm(true, false, scale, vst, hst, mom, st.VelW)
+		t.sparsity(buf, lr)
+		mat32.MomentumStep(W.Data, st.VelW.Data, decay)
 	} else {
-		if cfg.SparsityTarget > 0 {
-			mat32.Gemm(true, false, scale, buf.vst, buf.hst, mom, st.VelW)
-			t.sparsity(buf, lr)
-			mat32.MomentumStep(W.Data, st.VelW.Data, decay)
-		} else {
-			mat32.GradientStep(scale, buf.vst, buf.hst, mom, st.VelW, W, decay)
-		}
+		mat32.GradientStep(scale, vst, hst, mom, st.VelW, W, decay)
 	}
 	for j, v := range st.VelVis {
 		m.VisBias[j] += v
@@ -336,7 +371,77 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 	for j, v := range st.VelHid {
 		m.HidBias[j] += v
 	}
+	if cfg.Centered {
+		t.centre(buf)
+	}
 	return recon
+}
+
+// biasGrad adds scale times the column sums of a - b to vel and returns the
+// sum of squares of a - b; when centring it also keeps the raw sums in raw.
+func (t *Trainer) biasGrad(a, b *mat32.Dense, vel, raw []float32, scale float32) float64 {
+	if !t.Config.Centered {
+		return mat32.DiffStats(a, b, vel, scale)
+	}
+	clear(raw)
+	sq := mat32.DiffStats(a, b, raw, 1)
+	for j, g := range raw {
+		vel[j] += scale * g
+	}
+	return sq
+}
+
+func neg(dst, src []float32) {
+	for i, x := range src {
+		dst[i] = -x
+	}
+}
+
+// startCentring sets up centred training: offsets (the data's mean and 1/2
+// for the hidden units unless resumed) and scratch.
+func (t *Trainer) startCentring(data *mat32.Dense) {
+	st := &t.State
+	nv, nh := t.Model.Visible(), t.Model.Hidden()
+	if st.VisOffset == nil {
+		st.VisOffset = make([]float32, nv)
+		mat32.ColumnSums(st.VisOffset, 1/float32(data.Rows), data)
+		st.HidOffset = make([]float32, nh)
+		for j := range st.HidOffset {
+			st.HidOffset[j] = 0.5
+		}
+	}
+	t.gvis, t.ghid = make([]float32, nv), make([]float32, nh)
+	t.muCol, t.lamCol = mat32.FromSlice(nv, 1, st.VisOffset), mat32.FromSlice(nh, 1, st.HidOffset)
+	t.stepLam, t.stepMu = mat32.New(nv, 1), mat32.New(nh, 1)
+}
+
+// centre finishes a centred step. The velocities of the biases are those of
+// the centred biases b - ... (b_c = b + W lam, c_c = c + W' mu), so the
+// ordinary biases also move by -dW lam and -dW' mu, dW the weight step (the
+// weight velocity). Then the offsets move towards this minibatch's means.
+func (t *Trainer) centre(buf *buffers) {
+	m, st := t.Model, &t.State
+	mat32.Gemm(false, false, 1, st.VelW, t.lamCol, 0, t.stepLam)
+	mat32.Gemm(true, false, 1, st.VelW, t.muCol, 0, t.stepMu)
+	for i, x := range t.stepLam.Data {
+		m.VisBias[i] -= x
+	}
+	for j, x := range t.stepMu.Data {
+		m.HidBias[j] -= x
+	}
+	nu := float32(t.Config.OffsetRate)
+	if nu == 0 {
+		nu = 0.01
+	}
+	nb := float32(buf.v0.Rows)
+	for i := range st.VisOffset {
+		st.VisOffset[i] *= 1 - nu
+	}
+	for j := range st.HidOffset {
+		st.HidOffset[j] *= 1 - nu
+	}
+	mat32.ColumnSums(st.VisOffset, nu/nb, buf.v0)
+	mat32.ColumnSums(st.HidOffset, nu/nb, buf.h0p)
 }
 
 // sparsity adds the gradient of the sparsity penalty to the velocities: the

@@ -139,7 +139,7 @@ func TestTrainEmbeddedMNISTSubset(t *testing.T) {
 func TestCheckpointResumeMatchesStraightRun(t *testing.T) {
 	dir := t.TempDir()
 	data := tinyCSV(t, dir)
-	common := []string{"train", "--data", data, "--hidden", "5", "--batch", "8", "--pcd", "2", "--seed", "9", "--quiet"}
+	common := []string{"train", "--data", data, "--hidden", "5", "--batch", "8", "--pcd", "2", "--centered", "--seed", "9", "--quiet"}
 	straight := filepath.Join(dir, "straight.safetensors")
 	if code, _, errs := harmonium(t, append(common, "--epochs", "6", "--out", straight)...); code != 0 {
 		t.Fatal(errs)

@@ -38,6 +38,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	sparsity := fs.Float64("sparsity", 0, "target mean activation of the hidden units (0: off)")
 	sparsityCost := fs.Float64("sparsity-cost", 0.1, "strength of the sparsity penalty")
 	sampleVis := fs.Bool("sample-visible", false, "use sampled rather than mean visible states in the negative statistics")
+	centered := fs.Bool("centered", false, "train a centred RBM (gradients taken around running means of the units): better likelihoods, same model")
 	sampleData := fs.Bool("sample-data", false, "train on a fresh binary sample of every minibatch, each value the probability of a 1 (dynamic binarisation; best for likelihood)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same model")
 	out := fs.String("out", "model.safetensors", "where to save the model")
@@ -79,7 +80,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
 		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
-		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Seed: *seed}
+		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, Seed: *seed}
 	if *pcd > 0 {
 		cfg.Steps, cfg.Persistent = *pcd, true
 	}
