@@ -27,6 +27,7 @@ var commands = []command{
 	{"reconstruct", "draw samples beside their reconstructions (PNG)", runReconstruct},
 	{"filters", "draw the hidden units' weights as image tiles (PNG)", runFilters},
 	{"sample", "draw samples from Gibbs chains, or how chains evolve (PNG)", runSample},
+	{"cf", "collaborative filtering on ratings: cf train, cf eval, cf recommend", runCF},
 	{"bench", "time CD-1 training epochs at 784-500 (seconds per epoch)", runBench},
 }
 

@@ -1,0 +1,212 @@
+package cf
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadRatingsFormats(t *testing.T) {
+	for name, body := range map[string]string{
+		"u.data":      "1\t10\t5\t881250949\n2\t10\t3\t881250950\n",
+		"ratings.dat": "1::10::5::978300760\n2::10::3::978300761\n",
+		"ratings.csv": "userId,movieId,rating,timestamp\n1,10,5.0,964982703\n2,10,3,964982224\n",
+		"plain.csv":   "1,10,5\n2,10,3\n",
+	} {
+		r, err := ReadRatings(write(t, name, body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(r.List) != 2 || r.List[0] != (Rating{"1", "10", 5}) || r.List[1].Value != 3 {
+			t.Fatalf("%s: %+v", name, r.List)
+		}
+	}
+	r, err := ReadRatings(write(t, "half.csv", "u,i,r\nann,m1,0.5\nbob,m1,4.5\nann,m1,3.5\n"))
+	if err != nil || len(r.List) != 2 || r.Duplicates != 1 || r.List[0].Value != 3.5 {
+		t.Fatalf("duplicates: %+v %v", r, err)
+	}
+	if lv := r.Levels(); len(lv) != 2 || lv[0] != 3.5 || lv[1] != 4.5 {
+		t.Fatalf("levels %v", lv)
+	}
+	for name, c := range map[string]struct{ body, want string }{
+		"short.data": {"1\t2\t3\n4\t5\n", "line 2: want user, item and rating"},
+		"word.data":  {"1\t2\t3\n1\t3\tgood\n", `line 2: rating "good" is not a number`},
+		"nan.csv":    {"1,2,NaN\n", "line 1: rating"},
+		"empty.csv":  {"", "no ratings"},
+	} {
+		p := write(t, name, c.body)
+		_, err := ReadRatings(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v, want %q with the path", name, err, c.want)
+		}
+	}
+	if _, err := ReadRatings(filepath.Join(t.TempDir(), "absent")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestReadTitles(t *testing.T) {
+	item := write(t, "u.item", "1|Toy Story (1995)|01-Jan-1995||http://x\n2|Caf\xe9 (1999)|01-Jan-1999||\n")
+	if m, err := ReadTitles(item); err != nil || m["1"] != "Toy Story (1995)" || m["2"] != "Café (1999)" {
+		t.Fatalf("u.item: %q %v", m, err)
+	}
+	dat := write(t, "movies.dat", "1::Toy Story (1995)::Animation\n")
+	if m, err := ReadTitles(dat); err != nil || m["1"] != "Toy Story (1995)" {
+		t.Fatalf("movies.dat: %q %v", m, err)
+	}
+	csv := write(t, "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation\n11,\"American President, The (1995)\",Comedy\n")
+	if m, err := ReadTitles(csv); err != nil || m["1"] != "Toy Story (1995)" || m["11"] != "American President, The (1995)" || len(m) != 2 {
+		t.Fatalf("movies.csv: %q %v", m, err)
+	}
+}
+
+// synthetic makes ratings of two kinds of users: kind 0 loves items 0-19
+// and dislikes 20-39, kind 1 the reverse; each user rates 24 random items.
+func synthetic(users int, seed uint64) *Ratings {
+	r := rand.New(rand.NewPCG(seed, 1))
+	out := &Ratings{Source: "synthetic"}
+	for u := 0; u < users; u++ {
+		kind := u % 2
+		for _, it := range r.Perm(40)[:24] {
+			v := 1 + r.IntN(2)
+			if (it < 20) == (kind == 0) {
+				v = 4 + r.IntN(2)
+			}
+			out.List = append(out.List, Rating{User: fmt.Sprint("u", u), Item: fmt.Sprint("i", it), Value: float64(v)})
+		}
+	}
+	return out
+}
+
+func TestTrainLearnsStructure(t *testing.T) {
+	all := synthetic(400, 3)
+	train, test := all.Split(0.2, 4)
+	for _, itemBased := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Hidden, cfg.Epochs, cfg.ItemBased = 20, 20, itemBased
+		m, err := Train(context.Background(), train, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		met := m.Evaluate(test)
+		// The baseline (mean + offsets) cannot tell the two kinds apart.
+		base := 0.0
+		for _, r := range test.List {
+			d := m.baseline(m.userIndexOf(r), m.itemIndexOf(r)) - r.Value
+			base += d * d
+		}
+		base = math.Sqrt(base / float64(len(test.List)))
+		if !(met.RMSE < 0.6*base) || met.N != len(test.List) {
+			t.Fatalf("item-based=%v: RMSE %.3f, baseline %.3f", itemBased, met.RMSE, base)
+		}
+		t.Logf("item-based=%v: RMSE %.3f, baseline %.3f", itemBased, met.RMSE, base)
+		// Recommendations for a kind-0 user are items 0-19.
+		recs, err := m.Recommend("u0", 5)
+		if err != nil || len(recs) != 5 {
+			t.Fatal(err)
+		}
+		for _, rc := range recs {
+			var it int
+			fmt.Sscanf(rc.Item, "i%d", &it)
+			if it >= 20 {
+				t.Fatalf("item-based=%v: recommended %s to a user who dislikes it", itemBased, rc.Item)
+			}
+		}
+		if _, err := m.Recommend("nobody", 5); err == nil || !strings.Contains(err.Error(), "unknown user") {
+			t.Fatalf("unknown user: %v", err)
+		}
+		if _, err := m.Recommend("u0", 0); err == nil {
+			t.Fatal("top 0 accepted")
+		}
+	}
+}
+
+// userIndexOf and itemIndexOf give the baseline's indices of a rating.
+func (m *Model) userIndexOf(r Rating) int {
+	if m.ItemBased {
+		r.User, r.Item = r.Item, r.User
+	}
+	if u, ok := m.userIndex[r.User]; ok {
+		return u
+	}
+	return -1
+}
+
+func (m *Model) itemIndexOf(r Rating) int {
+	if m.ItemBased {
+		r.User, r.Item = r.Item, r.User
+	}
+	if i, ok := m.itemIndex[r.Item]; ok {
+		return i
+	}
+	return -1
+}
+
+func TestFallbackAndDeterminism(t *testing.T) {
+	train := synthetic(60, 5)
+	cfg := DefaultConfig()
+	cfg.Hidden, cfg.Epochs = 8, 3
+	a, _ := Train(context.Background(), train, cfg, nil)
+	b, _ := Train(context.Background(), train, cfg, nil)
+	for i := range a.W {
+		if a.W[i] != b.W[i] {
+			t.Fatal("same seed, different models")
+		}
+	}
+	test := &Ratings{List: []Rating{{"u1", "i3", 4}, {"stranger", "i3", 4}, {"u1", "unseen", 2}, {"who", "what", 3}}}
+	met := a.Evaluate(test)
+	if met.N != 4 || met.Fallback != 3 {
+		t.Fatalf("metrics %+v, want 3 fallbacks of 4", met)
+	}
+	// An unknown user and item get the global mean.
+	if p := a.baseline(-1, -1); math.Abs(p-a.Mean) > 1e-12 {
+		t.Fatalf("baseline %v, mean %v", p, a.Mean)
+	}
+	cfg.Epochs = 0
+	if _, err := Train(context.Background(), train, cfg, nil); err == nil {
+		t.Fatal("0 epochs accepted")
+	}
+}
+
+func TestMovieLens100K(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "data", "ml-100k")
+	if _, err := os.Stat(filepath.Join(dir, "u1.base")); err != nil {
+		t.Skipf("MovieLens 100K not found at %s: skipping the real-data check", dir)
+	}
+	train, err := ReadRatings(filepath.Join(dir, "u1.base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := ReadRatings(filepath.Join(dir, "u1.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(train.List) != 80000 || len(test.List) != 20000 {
+		t.Fatalf("u1: %d and %d ratings", len(train.List), len(test.List))
+	}
+	cfg := DefaultConfig()
+	cfg.Epochs, cfg.ItemBased = 12, true
+	m, err := Train(context.Background(), train, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met := m.Evaluate(test); met.RMSE > 0.95 {
+		t.Fatalf("item-based RBM, 12 epochs on u1: RMSE %.4f", met.RMSE)
+	} else {
+		t.Logf("item-based RBM, 12 epochs on u1: RMSE %.4f, MAE %.4f", met.RMSE, met.MAE)
+	}
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/cf"
+	"github.com/harmonium-ml/harmonium/modelfile"
+)
+
+func runCF(ctx context.Context, e *env, args []string) error {
+	subs := map[string]func(context.Context, *env, []string) error{"train": runCFTrain, "eval": runCFEval, "recommend": runCFRecommend}
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprintln(e.stdout, "harmonium cf: collaborative filtering with RBMs (Salakhutdinov, Mnih & Hinton 2007).")
+		fmt.Fprintln(e.stdout, "\nCommands:\n  train      train on ratings, printing train and test RMSE each epoch\n  eval       RMSE and MAE of a model on held-out ratings\n  recommend  the top items a user has not rated")
+		fmt.Fprintln(e.stdout, "\nExample:\n  harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --item-based --out ml.safetensors\n  harmonium cf recommend --model ml.safetensors --user 42 --items ml-100k/u.item")
+		return nil
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		return usageError{fmt.Errorf("unknown cf command %q (want train, eval or recommend)", args[0])}
+	}
+	return sub(ctx, e, args[1:])
+}
+
+// parseSchedule reads a CD-T schedule such as "1,3,5,9".
+func parseSchedule(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		t, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || t <= 0 {
+			return nil, usageError{fmt.Errorf("--cd must list positive step counts like 1,3,5,9, got %q", s)}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func runCFTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "cf train", "train a collaborative-filtering RBM on ratings (one case per user, or per item with --item-based), printing train and test RMSE each epoch.",
+		"harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --item-based --out ml.safetensors")
+	def := cf.DefaultConfig()
+	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, or any CSV of user,item,rating (required)")
+	testPath := fs.String("test", "", "held-out ratings to report RMSE on")
+	split := fs.Float64("split", 0, "hold out this fraction of --ratings (chosen by --seed) instead of --test")
+	hidden := fs.Int("hidden", def.Hidden, "hidden units")
+	epochs := fs.Int("epochs", def.Epochs, "passes over the users (or items)")
+	batch := fs.Int("batch", def.BatchSize, "cases per minibatch")
+	lr := fs.Float64("lr", def.LearningRate, "learning rate")
+	momentum := fs.Float64("momentum", def.Momentum, "momentum")
+	wd := fs.Float64("weight-decay", def.WeightDecay, "L2 weight decay")
+	cd := fs.String("cd", "1,3,5,9", "CD-T schedule: T for equal parts of the epochs")
+	itemBased := fs.Bool("item-based", false, "item-based RBM: each item is a case and its users are the visible units")
+	seed := fs.Uint64("seed", 1, "random seed")
+	out := fs.String("out", "cf.safetensors", "where to save the model")
+	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *ratings == "" {
+		return usageError{errors.New("--ratings is required")}
+	}
+	if *testPath != "" && *split > 0 {
+		return usageError{errors.New("give --test or --split, not both")}
+	}
+	if !(*split >= 0 && *split < 1) {
+		return usageError{fmt.Errorf("--split must be a fraction in [0, 1), got %g", *split)}
+	}
+	steps, err := parseSchedule(*cd)
+	if err != nil {
+		return err
+	}
+	cfg := cf.Config{Hidden: *hidden, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Momentum: *momentum, WeightDecay: *wd, Steps: steps, Seed: *seed, ItemBased: *itemBased}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	train, err := cf.ReadRatings(*ratings)
+	if err != nil {
+		return err
+	}
+	var test *cf.Ratings
+	if *testPath != "" {
+		if test, err = cf.ReadRatings(*testPath); err != nil {
+			return err
+		}
+	} else if *split > 0 {
+		train, test = train.Split(*split, *seed)
+	}
+	say := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(e.stderr, format, a...)
+		}
+	}
+	kind := "user-based"
+	if *itemBased {
+		kind = "item-based"
+	}
+	say("ratings: %s, %d ratings, levels %v", train.Source, len(train.List), train.Levels())
+	if train.Duplicates > 0 {
+		say(" (%d duplicate user-item pairs: the last rating wins)", train.Duplicates)
+	}
+	say("\nmodel: %s RBM, %d hidden units, CD-T schedule %v, lr %g, momentum %g, weight decay %g\n", kind, *hidden, steps, *lr, *momentum, *wd)
+	type rec struct {
+		Epoch     int     `json:"epoch"`
+		TrainRMSE float64 `json:"train_rmse"`
+		TestRMSE  float64 `json:"test_rmse,omitempty"`
+		Seconds   float64 `json:"seconds"`
+	}
+	var history []rec
+	b := newBar(e, "training", *quiet)
+	start := time.Now()
+	model, err := cf.Train(ctx, train, cfg, func(m *cf.Model, s cf.EpochStats) error {
+		b.done()
+		r := rec{Epoch: s.Epoch, TrainRMSE: s.TrainRMSE, Seconds: s.Duration.Seconds()}
+		line := fmt.Sprintf("epoch %*d/%d  CD-%d  train RMSE %.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.Steps, s.TrainRMSE)
+		if test != nil {
+			r.TestRMSE = m.Evaluate(test).RMSE
+			line += fmt.Sprintf("  test RMSE %.4f", r.TestRMSE)
+		}
+		say("%s  %5.2f s\n", line, s.Duration.Seconds())
+		history = append(history, r)
+		b.update(s.Epoch, cfg.Epochs, "")
+		return nil
+	})
+	b.done()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w: nothing written", errInterrupted)
+		}
+		return err
+	}
+	meta := map[string]string{"ratings": train.Source, "hidden": strconv.Itoa(*hidden), "epochs": strconv.Itoa(*epochs),
+		"learning_rate": strconv.FormatFloat(*lr, 'g', -1, 64), "momentum": strconv.FormatFloat(*momentum, 'g', -1, 64),
+		"weight_decay": strconv.FormatFloat(*wd, 'g', -1, 64), "cd_schedule": *cd, "seed": strconv.FormatUint(*seed, 10),
+		"train_seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 2, 64)}
+	if err := modelfile.SaveCF(*out, model, meta); err != nil {
+		return err
+	}
+	res := map[string]any{"model": *out, "epochs": history, "seconds": time.Since(start).Seconds()}
+	if test != nil {
+		met := model.Evaluate(test)
+		res["test_rmse"], res["test_mae"], res["test_n"], res["fallback"] = met.RMSE, met.MAE, met.N, met.Fallback
+		say("test: RMSE %.4f, MAE %.4f over %d ratings (%d by the baseline: unknown user or item)\n", met.RMSE, met.MAE, met.N, met.Fallback)
+	}
+	say("saved %s after %s\n", *out, fmtDuration(time.Since(start)))
+	if *jsonOut {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	return nil
+}
+
+func runCFEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "cf eval", "RMSE and MAE of a model's predictions of held-out ratings; unknown users or items are predicted by the baseline (mean + user and item offsets) and counted.",
+		"harmonium cf eval --model ml.safetensors --ratings ml-100k/u1.test --json")
+	model := fs.String("model", "", "model file (required)")
+	ratings := fs.String("ratings", "", "ratings to predict (required)")
+	jsonOut := fs.Bool("json", false, `print {"rmse": ..., "mae": ..., "n": ..., "fallback": ...}`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *model == "" || *ratings == "" {
+		return usageError{errors.New("--model and --ratings are required")}
+	}
+	m, _, err := modelfile.LoadCF(*model)
+	if err != nil {
+		return err
+	}
+	test, err := cf.ReadRatings(*ratings)
+	if err != nil {
+		return err
+	}
+	met := m.Evaluate(test)
+	if *jsonOut {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"rmse": met.RMSE, "mae": met.MAE, "n": met.N, "fallback": met.Fallback})
+	}
+	fmt.Fprintf(e.stdout, "RMSE %.4f, MAE %.4f over %d ratings (%d predicted by the baseline: unknown user or item)\n", met.RMSE, met.MAE, met.N, met.Fallback)
+	return nil
+}
+
+func runCFRecommend(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "cf recommend", "the items a user has not rated that the model predicts they will rate highest.",
+		"harmonium cf recommend --model ml.safetensors --user 42 --top 10 --items ml-100k/u.item")
+	model := fs.String("model", "", "model file (required)")
+	user := fs.String("user", "", "user id, as in the ratings file (required)")
+	top := fs.Int("top", 10, "how many items")
+	items := fs.String("items", "", "item titles: u.item, movies.dat or movies.csv")
+	jsonOut := fs.Bool("json", false, "print a JSON array of {item, title, predicted}")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *model == "" || *user == "" {
+		return usageError{errors.New("--model and --user are required")}
+	}
+	if *top <= 0 {
+		return usageError{fmt.Errorf("--top must be positive, got %d", *top)}
+	}
+	m, _, err := modelfile.LoadCF(*model)
+	if err != nil {
+		return err
+	}
+	var titles map[string]string
+	if *items != "" {
+		if titles, err = cf.ReadTitles(*items); err != nil {
+			return err
+		}
+	}
+	recs, err := m.Recommend(*user, *top)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *model, err)
+	}
+	return printRecommendations(e.stdout, recs, titles, *jsonOut)
+}
+
+func printRecommendations(w io.Writer, recs []cf.Recommendation, titles map[string]string, asJSON bool) error {
+	type row struct {
+		Item      string  `json:"item"`
+		Title     string  `json:"title,omitempty"`
+		Predicted float64 `json:"predicted"`
+	}
+	rows := make([]row, len(recs))
+	for i, r := range recs {
+		rows[i] = row{r.Item, titles[r.Item], r.Predicted}
+	}
+	if asJSON {
+		return json.NewEncoder(w).Encode(rows)
+	}
+	for i, r := range rows {
+		name := r.Item
+		if r.Title != "" {
+			name = r.Title + " (" + r.Item + ")"
+		}
+		fmt.Fprintf(w, "%2d. %.2f  %s\n", i+1, r.Predicted, name)
+	}
+	return nil
+}
