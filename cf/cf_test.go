@@ -210,3 +210,32 @@ func TestMovieLens100K(t *testing.T) {
 		t.Logf("item-based RBM, 12 epochs on u1: RMSE %.4f, MAE %.4f", met.RMSE, met.MAE)
 	}
 }
+
+func TestTopN(t *testing.T) {
+	all := synthetic(300, 8)
+	train, test := all.Split(0.2, 9)
+	for _, itemBased := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Hidden, cfg.Epochs, cfg.ItemBased = 20, 20, itemBased
+		m, err := Train(context.Background(), train, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := m.EvaluateTopN(test, 5, 4)
+		// Liked items are half of the catalogue; a model that ranks them
+		// first finds them far more often than chance.
+		if top.Users == 0 || !(top.Precision > 0.2) || top.NDCG <= 0 || top.NDCG > 1 || top.Recall > 1 {
+			t.Fatalf("item-based=%v: %+v", itemBased, top)
+		}
+		t.Logf("item-based=%v: %+v", itemBased, top)
+	}
+	// A hand-made case: one user, relevant items a and c, ranking known.
+	m := &Model{Levels: []float64{1, 5}, Items: []string{"a", "b", "c"}, Users: []string{"u"}, Hidden: 1,
+		W: make([]float32, 6), VisBias: []float32{0, 3, 0, 1, 0, 2}, HidBias: []float32{0},
+		UserItems: [][]int32{{}}, UserLevels: [][]uint8{{}}, UserOffset: []float32{0}, ItemOffset: make([]float32, 3)}
+	got := m.EvaluateTopN(&Ratings{List: []Rating{{"u", "a", 5}, {"u", "c", 4}, {"u", "b", 1}}}, 2, 4)
+	// Ranking a, c, b: both relevant items in the top 2.
+	if got.Users != 1 || got.Precision != 1 || got.Recall != 1 || math.Abs(got.NDCG-1) > 1e-12 {
+		t.Fatalf("hand-made ranking: %+v", got)
+	}
+}

@@ -143,14 +143,26 @@ type Recommendation struct {
 // Recommend returns the top items (highest predicted rating) that user has
 // not rated in training.
 func (m *Model) Recommend(user string, top int) ([]Recommendation, error) {
-	m.ensureIndex()
 	if top <= 0 {
 		return nil, fmt.Errorf("top must be positive, got %d", top)
 	}
+	recs, err := m.scoreUnrated(user, nil)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
+	return recs[:min(top, len(recs))], nil
+}
+
+// scoreUnrated predicts user's rating of every item the user has not rated
+// in training. For an item-based model, caseHidden (when not nil) holds
+// p(h|V) of every case, computed once for many users.
+func (m *Model) scoreUnrated(user string, caseHidden [][]float32) ([]Recommendation, error) {
+	m.ensureIndex()
 	h := make([]float32, m.Hidden)
 	var recs []Recommendation
 	if m.ItemBased {
-		// The user is a visible unit; each unrated item is a case.
+		// The user is a visible unit; each item is a case.
 		v, ok := m.itemIndex[user]
 		if !ok {
 			return nil, fmt.Errorf("unknown user %q: the model has no ratings of theirs", user)
@@ -159,23 +171,87 @@ func (m *Model) Recommend(user string, top int) ([]Recommendation, error) {
 			if contains(m.UserItems[c], int32(v)) {
 				continue
 			}
-			m.hiddenMean(c, h)
-			recs = append(recs, Recommendation{Item: m.Users[c], Predicted: m.expected(v, h)})
-		}
-	} else {
-		u, ok := m.userIndex[user]
-		if !ok {
-			return nil, fmt.Errorf("unknown user %q: the model has no ratings of theirs", user)
-		}
-		m.hiddenMean(u, h)
-		for it := range m.Items {
-			if !contains(m.UserItems[u], int32(it)) {
-				recs = append(recs, Recommendation{Item: m.Items[it], Predicted: m.expected(it, h)})
+			hc := h
+			if caseHidden != nil {
+				hc = caseHidden[c]
+			} else {
+				m.hiddenMean(c, h)
 			}
+			recs = append(recs, Recommendation{Item: m.Users[c], Predicted: m.expected(v, hc)})
+		}
+		return recs, nil
+	}
+	u, ok := m.userIndex[user]
+	if !ok {
+		return nil, fmt.Errorf("unknown user %q: the model has no ratings of theirs", user)
+	}
+	m.hiddenMean(u, h)
+	for it := range m.Items {
+		if !contains(m.UserItems[u], int32(it)) {
+			recs = append(recs, Recommendation{Item: m.Items[it], Predicted: m.expected(it, h)})
 		}
 	}
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
-	return recs[:min(top, len(recs))], nil
+	return recs, nil
+}
+
+// TopN are ranking metrics at a cut-off N, averaged over the test users
+// with at least one relevant held-out rating.
+type TopN struct {
+	N                       int
+	Precision, Recall, NDCG float64
+	Users                   int
+}
+
+// EvaluateTopN ranks, for every test user the model knows, the items the
+// user has not rated in training, and scores the first n against the test
+// ratings of at least relevant (binary relevance).
+func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
+	m.ensureIndex()
+	rel := map[string]map[string]bool{}
+	for _, r := range test.List {
+		if r.Value >= relevant {
+			if rel[r.User] == nil {
+				rel[r.User] = map[string]bool{}
+			}
+			rel[r.User][r.Item] = true
+		}
+	}
+	var caseHidden [][]float32
+	if m.ItemBased {
+		caseHidden = make([][]float32, len(m.UserItems))
+		for c := range caseHidden {
+			caseHidden[c] = make([]float32, m.Hidden)
+			m.hiddenMean(c, caseHidden[c])
+		}
+	}
+	res := TopN{N: n}
+	for user, items := range rel {
+		recs, err := m.scoreUnrated(user, caseHidden)
+		if err != nil {
+			continue // unknown user: nothing to rank
+		}
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
+		hits, dcg, idcg := 0, 0.0, 0.0
+		for i := 0; i < min(n, len(recs)); i++ {
+			if items[recs[i].Item] {
+				hits++
+				dcg += 1 / math.Log2(float64(i+2))
+			}
+		}
+		for i := 0; i < min(n, len(items)); i++ {
+			idcg += 1 / math.Log2(float64(i+2))
+		}
+		res.Precision += float64(hits) / float64(n)
+		res.Recall += float64(hits) / float64(len(items))
+		res.NDCG += dcg / idcg
+		res.Users++
+	}
+	if res.Users > 0 {
+		res.Precision /= float64(res.Users)
+		res.Recall /= float64(res.Users)
+		res.NDCG /= float64(res.Users)
+	}
+	return res
 }
 
 func contains(s []int32, x int32) bool {

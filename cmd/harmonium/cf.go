@@ -161,12 +161,17 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 		"harmonium cf eval --model ml.safetensors --ratings ml-100k/u1.test --json")
 	model := fs.String("model", "", "model file (required)")
 	ratings := fs.String("ratings", "", "ratings to predict (required)")
+	topn := fs.Int("topn", 0, "also rank the items each test user has not rated and report precision, recall and NDCG at this cut-off")
+	relevant := fs.Float64("relevant", 0, "with --topn: held-out ratings at least this high are relevant (default: 80% of the top level, 4 of 5)")
 	jsonOut := fs.Bool("json", false, `print {"rmse": ..., "mae": ..., "n": ..., "fallback": ...}`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *model == "" || *ratings == "" {
 		return usageError{errors.New("--model and --ratings are required")}
+	}
+	if *topn < 0 {
+		return usageError{fmt.Errorf("--topn must be positive, got %d", *topn)}
 	}
 	m, _, err := modelfile.LoadCF(*model)
 	if err != nil {
@@ -177,10 +182,23 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	met := m.Evaluate(test)
-	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"rmse": met.RMSE, "mae": met.MAE, "n": met.N, "fallback": met.Fallback})
+	res := map[string]any{"rmse": met.RMSE, "mae": met.MAE, "n": met.N, "fallback": met.Fallback}
+	text := fmt.Sprintf("RMSE %.4f, MAE %.4f over %d ratings (%d predicted by the baseline: unknown user or item)", met.RMSE, met.MAE, met.N, met.Fallback)
+	if *topn > 0 {
+		rel := *relevant
+		if rel == 0 {
+			rel = 0.8 * m.Levels[len(m.Levels)-1]
+		}
+		t := m.EvaluateTopN(test, *topn, rel)
+		res["topn"], res["relevant"], res["topn_users"] = *topn, rel, t.Users
+		res["precision"], res["recall"], res["ndcg"] = t.Precision, t.Recall, t.NDCG
+		text += fmt.Sprintf("\nprecision@%d %.4f, recall@%d %.4f, NDCG@%d %.4f over %d users (held-out ratings >= %g are relevant)",
+			*topn, t.Precision, *topn, t.Recall, *topn, t.NDCG, t.Users, rel)
 	}
-	fmt.Fprintf(e.stdout, "RMSE %.4f, MAE %.4f over %d ratings (%d predicted by the baseline: unknown user or item)\n", met.RMSE, met.MAE, met.N, met.Fallback)
+	if *jsonOut {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintln(e.stdout, text)
 	return nil
 }
 

@@ -62,6 +62,11 @@ func TestCFCommands(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &ev) != nil || ev.N != 1800 || ev.RMSE <= 0 || ev.MAE <= 0 {
 		t.Fatalf("cf eval: %d %q %q", code, out, errs)
 	}
+	code, out, _ = harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "5", "--json")
+	var top map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &top) != nil || top["topn"] != 5.0 || top["relevant"] != 4.0 || top["ndcg"] == nil {
+		t.Fatalf("cf eval --topn: %q", out)
+	}
 	code, out, errs = harmonium(t, "cf", "recommend", "--model", model, "--user", "0", "--top", "3", "--items", titles)
 	if code != 0 || strings.Count(out, "\n") != 3 {
 		t.Fatalf("cf recommend: %d %q %q", code, out, errs)
