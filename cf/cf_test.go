@@ -239,3 +239,33 @@ func TestTopN(t *testing.T) {
 		t.Fatalf("hand-made ranking: %+v", got)
 	}
 }
+
+func TestBinaryLikes(t *testing.T) {
+	all := synthetic(300, 10)
+	train, test := all.Split(0.2, 11)
+	cfg := DefaultConfig()
+	cfg.Hidden, cfg.Epochs, cfg.Binary = 20, 20, true
+	m, err := Train(context.Background(), train, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Levels) != 2 || m.Levels[0] != 0 || m.Levels[1] != 1 || m.LikeThreshold != 3 {
+		t.Fatalf("levels %v, threshold %v", m.Levels, m.LikeThreshold)
+	}
+	met := m.Evaluate(test)
+	// Likes are exactly the high ratings here; P(like) should be near 0 or 1.
+	if !(met.RMSE < 0.3) {
+		t.Fatalf("like/dislike RMSE %.3f", met.RMSE)
+	}
+	recs, _ := m.Recommend("u1", 3)
+	for _, r := range recs {
+		if r.Predicted < 0 || r.Predicted > 1 {
+			t.Fatalf("P(like) = %v", r.Predicted)
+		}
+	}
+	one := &Ratings{List: []Rating{{"a", "x", 4}, {"b", "x", 5}}}
+	cfg.Epochs = 1
+	if _, err := Train(context.Background(), one, cfg, nil); err == nil || !strings.Contains(err.Error(), "single level") {
+		t.Fatalf("all likes: %v", err)
+	}
+}

@@ -21,6 +21,10 @@ import (
 // take ordinary (user, item) ratings either way.
 type Model struct {
 	ItemBased bool
+	// Binary models predict like (1) or dislike (0): ratings at or above
+	// LikeThreshold are likes. Their predictions are P(like).
+	Binary        bool
+	LikeThreshold float64
 
 	Levels  []float64 // the K rating values, increasing
 	Items   []string  // item ids (M)
@@ -57,6 +61,10 @@ type Config struct {
 	Seed  uint64
 	// ItemBased trains the item-based RBM: items are the cases.
 	ItemBased bool
+	// Binary trains the like/dislike RBM of the seeds: a rating of at least
+	// LikeThreshold (3 when 0) is a like, lower a dislike.
+	Binary        bool
+	LikeThreshold float64
 }
 
 // DefaultConfig returns the settings used unless told otherwise.
@@ -187,11 +195,22 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	threshold := cfg.LikeThreshold
+	if cfg.Binary {
+		if threshold == 0 {
+			threshold = 3
+		}
+		train = train.Likes(threshold)
+	}
 	if cfg.ItemBased {
 		train = train.Transposed()
 	}
 	m := newModel(train, cfg.Hidden)
 	m.ItemBased = cfg.ItemBased
+	m.Binary, m.LikeThreshold = cfg.Binary, threshold
+	if len(m.Levels) < 2 {
+		return nil, fmt.Errorf("the training ratings have a single level (%v); nothing to learn", m.Levels)
+	}
 	M, K, F := len(m.Items), m.K(), cfg.Hidden
 	if K > 255 {
 		return nil, fmt.Errorf("%d rating levels; at most 255 are supported", K)

@@ -72,6 +72,9 @@ type Metrics struct {
 // Evaluate predicts every rating of test and compares.
 func (m *Model) Evaluate(test *Ratings) Metrics {
 	m.ensureIndex()
+	if m.Binary {
+		test = test.Likes(m.LikeThreshold)
+	}
 	if m.ItemBased {
 		test = test.Transposed()
 	}

@@ -98,6 +98,20 @@ func (r *Ratings) Transposed() *Ratings {
 	return t
 }
 
+// Likes returns the ratings as likes (1, at least threshold) and dislikes (0).
+func (r *Ratings) Likes(threshold float64) *Ratings {
+	t := &Ratings{List: make([]Rating, len(r.List)), Source: r.Source, Duplicates: r.Duplicates}
+	for i, x := range r.List {
+		t.List[i] = x
+		if x.Value >= threshold {
+			t.List[i].Value = 1
+		} else {
+			t.List[i].Value = 0
+		}
+	}
+	return t
+}
+
 // Split returns a random fraction (chosen by seed) of the ratings as a
 // test set and the rest as a training set.
 func (r *Ratings) Split(fraction float64, seed uint64) (train, test *Ratings) {

@@ -29,6 +29,8 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	md["cases"] = string(cases)
 	md["visibles"] = string(visibles)
 	md["item_based"] = strconv.FormatBool(m.ItemBased)
+	md["binary"] = strconv.FormatBool(m.Binary)
+	md["like_threshold"] = strconv.FormatFloat(m.LikeThreshold, 'g', -1, 64)
 	md["mean"] = strconv.FormatFloat(m.Mean, 'g', -1, 64)
 	var tc, tv, tl []float32
 	for c := range m.UserItems {
@@ -65,7 +67,12 @@ func LoadCF(path string) (*cf.Model, map[string]string, error) {
 		}
 		return fail("unknown model format %q (want %s)", got, FormatCF)
 	}
-	m := &cf.Model{ItemBased: f.Meta["item_based"] == "true"}
+	m := &cf.Model{ItemBased: f.Meta["item_based"] == "true", Binary: f.Meta["binary"] == "true"}
+	if m.Binary {
+		if m.LikeThreshold, err = strconv.ParseFloat(f.Meta["like_threshold"], 64); err != nil {
+			return fail("bad like_threshold %q", f.Meta["like_threshold"])
+		}
+	}
 	if json.Unmarshal([]byte(f.Meta["levels"]), &m.Levels) != nil || len(m.Levels) < 2 {
 		return fail("bad rating levels in the metadata")
 	}

@@ -57,6 +57,8 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	wd := fs.Float64("weight-decay", def.WeightDecay, "L2 weight decay")
 	cd := fs.String("cd", "1,3,5,9", "CD-T schedule: T for equal parts of the epochs")
 	itemBased := fs.Bool("item-based", false, "item-based RBM: each item is a case and its users are the visible units")
+	binary := fs.Bool("binary", false, "like/dislike RBM: a rating of at least --like is a like, lower a dislike; unrated items are ignored; predictions are P(like)")
+	like := fs.Float64("like", 3, "with --binary: the lowest rating that counts as a like")
 	seed := fs.Uint64("seed", 1, "random seed")
 	out := fs.String("out", "cf.safetensors", "where to save the model")
 	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
@@ -77,7 +79,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := cf.Config{Hidden: *hidden, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Momentum: *momentum, WeightDecay: *wd, Steps: steps, Seed: *seed, ItemBased: *itemBased}
+	cfg := cf.Config{Hidden: *hidden, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Momentum: *momentum, WeightDecay: *wd, Steps: steps, Seed: *seed, ItemBased: *itemBased, Binary: *binary, LikeThreshold: *like}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -101,6 +103,9 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	kind := "user-based"
 	if *itemBased {
 		kind = "item-based"
+	}
+	if *binary {
+		kind += fmt.Sprintf(" like/dislike (like: rating >= %g)", *like)
 	}
 	say("ratings: %s, %d ratings, levels %v", train.Source, len(train.List), train.Levels())
 	if train.Duplicates > 0 {

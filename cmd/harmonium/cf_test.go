@@ -76,6 +76,17 @@ func TestCFCommands(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 2 {
 		t.Fatalf("cf recommend --json: %q", out)
 	}
+	bin := filepath.Join(dir, "likes.safetensors")
+	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratings, "--binary", "--hidden", "8", "--epochs", "10", "--lr", "0.1", "--out", bin, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, _ = harmonium(t, "cf", "recommend", "--model", bin, "--user", "0", "--top", "3", "--json")
+	var likes []struct {
+		Predicted float64 `json:"predicted"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &likes) != nil || len(likes) != 3 || likes[0].Predicted > 1 || likes[0].Predicted < 0.5 {
+		t.Fatalf("like/dislike recommendations: %q", out)
+	}
 	bad := filepath.Join(dir, "bad.data")
 	os.WriteFile(bad, []byte("1\t2\t3\n1\t2\n"), 0o644)
 	for _, c := range []struct {
