@@ -172,6 +172,12 @@ func TestFallbackAndDeterminism(t *testing.T) {
 	if met.N != 4 || met.Fallback != 3 {
 		t.Fatalf("metrics %+v, want 3 fallbacks of 4", met)
 	}
+	// A level never seen in training (0.5 on a 1-5 scale) is compared as a
+	// number: the prediction is at least 1, so the error is at least 0.5.
+	odd := a.Evaluate(&Ratings{List: []Rating{{"u1", "i3", 0.5}}})
+	if odd.N != 1 || odd.Fallback != 0 || !(odd.MAE >= 0.5) {
+		t.Fatalf("unseen level: %+v", odd)
+	}
 	// An unknown user and item get the global mean.
 	if p := a.baseline(-1, -1); math.Abs(p-a.Mean) > 1e-12 {
 		t.Fatalf("baseline %v, mean %v", p, a.Mean)

@@ -162,7 +162,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 }
 
 func runCFEval(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "cf eval", "RMSE and MAE of a model's predictions of held-out ratings; unknown users or items are predicted by the baseline (mean + user and item offsets) and counted.",
+	fs := newFlags(e, "cf eval", "RMSE and MAE of a model's predictions of held-out ratings; unknown users or items are predicted by the baseline (mean + user and item offsets) and counted. A held-out rating at a level never seen in training is compared as a number with the prediction, which lies on the training scale.",
 		"harmonium cf eval --model ml.safetensors --ratings ml-100k/u1.test --json")
 	model := fs.String("model", "", "model file (required)")
 	ratings := fs.String("ratings", "", "ratings to predict (required)")
