@@ -242,7 +242,7 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 	workers := runtime.GOMAXPROCS(0)
 	grads := make([]*grad, workers)
 	for w := range grads {
-		grads[w] = newGrad(M*K, F)
+		grads[w] = newGrad(M, K, F)
 	}
 	velW, velV, velH := make([]float32, M*K*F), make([]float32, M*K), make([]float32, F)
 	order := make([]int, len(m.Users))
@@ -287,14 +287,16 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 // grad accumulates the gradient of a minibatch on one worker.
 type grad struct {
 	w, v, h []float32 // M*K*F, M*K, F
+	items   []int32   // items whose rows this worker touched in the minibatch
+	seen    []bool    // scratch of apply (on the first worker's grad)
 	x, hp   []float32 // scratch: hidden inputs and probabilities
 	h0      []float32
 	probs   []float32 // n*K negative visible probabilities
 	logits  []float32
 }
 
-func newGrad(mk, f int) *grad {
-	return &grad{w: make([]float32, mk*f), v: make([]float32, mk), h: make([]float32, f),
+func newGrad(m, k, f int) *grad {
+	return &grad{w: make([]float32, m*k*f), v: make([]float32, m*k), h: make([]float32, f), seen: make([]bool, m),
 		x: make([]float32, f), hp: make([]float32, f), h0: make([]float32, f)}
 }
 
@@ -396,6 +398,7 @@ func (m *Model) cdUser(g *grad, u, T int, r *rand.Rand) {
 		}
 	}
 	// Statistics: data minus reconstruction.
+	g.items = append(g.items, items...)
 	for f := range g.h {
 		g.h[f] += g.h0[f] - g.hp[f]
 	}
@@ -422,37 +425,51 @@ func (m *Model) cdUser(g *grad, u, T int, r *rand.Rand) {
 }
 
 // apply sums the workers' gradients into the parameters with momentum and
-// weight decay, and clears them.
+// weight decay, and clears them. Only the items rated in the minibatch are
+// touched (their velocities wait while they are not), so an epoch costs in
+// proportion to the ratings, not to the number of items.
 func (m *Model) apply(grads []*grad, velW, velV, velH []float32, cfg Config, users int) {
 	lr := float32(cfg.LearningRate / float64(users))
 	mom, wd := float32(cfg.Momentum), float32(cfg.LearningRate*cfg.WeightDecay)
+	K, F := m.K(), m.Hidden
+	touched := grads[0].items[:0:0]
+	for _, g := range grads {
+		for _, it := range g.items {
+			if !grads[0].seen[it] {
+				grads[0].seen[it] = true
+				touched = append(touched, it)
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	parts := len(grads)
 	for p := 0; p < parts; p++ {
 		wg.Go(func() {
-			lo, hi := len(m.W)*p/parts, len(m.W)*(p+1)/parts
-			for i := lo; i < hi; i++ {
-				s := float32(0)
-				for _, g := range grads {
-					s += g.w[i]
-					g.w[i] = 0
+			for _, it := range touched[len(touched)*p/parts : len(touched)*(p+1)/parts] {
+				lo, hi := int(it)*K*F, (int(it)+1)*K*F
+				for i := lo; i < hi; i++ {
+					s := float32(0)
+					for _, g := range grads {
+						s += g.w[i]
+						g.w[i] = 0
+					}
+					v := mom*velW[i] + lr*s - wd*m.W[i]
+					velW[i] = v
+					m.W[i] += v
 				}
-				v := mom*velW[i] + lr*s - wd*m.W[i]
-				velW[i] = v
-				m.W[i] += v
+				for i := int(it) * K; i < (int(it)+1)*K; i++ {
+					s := float32(0)
+					for _, g := range grads {
+						s += g.v[i]
+						g.v[i] = 0
+					}
+					velV[i] = mom*velV[i] + lr*s
+					m.VisBias[i] += velV[i]
+				}
 			}
 		})
 	}
 	wg.Wait()
-	for i := range m.VisBias {
-		s := float32(0)
-		for _, g := range grads {
-			s += g.v[i]
-			g.v[i] = 0
-		}
-		velV[i] = mom*velV[i] + lr*s
-		m.VisBias[i] += velV[i]
-	}
 	for f := range m.HidBias {
 		s := float32(0)
 		for _, g := range grads {
@@ -461,5 +478,11 @@ func (m *Model) apply(grads []*grad, velW, velV, velH []float32, cfg Config, use
 		}
 		velH[f] = mom*velH[f] + lr*s
 		m.HidBias[f] += velH[f]
+	}
+	for _, it := range touched {
+		grads[0].seen[it] = false
+	}
+	for _, g := range grads {
+		g.items = g.items[:0]
 	}
 }
