@@ -19,6 +19,15 @@ type pictureFlags struct {
 	shape string
 	zoom  int
 	out   string
+	model string
+}
+
+// registerModelData adds --model and the data flags (test split by
+// default) to the picture flags.
+func (p *pictureFlags) registerModelData(fs *flag.FlagSet, data *dataFlags) {
+	data.register(fs, "test")
+	p.register(fs)
+	fs.StringVar(&p.model, "model", "", "model file (required)")
 }
 
 func (p *pictureFlags) register(fs *flag.FlagSet) {
@@ -89,10 +98,9 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "reconstruct", "draw samples beside their reconstructions p(v|h), h sampled from p(h|v), as one PNG.",
 		"harmonium reconstruct --model mnist.safetensors --data mnist --n 64 --out reconstructions.png")
 	var data dataFlags
-	data.register(fs, "test")
 	var pic pictureFlags
-	pic.register(fs)
-	model := fs.String("model", "", "model file (required)")
+	pic.registerModelData(fs, &data)
+	model := &pic.model
 	n := fs.Int("n", 64, "number of samples to show")
 	random := fs.Bool("random", false, "show a random choice of samples (by --seed) instead of the first n")
 	seed := fs.Uint64("seed", 1, "random seed for the choice of samples and the hidden states")
@@ -169,10 +177,9 @@ func runSample(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sample", "run Gibbs chains from the model and draw where they end (or, with --every, how they evolve, one row per chain).",
 		"harmonium sample --model mnist.safetensors --n 16 --steps 1000 --every 100 --out chains.png")
 	var data dataFlags
-	data.register(fs, "test")
 	var pic pictureFlags
-	pic.register(fs)
-	model := fs.String("model", "", "model file (required)")
+	pic.registerModelData(fs, &data)
+	model := &pic.model
 	n := fs.Int("n", 64, "number of chains")
 	steps := fs.Int("steps", 1000, "Gibbs steps per chain")
 	every := fs.Int("every", 0, "also draw each chain every this many steps (0: only the end)")
