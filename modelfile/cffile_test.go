@@ -53,7 +53,7 @@ func TestCFRoundTrip(t *testing.T) {
 	if _, _, err := LoadCF(rbmPath); err == nil || !strings.Contains(err.Error(), "not a collaborative-filtering") {
 		t.Fatalf("RBM file as a CF model: %v", err)
 	}
-	if _, _, _, err := LoadRBM(filepath.Join(dir, "m.safetensors")); err == nil || !strings.Contains(err.Error(), "unknown model format") {
+	if _, _, _, err := LoadRBM(filepath.Join(dir, "m.safetensors")); err == nil || !strings.Contains(err.Error(), "softmax visible units") {
 		t.Fatalf("CF file as an RBM: %v", err)
 	}
 }

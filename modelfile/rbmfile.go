@@ -77,6 +77,8 @@ func LoadRBM(path string) (*rbm.RBM, map[string]string, *rbm.State, error) {
 	case FormatRBM:
 	case "":
 		return fail("not a harmonium model: no format in the metadata")
+	case FormatCF:
+		return fail("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
 	default:
 		return fail("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
 	}

@@ -100,6 +100,7 @@ func TestCFCommands(t *testing.T) {
 		{[]string{"cf", "train", "--ratings", ratings, "--test", ratings, "--split", "0.1"}, "not both"},
 		{[]string{"cf", "eval", "--model", ratings, "--ratings", ratings}, "ratings.csv"},
 		{[]string{"cf", "frob"}, "unknown cf command"},
+		{[]string{"eval", "--model", model, "--ais"}, "AIS support Bernoulli RBMs only so far"},
 	} {
 		code, _, errs := harmonium(t, c.args...)
 		if code == 0 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
