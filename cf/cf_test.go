@@ -96,12 +96,7 @@ func TestTrainLearnsStructure(t *testing.T) {
 	all := synthetic(400, 3)
 	train, test := all.Split(0.2, 4)
 	for _, itemBased := range []bool{false, true} {
-		cfg := DefaultConfig()
-		cfg.Hidden, cfg.Epochs, cfg.ItemBased = 20, 20, itemBased
-		m, err := Train(context.Background(), train, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := trainSmall(t, train, itemBased)
 		met := m.Evaluate(test)
 		// The baseline (mean + offsets) cannot tell the two kinds apart.
 		base := 0.0
@@ -221,12 +216,7 @@ func TestTopN(t *testing.T) {
 	all := synthetic(300, 8)
 	train, test := all.Split(0.2, 9)
 	for _, itemBased := range []bool{false, true} {
-		cfg := DefaultConfig()
-		cfg.Hidden, cfg.Epochs, cfg.ItemBased = 20, 20, itemBased
-		m, err := Train(context.Background(), train, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := trainSmall(t, train, itemBased)
 		top := m.EvaluateTopN(test, 5, 4)
 		// Liked items are half of the catalogue; a model that ranks them
 		// first finds them far more often than chance.
@@ -274,4 +264,16 @@ func TestBinaryLikes(t *testing.T) {
 	if _, err := Train(context.Background(), one, cfg, nil); err == nil || !strings.Contains(err.Error(), "single level") {
 		t.Fatalf("all likes: %v", err)
 	}
+}
+
+// trainSmall trains a 20-hidden-unit model for 20 epochs.
+func trainSmall(t *testing.T, train *Ratings, itemBased bool) *Model {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Hidden, cfg.Epochs, cfg.ItemBased = 20, 20, itemBased
+	m, err := Train(context.Background(), train, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -457,32 +457,31 @@ func (m *Model) apply(grads []*grad, velW, velV, velH []float32, cfg Config, use
 					velW[i] = v
 					m.W[i] += v
 				}
-				for i := int(it) * K; i < (int(it)+1)*K; i++ {
-					s := float32(0)
-					for _, g := range grads {
-						s += g.v[i]
-						g.v[i] = 0
-					}
-					velV[i] = mom*velV[i] + lr*s
-					m.VisBias[i] += velV[i]
-				}
+				biasStep(m.VisBias, velV, int(it)*K, (int(it)+1)*K, grads, func(g *grad) []float32 { return g.v }, mom, lr)
 			}
 		})
 	}
 	wg.Wait()
-	for f := range m.HidBias {
-		s := float32(0)
-		for _, g := range grads {
-			s += g.h[f]
-			g.h[f] = 0
-		}
-		velH[f] = mom*velH[f] + lr*s
-		m.HidBias[f] += velH[f]
-	}
+	biasStep(m.HidBias, velH, 0, len(m.HidBias), grads, func(g *grad) []float32 { return g.h }, mom, lr)
 	for _, it := range touched {
 		grads[0].seen[it] = false
 	}
 	for _, g := range grads {
 		g.items = g.items[:0]
+	}
+}
+
+// biasStep sums the workers' gradients of bias[lo:hi] (the slice pick
+// returns), clears them, and takes a momentum step.
+func biasStep(bias, vel []float32, lo, hi int, grads []*grad, pick func(*grad) []float32, mom, lr float32) {
+	for i := lo; i < hi; i++ {
+		s := float32(0)
+		for _, g := range grads {
+			gv := pick(g)
+			s += gv[i]
+			gv[i] = 0
+		}
+		vel[i] = mom*vel[i] + lr*s
+		bias[i] += vel[i]
 	}
 }

@@ -119,6 +119,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 		Seconds   float64 `json:"seconds"`
 	}
 	var history []rec
+	var last cf.Metrics // of the final epoch's model on the test ratings
 	b := newBar(e, "training", *quiet)
 	start := time.Now()
 	model, err := cf.Train(ctx, train, cfg, func(m *cf.Model, s cf.EpochStats) error {
@@ -126,7 +127,8 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 		r := rec{Epoch: s.Epoch, TrainRMSE: s.TrainRMSE, Seconds: s.Duration.Seconds()}
 		line := fmt.Sprintf("epoch %*d/%d  CD-%d  train RMSE %.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.Steps, s.TrainRMSE)
 		if test != nil {
-			r.TestRMSE = m.Evaluate(test).RMSE
+			last = m.Evaluate(test)
+			r.TestRMSE = last.RMSE
 			line += fmt.Sprintf("  test RMSE %.4f", r.TestRMSE)
 		}
 		say("%s  %5.2f s\n", line, s.Duration.Seconds())
@@ -150,7 +152,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	}
 	res := map[string]any{"model": *out, "epochs": history, "seconds": time.Since(start).Seconds()}
 	if test != nil {
-		met := model.Evaluate(test)
+		met := last
 		res["test_rmse"], res["test_mae"], res["test_n"], res["fallback"] = met.RMSE, met.MAE, met.N, met.Fallback
 		say("test: RMSE %.4f, MAE %.4f over %d ratings (%d by the baseline: unknown user or item)\n", met.RMSE, met.MAE, met.N, met.Fallback)
 	}

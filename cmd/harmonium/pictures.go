@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,17 @@ func (p *pictureFlags) check() error {
 	}
 	if p.zoom < 0 {
 		return usageError{fmt.Errorf("--zoom must not be negative, got %d", p.zoom)}
+	}
+	return nil
+}
+
+// write saves img to --out and, unless quiet, says so and what it shows.
+func (p *pictureFlags) write(e *env, img image.Image, quiet bool, what string) error {
+	if err := viz.WritePNG(p.out, img); err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): %s\n", p.out, img.Bounds().Dx(), img.Bounds().Dy(), what)
 	}
 	return nil
 }
@@ -128,11 +140,7 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	orig := gather(set.X, pick(*n, set.X.Rows, *random, *seed))
 	rec := m.Reconstruct(orig, mat32.NewRNG(*seed, 1))
 	img := viz.Reconstructions(orig, rec, shape, zoom)
-	if err := viz.WritePNG(pic.out, img); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): %d samples and their reconstructions\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n)
-	return nil
+	return pic.write(e, img, false, fmt.Sprintf("%d samples and their reconstructions", *n))
 }
 
 func runFilters(ctx context.Context, e *env, args []string) error {
@@ -166,11 +174,7 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	img := viz.Filters(m.W, *n, shape, zoom)
-	if err := viz.WritePNG(pic.out, img); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): filters of %d hidden units\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n)
-	return nil
+	return pic.write(e, img, false, fmt.Sprintf("filters of %d hidden units", *n))
 }
 
 func runSample(ctx context.Context, e *env, args []string) error {
@@ -260,11 +264,5 @@ func runSample(ctx context.Context, e *env, args []string) error {
 	}
 	b.done()
 	img := viz.Samples(frames, at, shape, zoom)
-	if err := viz.WritePNG(pic.out, img); err != nil {
-		return err
-	}
-	if !*quiet {
-		fmt.Fprintf(e.stderr, "wrote %s (%dx%d pixels): %d chains, %d Gibbs steps\n", pic.out, img.Bounds().Dx(), img.Bounds().Dy(), *n, *steps)
-	}
-	return nil
+	return pic.write(e, img, *quiet, fmt.Sprintf("%d chains, %d Gibbs steps", *n, *steps))
 }
