@@ -92,6 +92,9 @@ func mnistRBM(t *testing.T, nh int) (*RBM, *mat32.Dense) {
 
 // AIS agrees with the exact log Z of MNIST models small enough to enumerate.
 func TestAISMatchesExactOnMNISTModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	for _, nh := range []int{10, 20} {
 		m, x := mnistRBM(t, nh)
 		exact, err := m.LogPartitionFast()

@@ -190,6 +190,9 @@ func exactGradW(m *RBM, data *mat32.Dense) []float64 {
 // A CD-k update with long chains and many samples estimates the exact
 // log-likelihood gradient.
 func TestLongChainCDMatchesExactGradient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	m := tiny(4, 6, 4)
 	for i := range m.W.Data {
 		m.W.Data[i] *= 0.5
@@ -228,13 +231,16 @@ func exactLL(t *testing.T, m *RBM, data *mat32.Dense) float64 {
 }
 
 func TestTrainingRaisesExactLikelihood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	data := tinyData()
 	for _, cfg := range []Config{
 		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, Seed: 1},
 		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Momentum: 0.5, WeightDecay: 0.0001, Seed: 2},
 		{Epochs: 300, BatchSize: 2, LearningRate: 0.05, Steps: 3, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, SparsityTarget: 0.2, SparsityCost: 0.1, Seed: 3},
 		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, SampleData: true, Seed: 4},
-		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Centered: true, Seed: 5},
+		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Centered: true, OffsetRate: 0.01, Seed: 5},
 	} {
 		m := NewInit(6, 4, data, 7)
 		before := exactLL(t, m, data)
@@ -251,7 +257,7 @@ func TestTrainingRaisesExactLikelihood(t *testing.T) {
 
 func TestSameSeedSameModelAndResume(t *testing.T) {
 	data := tinyData()
-	cfg := Config{Epochs: 6, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 2, WeightDecay: 0.001, Centered: true, Seed: 11}
+	cfg := Config{Epochs: 6, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 2, WeightDecay: 0.001, Centered: true, OffsetRate: 0.01, Seed: 11}
 	a, b := NewInit(6, 4, data, 1), NewInit(6, 4, data, 1)
 	if _, err := a.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
 		t.Fatal(err)
@@ -297,6 +303,55 @@ func TestSameSeedSameModelAndResume(t *testing.T) {
 	}
 }
 
+// A persistent run resumed with a larger minibatch keeps its chains and
+// starts the extra ones at the data; with a smaller one the first continue.
+func TestPersistentResumeWithOtherBatchSize(t *testing.T) {
+	data := tinyData()
+	cfg := Config{Epochs: 1, BatchSize: 2, LearningRate: 0.1, Steps: 1, Persistent: true, Seed: 3}
+	tr, _ := NewTrainer(NewInit(6, 4, data, 1), cfg)
+	if _, err := tr.Fit(context.Background(), data, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	before := tr.State.Chains.Clone()
+	for _, bs := range []int{4, 1} {
+		cfg.Epochs++
+		cfg.BatchSize = bs
+		next, _ := NewTrainer(tr.Model, cfg)
+		next.State = tr.State
+		if _, err := next.Fit(context.Background(), data, Hooks{}); err != nil {
+			t.Fatalf("batch %d after %d: %v", bs, before.Rows, err)
+		}
+		if next.State.Chains.Rows != bs || next.State.Epoch != cfg.Epochs {
+			t.Fatalf("batch %d: %d chains after epoch %d", bs, next.State.Chains.Rows, next.State.Epoch)
+		}
+		tr = next
+	}
+	if before.Rows != 2 {
+		t.Fatalf("%d chains for batch 2", before.Rows)
+	}
+}
+
+// OffsetRate 0 keeps the offsets where they start.
+func TestZeroOffsetRateKeepsOffsets(t *testing.T) {
+	data := tinyData()
+	tr, _ := NewTrainer(NewInit(6, 4, data, 1), Config{Epochs: 2, BatchSize: 2, LearningRate: 0.1, Steps: 1, Centered: true, Seed: 3})
+	if _, err := tr.Fit(context.Background(), data, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	mean := make([]float32, 6)
+	mat32.ColumnSums(mean, 1/float32(data.Rows), data)
+	for i, x := range tr.State.VisOffset {
+		if x != mean[i] {
+			t.Fatalf("visible offset %d moved to %g from the mean %g", i, x, mean[i])
+		}
+	}
+	for _, x := range tr.State.HidOffset {
+		if x != 0.5 {
+			t.Fatalf("hidden offset moved to %g", x)
+		}
+	}
+}
+
 func TestFitStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -312,12 +367,18 @@ func TestConfigAndDataErrors(t *testing.T) {
 		func(c *Config) { c.Epochs = 0 }, func(c *Config) { c.BatchSize = -1 }, func(c *Config) { c.LearningRate = 0 },
 		func(c *Config) { c.LearningRate = math.NaN() }, func(c *Config) { c.Steps = 0 }, func(c *Config) { c.Momentum = 1 },
 		func(c *Config) { c.WeightDecay = -1 }, func(c *Config) { c.SparsityTarget = 1 },
+		func(c *Config) { c.SparsityTarget = 0.1 }, // no cost: the penalty would do nothing
 	} {
 		c := ok
 		bad(&c)
 		if c.Validate() == nil {
 			t.Fatalf("%+v accepted", c)
 		}
+	}
+	c := ok
+	c.InitialMomentum = 1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "initial momentum") {
+		t.Fatalf("initial momentum 1: %v", err)
 	}
 	m := New(6, 4)
 	d := tinyData()
@@ -353,6 +414,9 @@ func TestDivergenceIsReported(t *testing.T) {
 // A training step allocates nothing once its buffers exist (with the native
 // backend; gonum's pure-Go products allocate for their own goroutines).
 func TestStepDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	limit := 1.0
 	if !mat32.Native() {
 		limit = 500

@@ -38,8 +38,9 @@ type Config struct {
 	// al. 2016): the gradient is taken with the visible and hidden states
 	// minus running offsets (their means), which conditions learning much
 	// better. The model keeps its ordinary parametrisation; only training
-	// changes. OffsetRate is the rate of the offsets' running means (0.01
-	// when 0).
+	// changes. OffsetRate is the rate at which the offsets follow the
+	// minibatch means (DefaultConfig: 0.01); 0 keeps them at their
+	// starting values (the data's mean and 1/2).
 	Centered   bool
 	OffsetRate float64
 	// Momentum is used from epoch MomentumWarmup on; before that the
@@ -57,10 +58,11 @@ type Config struct {
 
 // DefaultConfig returns the settings harmonium uses unless told otherwise:
 // CD-1, batch 100, learning rate 0.1, momentum 0.5 for 5 epochs then 0.9,
-// weight decay 0.0002 (Hinton's practical guide).
+// weight decay 0.0002 (Hinton's practical guide), and an offset rate of
+// 0.01 for centred training.
 func DefaultConfig() Config {
 	return Config{Epochs: 10, BatchSize: 100, LearningRate: 0.1, Steps: 1,
-		Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, WeightDecay: 0.0002}
+		Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, WeightDecay: 0.0002, OffsetRate: 0.01}
 }
 
 // Validate reports the first setting that is out of range.
@@ -76,8 +78,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("CD steps k must be positive, got %d", c.Steps)
 	case c.LRDecay < 0:
 		return fmt.Errorf("learning-rate decay must not be negative, got %g", c.LRDecay)
-	case c.Momentum < 0 || c.Momentum >= 1 || c.InitialMomentum < 0 || c.InitialMomentum >= 1:
+	case c.Momentum < 0 || c.Momentum >= 1:
 		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
+	case c.InitialMomentum < 0 || c.InitialMomentum >= 1:
+		return fmt.Errorf("initial momentum must be in [0, 1), got %g", c.InitialMomentum)
 	case c.MomentumWarmup < 0:
 		return fmt.Errorf("momentum warm-up must not be negative, got %d", c.MomentumWarmup)
 	case c.WeightDecay < 0:
@@ -88,6 +92,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offset rate must be in [0, 1], got %g", c.OffsetRate)
 	case c.SparsityCost < 0:
 		return fmt.Errorf("sparsity cost must not be negative, got %g", c.SparsityCost)
+	case c.SparsityTarget > 0 && c.SparsityCost == 0:
+		return fmt.Errorf("sparsity target %g needs a positive sparsity cost (0 would turn the penalty off)", c.SparsityTarget)
 	}
 	return nil
 }
@@ -227,9 +233,8 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 	cfg := t.Config
 	n := data.Rows
 	bs := min(cfg.BatchSize, n)
-	if cfg.Persistent && t.State.Chains == nil {
-		t.State.Chains = mat32.New(bs, data.Cols)
-		mat32.Bernoulli(t.State.Chains, data.Slice(0, bs), mat32.NewRNG(cfg.Seed, 1<<40))
+	if cfg.Persistent {
+		t.fitChains(data, bs)
 	}
 	if cfg.Centered {
 		t.startCentring(data)
@@ -277,6 +282,32 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 		}
 	}
 	return stats, nil
+}
+
+// MemoryBytes estimates the memory that training a model with nv visible
+// and nh hidden units takes, besides the data: the weights, their velocity
+// and the minibatch buffers.
+func (c Config) MemoryBytes(nv, nh int) float64 {
+	v, h, b := float64(nv), float64(nh), float64(c.BatchSize)
+	return 4 * (2*v*h + 2*(v+h) + (5*b+2)*v + (4*b+2)*h)
+}
+
+// fitChains makes sure there are bs persistent chains of the data's width.
+// New chains (all of them at the start, or the extra ones when a resumed
+// run uses a larger minibatch) start at a binary sample of the data; with a
+// smaller minibatch the first bs chains continue.
+func (t *Trainer) fitChains(data *mat32.Dense, bs int) {
+	old := t.State.Chains
+	if old != nil && old.Rows >= bs && old.Cols == data.Cols {
+		t.State.Chains = old.Slice(0, bs)
+		return
+	}
+	chains := mat32.New(bs, data.Cols)
+	mat32.Bernoulli(chains, data.Slice(0, bs), mat32.NewRNG(t.Config.Seed, 1<<40))
+	if old != nil && old.Cols == data.Cols {
+		copy(chains.Data, old.Data)
+	}
+	t.State.Chains = chains
 }
 
 // step performs one update on the minibatch in buf.v0 and returns the sum
@@ -431,7 +462,7 @@ func (t *Trainer) centre(buf *buffers) {
 	}
 	nu := float32(t.Config.OffsetRate)
 	if nu == 0 {
-		nu = 0.01
+		return
 	}
 	nb := float32(buf.v0.Rows)
 	for i := range st.VisOffset {
