@@ -5,6 +5,7 @@ package viz
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -77,6 +78,33 @@ func ink(v float32) color.Gray {
 
 // GridCols returns the number of columns of a square-ish grid of n tiles.
 func GridCols(n int) int { return max(1, int(math.Ceil(math.Sqrt(float64(n))))) }
+
+// MaxPixels bounds the pictures harmonium draws: 2^28 pixels (256 MB of
+// grey levels), far beyond what a viewer shows, well within memory.
+const MaxPixels = 1 << 28
+
+// ErrTooLarge is wrapped by the errors of CheckGrid.
+var ErrTooLarge = errors.New("picture too large")
+
+// GridSize returns the width and height in pixels of Grid's picture of n
+// tiles, computed without overflow.
+func GridSize(n int, s Shape, cols, zoom int) (w, h float64) {
+	cols = max(1, min(cols, n))
+	rows := (n + cols - 1) / cols
+	return float64(cols)*(float64(s.W)*float64(zoom)+1) + 1, float64(rows)*(float64(s.H)*float64(zoom)+1) + 1
+}
+
+// CheckGrid reports an error wrapping ErrTooLarge when Grid's picture of n
+// tiles (times copies, for pictures made of several grids) would exceed
+// MaxPixels.
+func CheckGrid(n int, s Shape, cols, zoom, copies int) error {
+	w, h := GridSize(n, s, cols, zoom)
+	if px := w * h * float64(copies); px > MaxPixels {
+		return fmt.Errorf("%w: %d tiles of %s at zoom %d make %.0f x %.0f pixels (x%d), more than %d million; lower the zoom or the number of images",
+			ErrTooLarge, n, s, zoom, w, h, copies, MaxPixels/1000000)
+	}
+	return nil
+}
 
 // Grid draws images (each a row of s.Size() values in [0, 1]) in cols
 // columns, each pixel zoom x zoom, with a one-pixel grey line between tiles
@@ -173,9 +201,6 @@ func Beside(gap int, imgs ...image.Image) *image.Gray {
 	}
 	return out
 }
-
-// EncodePNG writes img as PNG.
-func EncodePNG(w io.Writer, img image.Image) error { return png.Encode(w, img) }
 
 // PNGBytes returns img encoded as PNG.
 func PNGBytes(img image.Image) []byte {

@@ -178,7 +178,7 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 		return usageError{errors.New("--model and --ratings are required")}
 	}
 	if *topn < 0 {
-		return usageError{fmt.Errorf("--topn must be positive, got %d", *topn)}
+		return usageError{fmt.Errorf("--topn must not be negative (0: no top-N figures), got %d", *topn)}
 	}
 	m, _, err := modelfile.LoadCF(*model)
 	if err != nil {

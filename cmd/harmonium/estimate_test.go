@@ -9,6 +9,9 @@ import (
 )
 
 func TestEvalLikelihoods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.safetensors")
 	code, out, errs := harmonium(t, "train", "--limit", "1000", "--hidden", "12", "--epochs", "3", "--monitor", "pll", "--out", model, "--quiet", "--json")
@@ -50,6 +53,13 @@ func TestEvalLikelihoods(t *testing.T) {
 	}
 	if ev["binarized"] != true {
 		t.Fatal("grey-level data evaluated without saying it was binarised")
+	}
+	// The likelihood and the free energy it is built from are on the same data.
+	if d := -num("binarized_free_energy") - exact - num("exact_log_likelihood"); math.Abs(d) > 1e-6 {
+		t.Fatalf("-binarized_free_energy - exact_log_z differs from exact_log_likelihood by %g", d)
+	}
+	if math.Abs(num("binarized_free_energy")-num("free_energy")) < 1e-9 {
+		t.Fatal("the binarised free energy equals the grey-level one: the fields do not say which data they describe")
 	}
 	code, text, _ := harmonium(t, "eval", "--model", model, "--limit", "200", "--exact")
 	if code != 0 || !strings.Contains(text, "stochastic binarisation") || !strings.Contains(text, "exact log-likelihood:") {

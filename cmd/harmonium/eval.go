@@ -17,23 +17,24 @@ import (
 	"github.com/harmonium-ml/harmonium/rbm"
 )
 
-// loadModelAndData reads a model and data, checking that they fit each other.
-func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataFlags) (*rbm.RBM, *dataset.Set, error) {
+// loadModelAndData reads a model (with its metadata) and data, checking
+// that they fit each other.
+func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataFlags) (*rbm.RBM, map[string]string, *dataset.Set, error) {
 	if modelPath == "" {
-		return nil, nil, usageError{fmt.Errorf("--model is required")}
+		return nil, nil, nil, usageError{fmt.Errorf("--model is required")}
 	}
-	m, _, _, err := modelfile.LoadRBM(modelPath)
+	m, meta, _, err := modelfile.LoadRBM(modelPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	set, err := data.load(ctx, e)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if set.X.Cols != m.Visible() {
-		return nil, nil, fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, m.Visible(), set.Source, set.X.Cols)
+		return nil, nil, nil, fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, m.Visible(), set.Source, set.X.Cols)
 	}
-	return m, set, nil
+	return m, meta, set, nil
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
@@ -60,7 +61,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if *betas < 3 {
 		return usageError{fmt.Errorf("--betas must be at least 3, got %d", *betas)}
 	}
-	m, set, err := loadModelAndData(ctx, e, *model, &data)
+	m, _, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,10 @@ func runEval(ctx context.Context, e *env, args []string) error {
 			add("likelihoods below:     %s", note)
 		}
 		meanNegF := -m.MeanFreeEnergy(binary)
+		if note != "" {
+			res["binarized_free_energy"] = -meanNegF
+			add("free energy (binary):  %.4f (mean per sample of the binarised data the likelihoods use)", -meanNegF)
+		}
 		if *exact {
 			start := time.Now()
 			logZ, err := m.LogPartitionFast()
@@ -171,7 +176,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	if *out == "" || (ext != ".npy" && ext != ".csv") {
 		return usageError{fmt.Errorf("--out must name a .npy or .csv file, got %q", *out)}
 	}
-	m, set, err := loadModelAndData(ctx, e, *model, &data)
+	m, _, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
 	}

@@ -125,16 +125,18 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	if err := pic.check(); err != nil {
 		return err
 	}
-	m, set, err := loadModelAndData(ctx, e, *model, &data)
+	m, meta, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
 	}
 	if *n > set.X.Rows {
 		return usageError{fmt.Errorf("--n %d is more than the %d samples in %s", *n, set.X.Rows, set.Source)}
 	}
-	_, meta, _, _ := modelfile.LoadRBM(*model)
 	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
 	if err != nil {
+		return err
+	}
+	if err := viz.CheckGrid(*n, shape, viz.GridCols(*n), zoom, 2); err != nil {
 		return err
 	}
 	orig := gather(set.X, pick(*n, set.X.Rows, *random, *seed))
@@ -171,6 +173,9 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 	}
 	shape, zoom, err := pic.resolve(m.Visible(), nil, meta)
 	if err != nil {
+		return err
+	}
+	if err := viz.CheckGrid(*n, shape, viz.GridCols(*n), zoom, 1); err != nil {
 		return err
 	}
 	img := viz.Filters(m.W, *n, shape, zoom)
@@ -216,27 +221,41 @@ func runSample(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var set *dataset.Set
-	v := mat32.New(*n, m.Visible())
-	rng := mat32.NewRNG(*seed, 2)
 	if *init == "data" {
-		if _, set, err = loadModelAndData(ctx, e, *model, &data); err != nil {
+		if _, _, set, err = loadModelAndData(ctx, e, *model, &data); err != nil {
 			return err
 		}
 		if *n > set.X.Rows {
 			return usageError{fmt.Errorf("--n %d is more than the %d samples in %s", *n, set.X.Rows, set.Source)}
 		}
-		start := gather(set.X, pick(*n, set.X.Rows, true, *seed))
-		mat32.Bernoulli(v, start, rng)
+	}
+	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
+	if err != nil {
+		return err
+	}
+	// The picture bounds the chains' memory too: n x frames x visible values.
+	if *n > viz.MaxPixels {
+		return fmt.Errorf("%w: %d chains cannot be drawn", viz.ErrTooLarge, *n)
+	}
+	if *every > 0 {
+		frames := (*steps+*every-1) / *every + 1
+		err = viz.CheckGrid(*n*frames, shape, frames, zoom, 1)
+	} else {
+		err = viz.CheckGrid(*n, shape, viz.GridCols(*n), zoom, 1)
+	}
+	if err != nil {
+		return err
+	}
+	v := mat32.New(*n, m.Visible())
+	rng := mat32.NewRNG(*seed, 2)
+	if set != nil {
+		mat32.Bernoulli(v, gather(set.X, pick(*n, set.X.Rows, true, *seed)), rng)
 	} else {
 		half := mat32.New(*n, m.Visible())
 		for i := range half.Data {
 			half.Data[i] = 0.5
 		}
 		mat32.Bernoulli(v, half, rng)
-	}
-	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
-	if err != nil {
-		return err
 	}
 	// Snapshots: the start and every --every steps (and the end), or only the end.
 	var frames []*mat32.Dense

@@ -122,6 +122,9 @@ func findChromium() string {
 
 // The report opens in a real browser with every image decoded.
 func TestReportRendersInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	dir := t.TempDir()
 	report := filepath.Join(dir, "report.html")
 	curve := filepath.Join(dir, "curve.svg")

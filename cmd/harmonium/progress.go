@@ -12,7 +12,8 @@ import (
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // bar draws a progress bar with ETA on a terminal; elsewhere (a pipe, a
-// log file) it prints a plain progress line every plainEvery.
+// log file) it prints a plain progress line when plainEvery has passed
+// since the last line.
 type bar struct {
 	e     *env
 	label string
@@ -71,8 +72,13 @@ func (b *bar) bytes(file string, done, total int64) {
 	b.update(int(done>>10), int(total>>10), file)
 }
 
-// done clears the bar.
+// done clears the bar. Away from a terminal it restarts the clock of the
+// plain lines, so that they appear only when work runs plainEvery past the
+// last line printed (for example a long epoch between per-epoch lines).
 func (b *bar) done() {
+	if !b.e.isTerminal {
+		b.last = time.Now()
+	}
 	if b.drawn {
 		fmt.Fprint(b.e.stderr, "\r\x1b[K")
 		b.drawn = false

@@ -108,10 +108,25 @@ func buildReport(m *rbm.RBM, show *dataset.Set, h []epochRecord, cfg rbm.Config,
 	rng := mat32.NewRNG(seed, 4)
 	mat32.Bernoulli(v, gather(show.X, pick(chains, show.X.Rows, true, seed+1)), rng)
 	frames, at := []*mat32.Dense{v.Clone()}, []int{0}
-	for s := 100; s <= 1000; s += 100 {
-		frames, at = append(frames, m.Gibbs(v, 100, rng)), append(at, s)
+	for _, s := range sampleSteps {
+		frames, at = append(frames, m.Gibbs(v, s-at[len(at)-1], rng)), append(at, s)
 	}
-	r.Figures = append(r.Figures, viz.Figure{Title: "Samples", Caption: "Gibbs chains started at samples of the data, one per row, every 100 steps up to 1,000.",
-		Data: viz.PNGBytes(viz.Samples(frames, at, shape, zoom))})
+	caption := fmt.Sprintf("Gibbs chains started at samples of the data, one per row, after %v steps.", sampleSteps)
+	if mean := meanOf(frames[len(frames)-1].Data); mean < 0.02 || mean > 0.98 {
+		caption += fmt.Sprintf(" The chains fade to a %s picture (mean %.3f): a model trained by CD-k learns to reconstruct the data near where its chains start but has not shaped the rest of its distribution. The short chains on the left show what the model keeps of each digit; for samples of the model itself, train with --pcd 1 (persistent chains).", map[bool]string{true: "blank", false: "dark"}[mean < 0.02], mean)
+	}
+	r.Figures = append(r.Figures, viz.Figure{Title: "Samples", Caption: caption, Data: viz.PNGBytes(viz.Samples(frames, at, shape, zoom))})
 	return r
+}
+
+// sampleSteps are the chain lengths the report shows: short ones, where
+// chains of CD-trained models still hold digits, up to long ones.
+var sampleSteps = []int{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+func meanOf(x []float32) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s / float64(max(len(x), 1))
 }

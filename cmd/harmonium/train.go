@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/viz"
 
 	"github.com/harmonium-ml/harmonium/mat32"
@@ -39,6 +40,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	sparsityCost := fs.Float64("sparsity-cost", 0.1, "strength of the sparsity penalty")
 	sampleVis := fs.Bool("sample-visible", false, "use sampled rather than mean visible states in the negative statistics")
 	centered := fs.Bool("centered", false, "train a centred RBM (gradients taken around running means of the units): better likelihoods, same model")
+	offsetRate := fs.Float64("offset-rate", def.OffsetRate, "with --centered: how fast the offsets follow the minibatch means (0 keeps them at the data's mean and 1/2)")
 	sampleData := fs.Bool("sample-data", false, "train on a fresh binary sample of every minibatch, each value the probability of a 1 (dynamic binarisation; best for likelihood)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same model")
 	out := fs.String("out", "model.safetensors", "where to save the model")
@@ -58,7 +60,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *pcd < 0 {
-		return usageError{fmt.Errorf("--pcd must be positive, got %d", *pcd)}
+		return usageError{fmt.Errorf("--pcd must not be negative (0 turns persistent CD off), got %d", *pcd)}
 	}
 	if *resume && *checkpoint == "" {
 		return usageError{errors.New("--resume needs --checkpoint")}
@@ -80,7 +82,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
 		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
-		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, Seed: *seed}
+		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, OffsetRate: *offsetRate, Seed: *seed}
 	if *pcd > 0 {
 		cfg.Steps, cfg.Persistent = *pcd, true
 	}
@@ -136,6 +138,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		}
 		say("resuming %s after epoch %d\n", *checkpoint, state.Epoch)
 	} else {
+		what := fmt.Sprintf("training a %d-%d RBM with minibatches of %d", set.X.Cols, *hidden, cfg.BatchSize)
+		if err := memguard.Check(what, cfg.MemoryBytes(set.X.Cols, *hidden)); err != nil {
+			return err
+		}
 		model = rbm.NewInit(set.X.Cols, *hidden, train.X, *seed)
 	}
 	trainer, err := rbm.NewTrainer(model, cfg)
@@ -164,7 +170,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		say("note: %s\n", note)
 	}
 
-	start := time.Now()
+	start, firstEpoch := time.Now(), trainer.State.Epoch
 	b := newBar(e, "training", *quiet)
 	// Free energy is tracked on a fixed subset of the training data, the
 	// same size as the validation set (at most 5,000), so the two compare.
@@ -179,7 +185,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	hooks := rbm.Hooks{
 		Batch: func(epoch, done, total int) {
-			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
+			// Progress and ETA count only the epochs this run trains.
+			b.update((epoch-1-firstEpoch)*total+done, (cfg.Epochs-firstEpoch)*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
 		},
 		Epoch: func(s rbm.EpochStats) error {
 			b.done()
@@ -215,8 +222,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	b.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			if *checkpoint != "" && trainer.State.Epoch > 0 {
+			switch {
+			case *checkpoint != "" && trainer.State.Epoch > 0:
 				return fmt.Errorf("%w after %d finished epochs; %s holds them (continue with --resume)", errInterrupted, trainer.State.Epoch, *checkpoint)
+			case *checkpoint != "":
+				return fmt.Errorf("%w before the first epoch ended: nothing written", errInterrupted)
 			}
 			return fmt.Errorf("%w: nothing written (use --checkpoint to keep finished epochs)", errInterrupted)
 		}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/internal/memguard"
+)
+
+// --help prints the help once, on stdout, for every command and for
+// 'help CMD'.
+func TestHelpPrintedOnce(t *testing.T) {
+	for _, args := range [][]string{{"train", "--help"}, {"help", "train"}, {"eval", "-h"}, {"help", "cf", "train"}} {
+		code, out, errs := harmonium(t, args...)
+		if code != 0 || strings.Count(out, "Example:") != 1 || errs != "" {
+			t.Errorf("%v: exit %d, %d copies of the help, stderr %q", args, code, strings.Count(out, "Example:"), errs)
+		}
+	}
+}
+
+// A mistyped flag or command gets one line on stderr with a suggestion, and
+// nothing on stdout.
+func TestTyposGetSuggestions(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--epoch", "3"}, "unknown flag --epoch; did you mean --epochs?"},
+		{[]string{"train", "--hiden", "3"}, "did you mean --hidden?"},
+		{[]string{"eval", "--modle", "m"}, "did you mean --model?"},
+		{[]string{"train", "--zzzzzzzz"}, "unknown flag --zzzzzzzz (see"},
+		{[]string{"trian"}, `unknown command "trian"; did you mean "train"?`},
+		{[]string{"filter"}, `did you mean "filters"?`},
+		{[]string{"cf", "trian"}, "unknown cf command"},
+	} {
+		code, out, errs := harmonium(t, c.args...)
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", c.args, code, out, errs, c.want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "version"} {
+		code, out, _ := harmonium(t, arg)
+		if code != 0 || !strings.HasPrefix(out, "harmonium ") || !strings.Contains(out, "go1.") {
+			t.Fatalf("%s: %d %q", arg, code, out)
+		}
+	}
+}
+
+// Work that cannot fit in memory is refused before anything is allocated,
+// with the figures; pictures are bounded too.
+func TestTooLargeIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCSV(t, dir)
+	model := filepath.Join(dir, "m.safetensors")
+	if code, _, errs := harmonium(t, "train", "--data", data, "--hidden", "3", "--epochs", "1", "--out", model, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	t.Setenv(memguard.EnvLimit, "1M")
+	out := filepath.Join(dir, "big.safetensors")
+	code, _, errs := harmonium(t, "train", "--data", data, "--hidden", "100000", "--out", out)
+	if code != 1 || !strings.Contains(errs, "training a 6-100000 RBM") || !strings.Contains(errs, memguard.EnvLimit) {
+		t.Fatalf("train beyond the memory limit: %d %q", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("refused training wrote a model")
+	}
+	t.Setenv(memguard.EnvLimit, "")
+	png := filepath.Join(dir, "f.png")
+	for _, args := range [][]string{
+		{"filters", "--model", model, "--n", "3", "--zoom", "100000", "--image-shape", "2x3", "--out", png},
+		{"sample", "--model", model, "--n", "1000000000", "--image-shape", "2x3", "--out", png},
+		{"sample", "--model", model, "--n", "100000", "--steps", "100", "--every", "1", "--image-shape", "2x3", "--zoom", "10", "--out", png},
+	} {
+		start := time.Now()
+		code, _, errs := harmonium(t, args...)
+		if code != 1 || !strings.Contains(errs, "picture too large") || time.Since(start) > 5*time.Second {
+			t.Errorf("%v: exit %d after %v, %q", args, code, time.Since(start), errs)
+		}
+	}
+	if _, err := os.Stat(png); err == nil {
+		t.Fatal("a refused picture was written")
+	}
+}
+
+// PCD resumed with a larger minibatch continues (the persistent chains grow).
+func TestPersistentResumeWithLargerBatch(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCSV(t, dir)
+	ck, out := filepath.Join(dir, "ck.safetensors"), filepath.Join(dir, "m.safetensors")
+	base := []string{"train", "--data", data, "--pcd", "1", "--hidden", "4", "--out", out, "--checkpoint", ck, "--quiet"}
+	if code, _, errs := harmonium(t, append(base, "--epochs", "1", "--batch", "5")...); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := harmonium(t, append(base, "--epochs", "2", "--batch", "20", "--resume")...); code != 0 {
+		t.Fatalf("resume with a larger batch: %d %q", code, errs)
+	}
+}
+
+// An interrupted run with --checkpoint does not tell the user to use
+// --checkpoint.
+func TestInterruptBeforeFirstEpochWithCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, _, errs := harmoniumCtx(t, ctx, "train", "--data", tinyCSV(t, dir), "--hidden", "3", "--checkpoint", filepath.Join(dir, "ck.safetensors"), "--out", filepath.Join(dir, "m.safetensors"))
+	if code != 130 || strings.Contains(errs, "use --checkpoint") || !strings.Contains(errs, "before the first epoch") {
+		t.Fatalf("interrupted with --checkpoint: %d %q", code, errs)
+	}
+}
+
+// Away from a terminal, a line printed resets the clock of the periodic
+// progress lines: short epochs give one line each and nothing between.
+func TestPlainProgressWaitsAfterALine(t *testing.T) {
+	old := plainEvery
+	plainEvery = time.Hour
+	defer func() { plainEvery = old }()
+	var errb strings.Builder
+	b := newBar(&env{stderr: &errb}, "training", false)
+	b.last = time.Now().Add(-2 * time.Hour) // long since the bar started
+	b.done()                                // an epoch line was just printed
+	b.update(1, 4, "")
+	if errb.Len() != 0 {
+		t.Fatalf("a progress line right after an epoch line: %q", errb.String())
+	}
+}
