@@ -29,6 +29,12 @@ var MNISTFiles = []MNISTFile{
 	{"t10k-labels-idx1-ubyte.gz", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
 }
 
+// maxMNISTBytes bounds what is read, downloaded or decompressed for an
+// MNIST file: larger than any of them, compressed or not (the biggest,
+// train-images-idx3-ubyte, is 47,040,016 bytes uncompressed), so that a
+// hostile server or a stray file in the cache cannot exhaust memory or time.
+const maxMNISTBytes = 64 << 20
+
 // DefaultMNISTURL is where MNIST is downloaded from unless HARMONIUM_MNIST_URL
 // names another folder URL holding the same four files.
 const DefaultMNISTURL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
@@ -66,7 +72,7 @@ func DownloadMNIST(ctx context.Context, baseURL, dir string, progress Progress) 
 	}
 	for _, f := range MNISTFiles {
 		dst := filepath.Join(dir, f.Name)
-		if b, err := os.ReadFile(dst); err == nil && contentSHA256(b) == f.SHA256 {
+		if b, err := readCached(dst); err == nil && contentSHA256(b) == f.SHA256 {
 			continue
 		}
 		if err := download(ctx, f, baseURL, dst, progress); err != nil {
@@ -91,9 +97,12 @@ func download(ctx context.Context, f MNISTFile, baseURL, dst string, progress Pr
 		return fmt.Errorf("download %s: %s", url, resp.Status)
 	}
 	pr := &progressReader{r: resp.Body, name: f.Name, total: resp.ContentLength, fn: progress}
-	body, err := io.ReadAll(io.LimitReader(pr, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(pr, maxMNISTBytes+1))
 	if err != nil {
 		return fmt.Errorf("download %s: %w", url, err)
+	}
+	if len(body) > maxMNISTBytes {
+		return fmt.Errorf("download %s: more than %d bytes, too large for an MNIST file", url, maxMNISTBytes)
 	}
 	if got := contentSHA256(body); got != f.SHA256 {
 		return fmt.Errorf("download %s: SHA-256 of the contents is %s, expected %s", url, got, f.SHA256)
@@ -104,8 +113,24 @@ func download(ctx context.Context, f MNISTFile, baseURL, dst string, progress Pr
 	})
 }
 
+// readCached returns the contents of a file already in the cache, or an
+// error when it cannot be read or is too large to be an MNIST file.
+func readCached(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMNISTBytes+1))
+	if err == nil && len(b) > maxMNISTBytes {
+		err = fmt.Errorf("%s: too large for an MNIST file", path)
+	}
+	return b, err
+}
+
 // contentSHA256 returns the SHA-256 of b, gunzipped when it is gzip data
-// ("" when the gzip data is corrupt).
+// ("" when the gzip data is corrupt or decompresses to more than
+// maxMNISTBytes).
 func contentSHA256(b []byte) string {
 	var r io.Reader = bytes.NewReader(b)
 	if len(b) > 1 && b[0] == 0x1f && b[1] == 0x8b {
@@ -116,7 +141,7 @@ func contentSHA256(b []byte) string {
 		r = zr
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	if n, err := io.Copy(h, io.LimitReader(r, maxMNISTBytes+1)); err != nil || n > maxMNISTBytes {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))

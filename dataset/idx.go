@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,41 +27,51 @@ func readIDX(path string, magic uint32) ([]int, []byte, error) {
 	return decodeIDX(r, path, magic)
 }
 
-// decodeIDX reads IDX data from r; path names it in messages.
+// decodeIDX reads IDX data from r; path names it in messages. The body's
+// size is checked for overflow and against maxValues before anything is
+// allocated, and read with readBody, so a header claiming more data than r
+// holds fails as "truncated" without allocating the claim.
 func decodeIDX(r io.Reader, path string, magic uint32) ([]int, []byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, nil, fmt.Errorf("read %s: not an IDX file: too short for a header", path)
+		return nil, nil, readErr(path, err, "not an IDX file: too short for a header")
 	}
 	got := binary.BigEndian.Uint32(hdr[:])
 	if got != magic {
 		return nil, nil, fmt.Errorf("read %s: wrong IDX magic number 0x%08x (want 0x%08x)", path, got, magic)
 	}
-	ndim := int(magic & 0xff)
-	dims := make([]int, ndim)
-	total := 1
+	dims := make([]int64, magic&0xff)
+	var total int64 = 1
 	for i := range dims {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, nil, fmt.Errorf("read %s: truncated IDX header", path)
+			return nil, nil, readErr(path, err, "truncated IDX header")
 		}
-		dims[i] = int(binary.BigEndian.Uint32(hdr[:]))
+		dims[i] = int64(binary.BigEndian.Uint32(hdr[:]))
+		if dims[i] == 0 {
+			return nil, nil, fmt.Errorf("read %s: IDX dimensions %v include a 0: no samples", path, dims[:i+1])
+		}
+		// Compare by division: total*dims[i] could overflow.
+		if dims[i] > maxValues/total {
+			return nil, nil, fmt.Errorf("read %s: implausible IDX dimensions %v: more than %d values", path, dims[:i+1], maxValues)
+		}
 		total *= dims[i]
-		if dims[i] == 0 || total > 1<<34 {
-			return nil, nil, fmt.Errorf("read %s: implausible IDX dimensions %v", path, dims[:i+1])
-		}
 	}
-	body := make([]byte, total)
-	n, err := io.ReadFull(r, body)
+	body, n, err := readBody(r, total)
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, nil, fmt.Errorf("read %s: truncated: header says %v (%d bytes), file has %d", path, dims, total, n)
-		}
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, nil, readErr(path, err, fmt.Sprintf("truncated: header says %v (%d bytes), file has %d", dims, total, n))
 	}
-	if extra, _ := r.Read(hdr[:1]); extra > 0 {
+	// Reading on to the end also makes a gzip reader check its CRC.
+	switch extra, err := io.ReadFull(r, hdr[:1]); {
+	case extra > 0:
 		return nil, nil, fmt.Errorf("read %s: data continues past the %d bytes its header %v describes", path, total, dims)
+	case err != io.EOF:
+		return nil, nil, readErr(path, err, "truncated: the compressed data ends early")
 	}
-	return dims, body, nil
+	out := make([]int, len(dims))
+	for i, d := range dims {
+		out[i] = int(d) // fits: d <= total <= maxValues
+	}
+	return out, body, nil
 }
 
 // ReadIDXImages reads an IDX image file (raw or gzipped) and returns one row

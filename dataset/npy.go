@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,30 +20,50 @@ var (
 	npyShape   = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
 )
 
-// ReadNPY reads a NumPy .npy file holding a 1-D or 2-D array of float32,
-// float64, uint8, int32 or int64 in C order (1-D arrays are one sample).
-// NaN and Inf are errors.
+// maxNPYHeader caps the length of a .npy header. NumPy writes a few hundred
+// bytes for the plain arrays read here (and np.load refuses headers over
+// 10,000 bytes by default); 64 KiB is generous, and bounds what a version
+// 2 or 3 header, whose length field goes up to 4 GiB, can make us allocate.
+const maxNPYHeader = 1 << 16
+
+// npyItemSize is the size in bytes of each dtype ReadNPY accepts.
+var npyItemSize = map[string]int{"<f4": 4, "<f8": 8, "|u1": 1, "<u1": 1, "<i4": 4, "<i8": 8}
+
+// ReadNPY reads a NumPy .npy file (optionally gzipped) holding a 1-D or 2-D
+// array of float32, float64, uint8, int32 or int64 in C order (1-D arrays
+// are one sample). NaN and Inf are errors, as are values too large for
+// float32, empty arrays, and arrays of more than 2^30 values.
 func ReadNPY(path string) (*Set, error) {
 	r, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var pre [10]byte
-	if _, err := io.ReadFull(r, pre[:]); err != nil || string(pre[:6]) != "\x93NUMPY" {
+	var pre [12]byte
+	if _, err := io.ReadFull(r, pre[:10]); err != nil || string(pre[:6]) != "\x93NUMPY" {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, readErr(path, err, "")
+		}
 		return nil, fmt.Errorf("read %s: not a .npy file (bad magic)", path)
 	}
-	hlen := int(binary.LittleEndian.Uint16(pre[8:10]))
-	if pre[6] >= 2 {
-		var ext [2]byte
-		if _, err := io.ReadFull(r, ext[:]); err != nil {
-			return nil, fmt.Errorf("read %s: truncated header", path)
+	var hlen int64
+	switch pre[6] {
+	case 1:
+		hlen = int64(binary.LittleEndian.Uint16(pre[8:10]))
+	case 2, 3:
+		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
+			return nil, readErr(path, err, "truncated header")
 		}
-		hlen |= int(binary.LittleEndian.Uint16(ext[:])) << 16
+		hlen = int64(binary.LittleEndian.Uint32(pre[8:12]))
+	default:
+		return nil, fmt.Errorf("read %s: unsupported .npy format version %d.%d (want 1.0, 2.0 or 3.0)", path, pre[6], pre[7])
+	}
+	if hlen > maxNPYHeader {
+		return nil, fmt.Errorf("read %s: .npy header of %d bytes is implausibly long (the limit is %d)", path, hlen, maxNPYHeader)
 	}
 	header := make([]byte, hlen)
 	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, fmt.Errorf("read %s: truncated header", path)
+		return nil, readErr(path, err, "truncated header")
 	}
 	h := string(header)
 	d, fo, sh := npyDescr.FindStringSubmatch(h), npyFortran.FindStringSubmatch(h), npyShape.FindStringSubmatch(h)
@@ -52,19 +73,19 @@ func ReadNPY(path string) (*Set, error) {
 	if fo[1] == "True" {
 		return nil, fmt.Errorf("read %s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", path)
 	}
-	var dims []int
-	for _, f := range strings.Split(sh[1], ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("read %s: bad shape (%s)", path, sh[1])
-		}
-		dims = append(dims, n)
+	size := npyItemSize[d[1]]
+	if size == 0 {
+		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", path, showToken(d[1]))
 	}
-	rows, cols := 0, 0
+	dims, err := parseNPYShape(sh[1])
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	shape := npyShapeString(dims)
+	var rows, cols int64
 	switch len(dims) {
+	case 0:
+		return nil, fmt.Errorf("read %s: array is a scalar (shape ()), want 1 or 2 dimensions", path)
 	case 1:
 		rows, cols = 1, dims[0]
 	case 2:
@@ -72,37 +93,117 @@ func ReadNPY(path string) (*Set, error) {
 	default:
 		return nil, fmt.Errorf("read %s: array has %d dimensions, want 1 or 2", path, len(dims))
 	}
-	size := map[string]int{"<f4": 4, "<f8": 8, "|u1": 1, "<u1": 1, "<i4": 4, "<i8": 8}[d[1]]
-	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", path, d[1])
+	if rows == 0 || cols == 0 {
+		return nil, fmt.Errorf("read %s: array of shape %s is empty: no samples", path, shape)
 	}
-	n := rows * cols
-	raw := make([]byte, n*size)
-	if got, err := io.ReadFull(r, raw); err != nil {
-		return nil, fmt.Errorf("read %s: truncated: shape %v needs %d bytes of data, file has %d", path, dims, len(raw), got)
+	// Compare by division: rows*cols could overflow.
+	if rows > maxValues/cols {
+		return nil, fmt.Errorf("read %s: array of shape %s has more than %d values", path, shape, maxValues)
 	}
-	x := mat32.New(rows, cols)
-	for i := range x.Data {
-		b := raw[i*size:]
-		var v float64
-		switch d[1] {
-		case "<f4":
-			v = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-		case "<f8":
-			v = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		case "|u1", "<u1":
-			v = float64(b[0])
-		case "<i4":
-			v = float64(int32(binary.LittleEndian.Uint32(b)))
-		case "<i8":
-			v = float64(int64(binary.LittleEndian.Uint64(b)))
+	data, err := readNPYData(r, path, shape, rows*cols, cols, d[1], size)
+	if err != nil {
+		return nil, err
+	}
+	// Reading on lets a gzip reader check its CRC when the array ends the
+	// data; anything after the array is ignored, as np.load does.
+	if _, err := io.ReadFull(r, pre[:1]); err != nil && err != io.EOF {
+		return nil, readErr(path, err, "truncated: the compressed data ends early")
+	}
+	return &Set{X: mat32.FromSlice(int(rows), int(cols), data), Source: path}, nil
+}
+
+// parseNPYShape parses the inside of a header's shape tuple, e.g. "3, 4" or
+// "3,", into non-negative dimensions.
+func parseNPYShape(s string) ([]int64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, ",")
+	var dims []int64
+	for i, f := range fields {
+		f = strings.TrimSpace(f)
+		if f == "" && i > 0 && i == len(fields)-1 {
+			break // the trailing comma of "(3,)"
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("read %s: value %g at sample %d, feature %d is not finite", path, v, i/cols+1, i%cols+1)
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("bad shape %s", quoteField("("+s+")"))
 		}
-		x.Data[i] = float32(v)
+		dims = append(dims, n)
 	}
-	return &Set{X: x, Source: path}, nil
+	return dims, nil
+}
+
+// npyShapeString formats dims the way Python prints a tuple.
+func npyShapeString(dims []int64) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, d := range dims {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(d, 10))
+	}
+	if len(dims) == 1 {
+		b.WriteByte(',')
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// readNPYData reads n values of the given dtype (size bytes each) from r and
+// converts them to float32, checking each. It reads in fixed-size chunks and
+// grows its result only as data arrives, unless r's size is known, in which
+// case a file too short for the shape fails before anything is allocated.
+func readNPYData(r io.Reader, path, shape string, n, cols int64, descr string, size int) ([]float32, error) {
+	nbytes := n * int64(size) // no overflow: n <= maxValues
+	truncated := func(got int64) error {
+		return fmt.Errorf("read %s: truncated: shape %s needs %d bytes of data, file has %d", path, shape, nbytes, got)
+	}
+	want := n
+	if rem := remaining(r); rem < 0 {
+		want = min(n, readChunk/4)
+	} else if rem < nbytes {
+		return nil, truncated(rem)
+	}
+	data := make([]float32, 0, want)
+	buf := make([]byte, 1<<16) // a multiple of every item size
+	for int64(len(data)) < n {
+		chunk := buf[:min(int64(len(buf)), (n-int64(len(data)))*int64(size))]
+		got, err := io.ReadFull(r, chunk)
+		for b := chunk[:got-got%size]; len(b) > 0; b = b[size:] {
+			var v float64
+			switch descr {
+			case "<f4":
+				v = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+			case "<f8":
+				v = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			case "|u1", "<u1":
+				v = float64(b[0])
+			case "<i4":
+				v = float64(int32(binary.LittleEndian.Uint32(b)))
+			case "<i8":
+				v = float64(int64(binary.LittleEndian.Uint64(b)))
+			}
+			f := float32(v)
+			if math.IsNaN(v) || math.IsInf(float64(f), 0) {
+				i := int64(len(data))
+				what := "is not finite"
+				if !math.IsInf(v, 0) && !math.IsNaN(v) {
+					what = "does not fit in float32"
+				}
+				return nil, fmt.Errorf("read %s: value %g at sample %d, feature %d %s", path, v, i/cols+1, i%cols+1, what)
+			}
+			data = append(data, f)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, truncated(int64(len(data))*int64(size) + int64(got%size))
+			}
+			return nil, readErr(path, err, "")
+		}
+	}
+	return data, nil
 }
 
 // WriteNPY writes m as a 2-D float32 .npy file, atomically.
