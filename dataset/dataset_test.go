@@ -292,3 +292,32 @@ func TestSharedMNIST(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteLabelsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	labels := []int{7, 2, 1, 0, 4, 1, 4, 9, 5, 9}
+	npy, csv := filepath.Join(dir, "y.npy"), filepath.Join(dir, "y.csv")
+	if err := WriteLabels(npy, labels); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLabels(csv, labels); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ReadNPY(npy) // a 1-D array reads as one sample
+	if err != nil || a.X.Rows != 1 || a.X.Cols != len(labels) {
+		t.Fatalf("labels .npy: %v %+v", err, a)
+	}
+	b, err := ReadCSV(csv)
+	if err != nil || b.X.Rows != len(labels) || b.X.Cols != 1 {
+		t.Fatalf("labels .csv: %v %+v", err, b)
+	}
+	for i, l := range labels {
+		if a.X.Data[i] != float32(l) || b.X.Data[i] != float32(l) {
+			t.Fatalf("label %d: %g and %g, want %d", i, a.X.Data[i], b.X.Data[i], l)
+		}
+	}
+	raw, _ := os.ReadFile(npy)
+	if !strings.Contains(string(raw[:64]), "'<i8'") || (len(raw)-8*len(labels))%64 != 0 {
+		t.Fatalf("labels .npy header: %q", raw[:64])
+	}
+}

@@ -209,16 +209,7 @@ func readNPYData(r io.Reader, path, shape string, n, cols int64, descr string, s
 // WriteNPY writes m as a 2-D float32 .npy file, atomically.
 func WriteNPY(path string, m *mat32.Dense) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
-		h := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", m.Rows, m.Cols)
-		// Pad so that the data starts on a 64-byte boundary, ending in '\n'.
-		pad := 64 - (10+len(h)+1)%64
-		h += strings.Repeat(" ", pad%64) + "\n"
-		pre := []byte("\x93NUMPY\x01\x00\x00\x00")
-		binary.LittleEndian.PutUint16(pre[8:], uint16(len(h)))
-		if _, err := w.Write(pre); err != nil {
-			return err
-		}
-		if _, err := io.WriteString(w, h); err != nil {
+		if err := writeNPYHeader(w, "<f4", fmt.Sprintf("(%d, %d)", m.Rows, m.Cols)); err != nil {
 			return err
 		}
 		buf := make([]byte, 4*m.Cols)
@@ -232,4 +223,43 @@ func WriteNPY(path string, m *mat32.Dense) error {
 		}
 		return nil
 	})
+}
+
+// WriteLabels writes class labels, one per sample, atomically: a 1-D int64
+// .npy file, or a .csv file with one label per line, chosen by the path's
+// extension.
+func WriteLabels(path string, labels []int) error {
+	csv := strings.HasSuffix(strings.ToLower(path), ".csv")
+	return atomicfile.Write(path, func(w io.Writer) error {
+		var buf []byte
+		if csv {
+			for _, l := range labels {
+				buf = append(strconv.AppendInt(buf, int64(l), 10), '\n')
+			}
+		} else {
+			if err := writeNPYHeader(w, "<i8", fmt.Sprintf("(%d,)", len(labels))); err != nil {
+				return err
+			}
+			for _, l := range labels {
+				buf = binary.LittleEndian.AppendUint64(buf, uint64(int64(l)))
+			}
+		}
+		_, err := w.Write(buf)
+		return err
+	})
+}
+
+// writeNPYHeader writes a version 1.0 .npy header for a C-order array,
+// padded so that the data starts on a 64-byte boundary.
+func writeNPYHeader(w io.Writer, descr, shape string) error {
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+	pad := 64 - (10+len(h)+1)%64
+	h += strings.Repeat(" ", pad%64) + "\n"
+	pre := []byte("\x93NUMPY\x01\x00\x00\x00")
+	binary.LittleEndian.PutUint16(pre[8:], uint16(len(h)))
+	if _, err := w.Write(pre); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, h)
+	return err
 }

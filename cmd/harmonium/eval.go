@@ -163,25 +163,31 @@ func binaryData(set *dataset.Set, seed uint64) (*mat32.Dense, string) {
 }
 
 func runFeatures(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "features", "write p(h=1|v) for every sample, one row per sample: the hidden layer as features for other models.",
-		"harmonium features --model mnist.safetensors --data mnist --split train --out train-features.npy")
+	fs := newFlags(e, "features", "write p(h=1|v) for every sample, one row per sample: the hidden layer as features for other models. MNIST folders are read from the training split, as train reads them; --split test for the test split.",
+		"harmonium features --model mnist.safetensors --data mnist --out train-features.npy --labels-out train-labels.npy")
 	var data dataFlags
-	data.register(fs, "test")
+	data.register(fs, "train")
 	model := fs.String("model", "", "model file (required)")
 	out := fs.String("out", "", "output file, .npy (float32) or .csv (required)")
+	labelsOut := fs.String("labels-out", "", "also write the data's labels, one per sample, to this .npy (int64) or .csv file (MNIST has them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	ext := strings.ToLower(filepath.Ext(*out))
-	if *out == "" || (ext != ".npy" && ext != ".csv") {
+	if !npyOrCSV(*out) {
 		return usageError{fmt.Errorf("--out must name a .npy or .csv file, got %q", *out)}
+	}
+	if *labelsOut != "" && !npyOrCSV(*labelsOut) {
+		return usageError{fmt.Errorf("--labels-out must name a .npy or .csv file, got %q", *labelsOut)}
 	}
 	m, _, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
 	}
+	if *labelsOut != "" && set.Labels == nil {
+		return fmt.Errorf("--labels-out: %s has no labels", set.Source)
+	}
 	feats := m.Transform(set.X)
-	if ext == ".npy" {
+	if strings.ToLower(filepath.Ext(*out)) == ".npy" {
 		err = dataset.WriteNPY(*out, feats)
 	} else {
 		err = dataset.WriteCSV(*out, feats)
@@ -190,5 +196,16 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d samples x %d features\n", *out, feats.Rows, feats.Cols)
+	if *labelsOut != "" {
+		if err := dataset.WriteLabels(*labelsOut, set.Labels); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s: %d labels\n", *labelsOut, len(set.Labels))
+	}
 	return nil
+}
+
+func npyOrCSV(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".npy" || ext == ".csv"
 }

@@ -130,3 +130,58 @@ func TestPlainProgressWaitsAfterALine(t *testing.T) {
 		t.Fatalf("a progress line right after an epoch line: %q", errb.String())
 	}
 }
+
+// writeIDX writes an MNIST-style IDX pair (images n x 2 x 2, labels) named
+// prefix-images-idx3-ubyte and prefix-labels-idx1-ubyte into dir.
+func writeIDX(t *testing.T, dir, prefix string, labels []byte) {
+	t.Helper()
+	n := len(labels)
+	img := []byte{0, 0, 8, 3, 0, 0, 0, byte(n), 0, 0, 0, 2, 0, 0, 0, 2}
+	for i := 0; i < n; i++ {
+		img = append(img, byte(60*i), 255, 0, byte(255-60*i))
+	}
+	lab := append([]byte{0, 0, 8, 1, 0, 0, 0, byte(n)}, labels...)
+	if os.WriteFile(filepath.Join(dir, prefix+"-images-idx3-ubyte"), img, 0o644) != nil ||
+		os.WriteFile(filepath.Join(dir, prefix+"-labels-idx1-ubyte"), lab, 0o644) != nil {
+		t.Fatal("cannot write IDX files")
+	}
+}
+
+// features reads the training split by default, as train does, and writes
+// the labels beside the features.
+func TestFeaturesSplitAndLabels(t *testing.T) {
+	dir := t.TempDir()
+	mnist := filepath.Join(dir, "mnist")
+	os.Mkdir(mnist, 0o755)
+	writeIDX(t, mnist, "train", []byte{3, 1, 4, 1})
+	writeIDX(t, mnist, "t10k", []byte{9, 2})
+	model := filepath.Join(dir, "m.safetensors")
+	if code, _, errs := harmonium(t, "train", "--data", mnist, "--hidden", "3", "--epochs", "1", "--out", model, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	feats, labels := filepath.Join(dir, "f.npy"), filepath.Join(dir, "y.csv")
+	if code, _, errs := harmonium(t, "features", "--model", model, "--data", mnist, "--out", feats, "--labels-out", labels); code != 0 {
+		t.Fatal(errs)
+	}
+	if b, _ := os.ReadFile(labels); string(b) != "3\n1\n4\n1\n" {
+		t.Fatalf("labels of the training split: %q", b)
+	}
+	if code, _, errs := harmonium(t, "features", "--model", model, "--data", mnist, "--split", "test", "--out", feats, "--labels-out", labels); code != 0 {
+		t.Fatal(errs)
+	}
+	if b, _ := os.ReadFile(labels); string(b) != "9\n2\n" {
+		t.Fatalf("labels of the test split: %q", b)
+	}
+	csvModel := filepath.Join(dir, "c.safetensors")
+	csv := tinyCSV(t, dir)
+	if code, _, errs := harmonium(t, "train", "--data", csv, "--hidden", "3", "--epochs", "1", "--out", csvModel, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, _, errs := harmonium(t, "features", "--model", csvModel, "--data", csv, "--out", feats, "--labels-out", filepath.Join(dir, "none.npy"))
+	if code != 1 || !strings.Contains(errs, "has no labels") {
+		t.Fatalf("labels of unlabelled data: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.npy")); err == nil {
+		t.Fatal("labels written for unlabelled data")
+	}
+}
