@@ -3,6 +3,7 @@ package modelfile
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/harmonium-ml/harmonium/cf"
@@ -11,17 +12,43 @@ import (
 // FormatCF is the format tag of a collaborative-filtering model file.
 const FormatCF = "harmonium.cf/v1"
 
-// SaveCF writes a collaborative-filtering RBM: tensors weights
-// [visible items, levels, hidden], visible_bias [items, levels],
-// hidden_bias, the baseline offsets, and the training ratings (case,
-// visible, level indices, stored as F32); the metadata holds the format,
-// the rating levels and the id maps as JSON.
+// Tensor names of a collaborative-filtering model file.
+const (
+	tCFWeights    = "weights"        // F32 [visibles, levels, hidden]
+	tCFVisBias    = "visible_bias"   // F32 [visibles, levels]
+	tCFHidBias    = "hidden_bias"    // F32 [hidden]
+	tCaseOffset   = "case_offset"    // F32 [cases]
+	tVisibleOff   = "visible_offset" // F32 [visibles]
+	tTrainCase    = "train_case"     // I32 [ratings]
+	tTrainVisible = "train_visible"  // I32 [ratings]
+	tTrainLevel   = "train_level"    // I32 [ratings]
+)
+
+// maxLevels is the most rating levels a model may have (level indices are
+// bytes).
+const maxLevels = 255
+
+// SaveCF writes a collaborative-filtering RBM: F32 tensors weights
+// [visibles, levels, hidden], visible_bias [visibles, levels],
+// hidden_bias [hidden], case_offset [cases] and visible_offset [visibles];
+// and the training ratings as three I32 tensors of equal length,
+// train_case, train_visible and train_level (indices into the cases, the
+// visibles and the levels). The metadata holds the format, the rating
+// levels and the id maps (cases, visibles) as JSON, and item_based,
+// binary, like_threshold and mean.
+//
+// Files written before the index tensors became I32 store them as F32
+// (exact only up to 2^24); LoadCF reads either dtype, so the format tag is
+// still harmonium.cf/v1.
 func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	md := map[string]string{}
 	for k, v := range meta {
 		md[k] = v
 	}
-	levels, _ := json.Marshal(m.Levels)
+	levels, err := json.Marshal(m.Levels)
+	if err != nil {
+		return fmt.Errorf("write %s: rating levels: %w", path, err)
+	}
 	cases, _ := json.Marshal(m.Users)
 	visibles, _ := json.Marshal(m.Items)
 	md["format"] = FormatCF
@@ -32,95 +59,193 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	md["binary"] = strconv.FormatBool(m.Binary)
 	md["like_threshold"] = strconv.FormatFloat(m.LikeThreshold, 'g', -1, 64)
 	md["mean"] = strconv.FormatFloat(m.Mean, 'g', -1, 64)
-	var tc, tv, tl []float32
+	n := 0
 	for c := range m.UserItems {
+		n += len(m.UserItems[c])
+	}
+	// Non-nil even when empty, so that they are written as I32.
+	tc, tv, tl := make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+	for c := range m.UserItems {
+		if len(m.UserLevels[c]) != len(m.UserItems[c]) {
+			return fmt.Errorf("write %s: case %d has %d rated visibles but %d levels", path, c, len(m.UserItems[c]), len(m.UserLevels[c]))
+		}
 		for i, it := range m.UserItems[c] {
-			tc, tv, tl = append(tc, float32(c)), append(tv, float32(it)), append(tl, float32(m.UserLevels[c][i]))
+			tc, tv, tl = append(tc, int32(c)), append(tv, it), append(tl, int32(m.UserLevels[c][i]))
 		}
 	}
 	M, K, F := len(m.Items), m.K(), m.Hidden
 	return Write(path, []Tensor{
-		{"weights", []int{M, K, F}, m.W},
-		{"visible_bias", []int{M, K}, m.VisBias},
-		{"hidden_bias", []int{F}, m.HidBias},
-		{"case_offset", []int{len(m.Users)}, m.UserOffset},
-		{"visible_offset", []int{M}, m.ItemOffset},
-		{"train_case", []int{len(tc)}, tc},
-		{"train_visible", []int{len(tv)}, tv},
-		{"train_level", []int{len(tl)}, tl},
+		{Name: tCFWeights, Shape: []int{M, K, F}, Data: m.W},
+		{Name: tCFVisBias, Shape: []int{M, K}, Data: m.VisBias},
+		{Name: tCFHidBias, Shape: []int{F}, Data: m.HidBias},
+		{Name: tCaseOffset, Shape: []int{len(m.Users)}, Data: m.UserOffset},
+		{Name: tVisibleOff, Shape: []int{M}, Data: m.ItemOffset},
+		{Name: tTrainCase, Shape: []int{len(tc)}, Ints: tc},
+		{Name: tTrainVisible, Shape: []int{len(tv)}, Ints: tv},
+		{Name: tTrainLevel, Shape: []int{len(tl)}, Ints: tl},
 	}, md)
 }
 
 // LoadCF reads a collaborative-filtering model file, checking its format,
-// id maps and tensor shapes.
+// metadata (2 to 255 finite, increasing rating levels; non-empty id maps
+// without duplicates; finite mean and threshold), that the tensor shapes
+// agree with the id maps and levels, that every parameter is finite and
+// that the training ratings (I32, or F32 holding whole numbers, as older
+// files do) index inside the model. Errors are one line, "read PATH: ...".
 func LoadCF(path string) (*cf.Model, map[string]string, error) {
 	f, err := Read(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(format string, a ...any) (*cf.Model, map[string]string, error) {
-		return nil, nil, fmt.Errorf("read %s: "+format, append([]any{path}, a...)...)
-	}
-	if got := f.Meta["format"]; got != FormatCF {
-		if got == FormatRBM {
-			return fail("this is an RBM model (%s), not a collaborative-filtering one", got)
-		}
-		return fail("unknown model format %q (want %s)", got, FormatCF)
-	}
-	m := &cf.Model{ItemBased: f.Meta["item_based"] == "true", Binary: f.Meta["binary"] == "true"}
-	if m.Binary {
-		if m.LikeThreshold, err = strconv.ParseFloat(f.Meta["like_threshold"], 64); err != nil {
-			return fail("bad like_threshold %q", f.Meta["like_threshold"])
-		}
-	}
-	if json.Unmarshal([]byte(f.Meta["levels"]), &m.Levels) != nil || len(m.Levels) < 2 {
-		return fail("bad rating levels in the metadata")
-	}
-	if json.Unmarshal([]byte(f.Meta["cases"]), &m.Users) != nil || json.Unmarshal([]byte(f.Meta["visibles"]), &m.Items) != nil {
-		return fail("bad id maps in the metadata")
-	}
-	if m.Mean, err = strconv.ParseFloat(f.Meta["mean"], 64); err != nil {
-		return fail("bad mean rating %q", f.Meta["mean"])
-	}
-	w, ok := f.Tensors["weights"]
-	if !ok || len(w.Shape) != 3 || w.Shape[0] != len(m.Items) || w.Shape[1] != len(m.Levels) {
-		return fail("tensor weights missing or not [%d, %d, hidden]", len(m.Items), len(m.Levels))
-	}
-	m.W, m.Hidden = w.Data, w.Shape[2]
-	M, K, F, C := len(m.Items), len(m.Levels), m.Hidden, len(m.Users)
-	get := func(name string, shape ...int) ([]float32, error) {
-		t, ok := f.Tensors[name]
-		if !ok || fmt.Sprint(t.Shape) != fmt.Sprint(shape) {
-			return nil, fmt.Errorf("read %s: tensor %s missing or not of shape %v", path, name, shape)
-		}
-		return t.Data, nil
-	}
-	if m.VisBias, err = get("visible_bias", M, K); err != nil {
+	m, err := loadCF(checker{path, f})
+	if err != nil {
 		return nil, nil, err
-	}
-	if m.HidBias, err = get("hidden_bias", F); err != nil {
-		return nil, nil, err
-	}
-	if m.UserOffset, err = get("case_offset", C); err != nil {
-		return nil, nil, err
-	}
-	if m.ItemOffset, err = get("visible_offset", M); err != nil {
-		return nil, nil, err
-	}
-	tc, ok1 := f.Tensors["train_case"]
-	tv, ok2 := f.Tensors["train_visible"]
-	tl, ok3 := f.Tensors["train_level"]
-	if !ok1 || !ok2 || !ok3 || len(tc.Data) != len(tv.Data) || len(tc.Data) != len(tl.Data) {
-		return fail("training ratings missing or of different lengths")
-	}
-	m.UserItems, m.UserLevels = make([][]int32, C), make([][]uint8, C)
-	for i := range tc.Data {
-		c, v, l := int(tc.Data[i]), int(tv.Data[i]), int(tl.Data[i])
-		if c < 0 || c >= C || v < 0 || v >= M || l < 0 || l >= K {
-			return fail("training rating %d refers outside the model", i)
-		}
-		m.UserItems[c] = append(m.UserItems[c], int32(v))
-		m.UserLevels[c] = append(m.UserLevels[c], uint8(l))
 	}
 	return m, f.Meta, nil
+}
+
+func loadCF(c checker) (*cf.Model, error) {
+	f := c.f
+	if got := f.Meta["format"]; got != FormatCF {
+		if got == FormatRBM {
+			return nil, c.errorf("this is an RBM model (%s), not a collaborative-filtering one", got)
+		}
+		return nil, c.errorf("unknown model format %q (want %s)", got, FormatCF)
+	}
+	m := &cf.Model{}
+	var err error
+	if m.ItemBased, err = c.metaBool("item_based"); err != nil {
+		return nil, err
+	}
+	if m.Binary, err = c.metaBool("binary"); err != nil {
+		return nil, err
+	}
+	if m.Binary {
+		if m.LikeThreshold, err = c.metaFloat("like_threshold"); err != nil {
+			return nil, err
+		}
+	}
+	if json.Unmarshal([]byte(f.Meta["levels"]), &m.Levels) != nil {
+		return nil, c.errorf("metadata levels %q is not a JSON list of numbers", abbrev(f.Meta["levels"]))
+	}
+	K := len(m.Levels)
+	if K < 2 || K > maxLevels {
+		return nil, c.errorf("%d rating levels in the metadata; a model has 2 to %d", K, maxLevels)
+	}
+	for k, v := range m.Levels {
+		if math.IsNaN(v) || math.IsInf(v, 0) || (k > 0 && !(v > m.Levels[k-1])) {
+			return nil, c.errorf("rating levels %v in the metadata are not finite and strictly increasing", m.Levels)
+		}
+	}
+	if m.Binary && (K != 2 || m.Levels[0] != 0 || m.Levels[1] != 1) {
+		return nil, c.errorf("a binary (like/dislike) model with rating levels %v, want [0 1]", m.Levels)
+	}
+	for _, ids := range []struct {
+		key string
+		to  *[]string
+	}{{"cases", &m.Users}, {"visibles", &m.Items}} {
+		if json.Unmarshal([]byte(f.Meta[ids.key]), ids.to) != nil {
+			return nil, c.errorf("metadata %s is not a JSON list of ids", ids.key)
+		}
+		if len(*ids.to) == 0 {
+			return nil, c.errorf("metadata %s lists no ids", ids.key)
+		}
+		seen := make(map[string]bool, len(*ids.to))
+		for _, id := range *ids.to {
+			if id == "" || seen[id] {
+				return nil, c.errorf("metadata %s has an empty or repeated id %q", ids.key, abbrev(id))
+			}
+			seen[id] = true
+		}
+	}
+	if m.Mean, err = c.metaFloat("mean"); err != nil {
+		return nil, err
+	}
+	M, C := len(m.Items), len(m.Users)
+	w, err := c.tensor(tCFWeights, 3)
+	if err != nil {
+		return nil, err
+	}
+	if w.Shape[0] != M || w.Shape[1] != K || w.Shape[2] < 1 {
+		return nil, c.errorf("tensor %s has shape %v, want [%d, %d, hidden] (visibles, levels) with hidden at least 1", tCFWeights, w.Shape, M, K)
+	}
+	m.W, m.Hidden = w.Data, w.Shape[2]
+	if m.VisBias, err = c.floats(tCFVisBias, M, K); err != nil {
+		return nil, err
+	}
+	if m.HidBias, err = c.floats(tCFHidBias, m.Hidden); err != nil {
+		return nil, err
+	}
+	if m.UserOffset, err = c.floats(tCaseOffset, C); err != nil {
+		return nil, err
+	}
+	if m.ItemOffset, err = c.floats(tVisibleOff, M); err != nil {
+		return nil, err
+	}
+	cs, err := c.indices(tTrainCase, C, -1)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := c.indices(tTrainVisible, M, len(cs))
+	if err != nil {
+		return nil, err
+	}
+	ls, err := c.indices(tTrainLevel, K, len(cs))
+	if err != nil {
+		return nil, err
+	}
+	per := make([]int, C)
+	for _, u := range cs {
+		per[u]++
+	}
+	m.UserItems, m.UserLevels = make([][]int32, C), make([][]uint8, C)
+	for u, n := range per {
+		m.UserItems[u], m.UserLevels[u] = make([]int32, 0, n), make([]uint8, 0, n)
+	}
+	for i, u := range cs {
+		m.UserItems[u] = append(m.UserItems[u], vs[i])
+		m.UserLevels[u] = append(m.UserLevels[u], uint8(ls[i]))
+	}
+	return m, nil
+}
+
+// indices returns the 1-D index tensor name, I32 or (as older files store
+// it) F32, checking that each value is a whole number in [0, limit) and,
+// when length is not negative, that there are length of them.
+func (c checker) indices(name string, limit, length int) ([]int32, error) {
+	t, ok := c.f.Tensors[name]
+	if !ok {
+		return nil, c.errorf("tensor %s missing (the training ratings)", name)
+	}
+	if len(t.Shape) != 1 || (length >= 0 && t.Len() != length) {
+		want := "[ratings]"
+		if length >= 0 {
+			want = fmt.Sprintf("[%d] like %s", length, tTrainCase)
+		}
+		return nil, c.errorf("tensor %s has shape %v, want %s", name, t.Shape, want)
+	}
+	if t.Ints != nil {
+		for i, v := range t.Ints {
+			if v < 0 || int(v) >= limit {
+				return nil, c.errorf("tensor %s: training rating %d has index %d, outside [0, %d)", name, i, v, limit)
+			}
+		}
+		return t.Ints, nil
+	}
+	out := make([]int32, len(t.Data))
+	for i, v := range t.Data {
+		if !(v >= 0 && float64(v) < float64(limit)) || v != float32(math.Trunc(float64(v))) {
+			return nil, c.errorf("tensor %s: training rating %d has index %v, not a whole number in [0, %d)", name, i, v, limit)
+		}
+		out[i] = int32(v)
+	}
+	return out, nil
+}
+
+// abbrev shortens s for an error message.
+func abbrev(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

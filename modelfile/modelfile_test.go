@@ -111,7 +111,7 @@ func TestBadModelFiles(t *testing.T) {
 
 func TestWriteRejectsBadTensor(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x.safetensors")
-	if err := Write(p, []Tensor{{"a", []int{2, 2}, []float32{1}}}, nil); err == nil {
+	if err := Write(p, []Tensor{{Name: "a", Shape: []int{2, 2}, Data: []float32{1}}}, nil); err == nil {
 		t.Fatal("a tensor with too few values was written")
 	}
 	if _, err := os.Stat(p); err == nil {

@@ -1,7 +1,7 @@
 package modelfile
 
 import (
-	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/harmonium-ml/harmonium/mat32"
@@ -42,117 +42,137 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 	md["hidden"] = strconv.Itoa(m.Hidden())
 	nv, nh := m.Visible(), m.Hidden()
 	ts := []Tensor{
-		{tWeights, []int{nv, nh}, m.W.Data},
-		{tVisBias, []int{nv}, m.VisBias},
-		{tHidBias, []int{nh}, m.HidBias},
+		{Name: tWeights, Shape: []int{nv, nh}, Data: m.W.Data},
+		{Name: tVisBias, Shape: []int{nv}, Data: m.VisBias},
+		{Name: tHidBias, Shape: []int{nh}, Data: m.HidBias},
 	}
 	if m.VisMean != nil {
-		ts = append(ts, Tensor{tVisMean, []int{nv}, m.VisMean})
+		ts = append(ts, Tensor{Name: tVisMean, Shape: []int{nv}, Data: m.VisMean})
 	}
 	if state != nil {
 		md[metaEpoch] = strconv.Itoa(state.Epoch)
-		ts = append(ts, Tensor{tVelW, []int{nv, nh}, state.VelW.Data}, Tensor{tVelVis, []int{nv}, state.VelVis},
-			Tensor{tVelHid, []int{nh}, state.VelHid}, Tensor{tHidMean, []int{nh}, state.HidMean})
+		ts = append(ts, Tensor{Name: tVelW, Shape: []int{nv, nh}, Data: state.VelW.Data},
+			Tensor{Name: tVelVis, Shape: []int{nv}, Data: state.VelVis},
+			Tensor{Name: tVelHid, Shape: []int{nh}, Data: state.VelHid},
+			Tensor{Name: tHidMean, Shape: []int{nh}, Data: state.HidMean})
 		if state.Chains != nil {
-			ts = append(ts, Tensor{tChains, []int{state.Chains.Rows, nv}, state.Chains.Data})
+			ts = append(ts, Tensor{Name: tChains, Shape: []int{state.Chains.Rows, nv}, Data: state.Chains.Data})
 		}
 		if state.VisOffset != nil {
-			ts = append(ts, Tensor{tVisOff, []int{nv}, state.VisOffset}, Tensor{tHidOff, []int{nh}, state.HidOffset})
+			ts = append(ts, Tensor{Name: tVisOff, Shape: []int{nv}, Data: state.VisOffset},
+				Tensor{Name: tHidOff, Shape: []int{nh}, Data: state.HidOffset})
 		}
 	}
 	return Write(path, ts, md)
 }
 
-// LoadRBM reads an RBM model file, checking its format, unit types and
-// tensor shapes. The state is non-nil when the file is a checkpoint.
+// LoadRBM reads an RBM model file, checking its format, unit types, sizes
+// (the weights against the other tensors and the visible and hidden
+// metadata), and that every parameter is finite. The state is non-nil when
+// the file is a checkpoint (it has epochs_done). Errors are one line,
+// "read PATH: ...".
 func LoadRBM(path string) (*rbm.RBM, map[string]string, *rbm.State, error) {
 	f, err := Read(path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fail := func(format string, a ...any) (*rbm.RBM, map[string]string, *rbm.State, error) {
-		return nil, nil, nil, fmt.Errorf("read %s: "+format, append([]any{path}, a...)...)
-	}
-	switch format := f.Meta["format"]; format {
-	case FormatRBM:
-	case "":
-		return fail("not a harmonium model: no format in the metadata")
-	case FormatCF:
-		return fail("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
-	default:
-		return fail("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
-	}
-	for _, k := range []string{"visible_units", "hidden_units"} {
-		if u := f.Meta[k]; u != "bernoulli" {
-			return fail("%s %q not supported (want bernoulli)", k, u)
-		}
-	}
-	w, ok := f.Tensors[tWeights]
-	if !ok || len(w.Shape) != 2 {
-		return fail("tensor %s missing or not 2-D", tWeights)
-	}
-	nv, nh := w.Shape[0], w.Shape[1]
-	get := func(name string, shape ...int) ([]float32, error) {
-		t, ok := f.Tensors[name]
-		if !ok {
-			return nil, fmt.Errorf("read %s: tensor %s missing", path, name)
-		}
-		if fmt.Sprint(t.Shape) != fmt.Sprint(shape) {
-			return nil, fmt.Errorf("read %s: tensor %s has shape %v, want %v", path, name, t.Shape, shape)
-		}
-		return t.Data, nil
-	}
-	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data)}
-	if m.VisBias, err = get(tVisBias, nv); err != nil {
-		return nil, nil, nil, err
-	}
-	if m.HidBias, err = get(tHidBias, nh); err != nil {
-		return nil, nil, nil, err
-	}
-	if _, ok := f.Tensors[tVisMean]; ok {
-		if m.VisMean, err = get(tVisMean, nv); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if err := m.Validate(); err != nil {
-		return fail("%v", err)
-	}
-	if _, ok := f.Meta[metaEpoch]; !ok {
-		return m, f.Meta, nil, nil
-	}
-	st := &rbm.State{}
-	if st.Epoch, err = strconv.Atoi(f.Meta[metaEpoch]); err != nil || st.Epoch < 0 {
-		return fail("bad %s %q", metaEpoch, f.Meta[metaEpoch])
-	}
-	vw, err := get(tVelW, nv, nh)
+	m, st, err := loadRBM(checker{path, f})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	st.VelW = mat32.FromSlice(nv, nh, vw)
-	if st.VelVis, err = get(tVelVis, nv); err != nil {
-		return nil, nil, nil, err
-	}
-	if st.VelHid, err = get(tVelHid, nh); err != nil {
-		return nil, nil, nil, err
-	}
-	if st.HidMean, err = get(tHidMean, nh); err != nil {
-		return nil, nil, nil, err
-	}
-	if _, ok := f.Tensors[tVisOff]; ok {
-		if st.VisOffset, err = get(tVisOff, nv); err != nil {
-			return nil, nil, nil, err
-		}
-		if st.HidOffset, err = get(tHidOff, nh); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if c, ok := f.Tensors[tChains]; ok {
-		if len(c.Shape) != 2 || c.Shape[1] != nv {
-			return fail("tensor %s has shape %v, want [chains, %d]", tChains, c.Shape, nv)
-		}
-		st.Chains = mat32.FromSlice(c.Shape[0], nv, c.Data)
-	}
 	return m, f.Meta, st, nil
+}
+
+func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
+	f := c.f
+	switch format := f.Meta["format"]; format {
+	case FormatRBM:
+	case "":
+		return nil, nil, c.errorf("not a harmonium model: no format in the metadata")
+	case FormatCF:
+		return nil, nil, c.errorf("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
+	default:
+		return nil, nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
+	}
+	for _, k := range []string{"visible_units", "hidden_units"} {
+		if u := f.Meta[k]; u != "bernoulli" {
+			return nil, nil, c.errorf("%s %q not supported (want bernoulli)", k, u)
+		}
+	}
+	w, err := c.tensor(tWeights, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	nv, nh := w.Shape[0], w.Shape[1]
+	if nv < 1 || nh < 1 {
+		return nil, nil, c.errorf("tensor %s has shape %v: an RBM needs at least one visible and one hidden unit", tWeights, w.Shape)
+	}
+	for _, km := range []struct {
+		key  string
+		want int
+	}{{"visible", nv}, {"hidden", nh}} {
+		if n, ok, err := c.metaInt(km.key, 1, math.MaxInt32); err != nil {
+			return nil, nil, err
+		} else if ok && n != km.want {
+			return nil, nil, c.errorf("metadata %s %d disagrees with tensor %s of shape %v", km.key, n, tWeights, w.Shape)
+		}
+	}
+	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data)}
+	if m.VisBias, err = c.floats(tVisBias, nv); err != nil {
+		return nil, nil, err
+	}
+	if m.HidBias, err = c.floats(tHidBias, nh); err != nil {
+		return nil, nil, err
+	}
+	if _, ok := f.Tensors[tVisMean]; ok {
+		if m.VisMean, err = c.floats(tVisMean, nv); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := m.Validate(); err != nil {
+		return nil, nil, c.errorf("%v", err)
+	}
+	epoch, ok, err := c.metaInt(metaEpoch, 0, math.MaxInt32)
+	if err != nil || !ok {
+		return m, nil, err
+	}
+	st := &rbm.State{Epoch: epoch}
+	vw, err := c.floats(tVelW, nv, nh)
+	if err != nil {
+		return nil, nil, err
+	}
+	st.VelW = mat32.FromSlice(nv, nh, vw)
+	if st.VelVis, err = c.floats(tVelVis, nv); err != nil {
+		return nil, nil, err
+	}
+	if st.VelHid, err = c.floats(tVelHid, nh); err != nil {
+		return nil, nil, err
+	}
+	if st.HidMean, err = c.floats(tHidMean, nh); err != nil {
+		return nil, nil, err
+	}
+	_, visOff := f.Tensors[tVisOff]
+	_, hidOff := f.Tensors[tHidOff]
+	if visOff || hidOff {
+		// A centred RBM's offsets come in pairs.
+		if st.VisOffset, err = c.floats(tVisOff, nv); err != nil {
+			return nil, nil, err
+		}
+		if st.HidOffset, err = c.floats(tHidOff, nh); err != nil {
+			return nil, nil, err
+		}
+	}
+	if _, ok := f.Tensors[tChains]; ok {
+		ch, err := c.tensor(tChains, 2)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ch.Shape[0] < 1 || ch.Shape[1] != nv {
+			return nil, nil, c.errorf("tensor %s has shape %v, want [chains, %d] with at least one chain", tChains, ch.Shape, nv)
+		}
+		st.Chains = mat32.FromSlice(ch.Shape[0], nv, ch.Data)
+	}
+	return m, st, nil
 }
 
 // ConfigMeta returns the training settings as model-file metadata.

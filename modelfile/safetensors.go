@@ -7,21 +7,46 @@ package modelfile
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/harmonium-ml/harmonium/internal/atomicfile"
 )
 
-// Tensor is a named float32 array with its shape.
+// Tensor is a named array with its shape (row-major). Its values are
+// float32 (safetensors dtype F32, the default) in Data, or, when Ints is
+// non-nil, int32 (dtype I32) in Ints; a tensor holds one or the other.
+// Read sets Data for F32 tensors and Ints for I32 ones (non-nil even when
+// empty).
 type Tensor struct {
 	Name  string
 	Shape []int
-	Data  []float32
+	Data  []float32 // F32 values
+	Ints  []int32   // I32 values; non-nil makes the tensor I32
+}
+
+// DType returns the safetensors dtype of t: "I32" when t.Ints is non-nil,
+// otherwise "F32".
+func (t Tensor) DType() string {
+	if t.Ints != nil {
+		return "I32"
+	}
+	return "F32"
+}
+
+// Len returns the number of values t holds.
+func (t Tensor) Len() int {
+	if t.Ints != nil {
+		return len(t.Ints)
+	}
+	return len(t.Data)
 }
 
 // File is the contents of a safetensors file.
@@ -31,16 +56,53 @@ type File struct {
 }
 
 type entry struct {
-	DType   string   `json:"dtype"`
-	Shape   []int    `json:"shape"`
-	Offsets [2]int64 `json:"data_offsets"`
+	DType   string  `json:"dtype"`
+	Shape   []int   `json:"shape"`
+	Offsets []int64 `json:"data_offsets"`
 }
 
 // maxHeader bounds the JSON header a reader accepts.
 const maxHeader = 100 << 20
 
+// elemSize is the size in bytes of a value of either supported dtype.
+const elemSize = 4
+
+// Errors of count.
+var (
+	errNegative = errors.New("negative dimension")
+	errTooBig   = errors.New("too many values")
+)
+
+// count returns the number of values of a tensor of the given shape. It
+// fails, without overflowing, with errNegative when a dimension is
+// negative and with errTooBig when the count would exceed limit.
+func count(shape []int, limit int64) (int64, error) {
+	zero := false
+	for _, d := range shape {
+		if d < 0 {
+			return 0, errNegative
+		}
+		zero = zero || d == 0
+	}
+	if zero {
+		return 0, nil
+	}
+	n := int64(1)
+	for _, d := range shape {
+		if int64(d) > limit/n {
+			return 0, errTooBig
+		}
+		n *= int64(d)
+	}
+	if n > limit { // a scalar
+		return 0, errTooBig
+	}
+	return n, nil
+}
+
 // Write stores the tensors (in the order given) and metadata at path,
-// atomically.
+// atomically. Each tensor must hold exactly as many values as its shape
+// has elements; it is written as I32 when its Ints is non-nil, else F32.
 func Write(path string, tensors []Tensor, meta map[string]string) error {
 	header := map[string]any{}
 	if len(meta) > 0 {
@@ -48,15 +110,25 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	}
 	var off int64
 	for _, t := range tensors {
-		n := int64(1)
-		for _, d := range t.Shape {
-			n *= int64(d)
+		if t.Name == "__metadata__" || !printable(t.Name) {
+			return fmt.Errorf("write %s: %q is not a valid tensor name", path, t.Name)
 		}
-		if n != int64(len(t.Data)) {
-			return fmt.Errorf("write %s: tensor %s has %d values for shape %v", path, t.Name, len(t.Data), t.Shape)
+		if _, dup := header[t.Name]; dup {
+			return fmt.Errorf("write %s: two tensors named %s", path, t.Name)
 		}
-		header[t.Name] = entry{DType: "F32", Shape: t.Shape, Offsets: [2]int64{off, off + 4*n}}
-		off += 4 * n
+		if t.Ints != nil && t.Data != nil {
+			return fmt.Errorf("write %s: tensor %s has both F32 and I32 values", path, t.Name)
+		}
+		n, err := count(t.Shape, int64(t.Len()))
+		if err != nil || n != int64(t.Len()) {
+			return fmt.Errorf("write %s: tensor %s has %d values for shape %v", path, t.Name, t.Len(), t.Shape)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{} // a scalar; the header needs a list
+		}
+		header[t.Name] = entry{DType: t.DType(), Shape: shape, Offsets: []int64{off, off + elemSize*n}}
+		off += elemSize * n
 	}
 	hj, err := json.Marshal(header)
 	if err != nil {
@@ -75,25 +147,38 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 		if _, err := w.Write(hj); err != nil {
 			return err
 		}
-		buf := make([]byte, 0, 1<<16)
+		const bufSize = 1 << 16
+		buf := make([]byte, 0, bufSize)
+		flush := func(force bool) error {
+			if len(buf) == 0 || (!force && len(buf) < bufSize) {
+				return nil
+			}
+			_, err := w.Write(buf)
+			buf = buf[:0]
+			return err
+		}
 		for _, t := range tensors {
-			for i, v := range t.Data {
+			for _, v := range t.Data {
 				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) || i == len(t.Data)-1 {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
+				if err := flush(false); err != nil {
+					return err
+				}
+			}
+			for _, v := range t.Ints {
+				buf = binary.LittleEndian.AppendUint32(buf, uint32(v))
+				if err := flush(false); err != nil {
+					return err
 				}
 			}
 		}
-		return nil
+		return flush(true)
 	})
 }
 
 // Read loads a safetensors file, checking the header length against the
-// file size, the JSON, every tensor's dtype, shape and offsets, and that the
-// tensors exactly cover the data.
+// file size, the JSON, every tensor's dtype (F32 or I32), shape and
+// offsets, and that the tensors exactly cover the data. Sizes are checked
+// against the bytes present before anything is allocated for a tensor.
 func Read(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -115,7 +200,7 @@ func Read(path string) (*File, error) {
 	data := b[8+hlen:]
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b[8:8+hlen], &raw); err != nil {
-		return fail("header is not valid JSON: %v", err)
+		return fail("header is not valid JSON: %v", oneLine(err))
 	}
 	f := &File{Meta: map[string]string{}, Tensors: map[string]Tensor{}}
 	type span struct {
@@ -128,37 +213,64 @@ func Read(path string) (*File, error) {
 			if err := json.Unmarshal(msg, &f.Meta); err != nil {
 				return fail("__metadata__ must map strings to strings")
 			}
+			if f.Meta == nil { // "__metadata__": null
+				f.Meta = map[string]string{}
+			}
 			continue
+		}
+		if !printable(name) {
+			return fail("tensor name %q has control characters or is not UTF-8", name)
 		}
 		var e entry
 		if err := json.Unmarshal(msg, &e); err != nil {
-			return fail("tensor %s: bad header entry: %v", name, err)
+			return fail("tensor %s: bad header entry: %v", name, oneLine(err))
 		}
-		if e.DType != "F32" {
-			return fail("tensor %s has dtype %q; harmonium models hold F32 tensors", name, e.DType)
+		if e.DType != "F32" && e.DType != "I32" {
+			return fail("tensor %s has dtype %q; harmonium models hold F32 and I32 tensors", name, e.DType)
 		}
-		n := int64(1)
-		for _, d := range e.Shape {
-			if d < 0 || d > 1<<31 {
-				return fail("tensor %s has a bad shape %v", name, e.Shape)
-			}
-			n *= int64(d)
+		if e.Shape == nil {
+			return fail("tensor %s has no shape", name)
+		}
+		if len(e.Offsets) != 2 {
+			return fail("tensor %s: data_offsets must be [begin, end], got %v", name, e.Offsets)
 		}
 		begin, end := e.Offsets[0], e.Offsets[1]
 		if begin < 0 || end < begin || end > int64(len(data)) {
 			return fail("tensor %s: data offsets [%d, %d] outside the %d bytes of data (truncated?)", name, begin, end, len(data))
 		}
-		if end-begin != 4*n {
-			return fail("tensor %s: shape %v needs %d bytes, offsets give %d", name, e.Shape, 4*n, end-begin)
+		// Bounded by the bytes present, so neither the count nor the byte
+		// count below can overflow.
+		n, err := count(e.Shape, int64(len(data))/elemSize)
+		if err == errNegative {
+			return fail("tensor %s has a negative dimension in shape %v", name, e.Shape)
+		} else if err != nil {
+			return fail("tensor %s: shape %v needs more than the %d bytes of data (corrupt or truncated)", name, e.Shape, len(data))
 		}
-		vals := make([]float32, n)
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[begin+4*int64(i):]))
+		if end-begin != elemSize*n {
+			return fail("tensor %s: shape %v needs %d bytes, offsets give %d", name, e.Shape, elemSize*n, end-begin)
 		}
-		f.Tensors[name] = Tensor{Name: name, Shape: e.Shape, Data: vals}
+		t := Tensor{Name: name, Shape: e.Shape}
+		src := data[begin:end]
+		if e.DType == "I32" {
+			t.Ints = make([]int32, n)
+			for i := range t.Ints {
+				t.Ints[i] = int32(binary.LittleEndian.Uint32(src[elemSize*i:]))
+			}
+		} else {
+			t.Data = make([]float32, n)
+			for i := range t.Data {
+				t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[elemSize*i:]))
+			}
+		}
+		f.Tensors[name] = t
 		spans = append(spans, span{name, begin, end})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].begin != spans[j].begin {
+			return spans[i].begin < spans[j].begin
+		}
+		return spans[i].end < spans[j].end
+	})
 	var at int64
 	for _, s := range spans {
 		if s.begin != at {
@@ -170,4 +282,23 @@ func Read(path string) (*File, error) {
 		return fail("%d bytes of data follow the last tensor", int64(len(data))-at)
 	}
 	return f, nil
+}
+
+// oneLine returns err's message with line breaks replaced by spaces.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// printable reports whether s is UTF-8 without control characters, fit to
+// appear in a one-line message.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
