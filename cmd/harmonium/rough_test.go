@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/internal/memguard"
+	"github.com/harmonium-ml/harmonium/rbm"
+	"github.com/harmonium-ml/harmonium/viz"
 )
 
 // --help prints the help once, on stdout, for every command and for
@@ -183,5 +186,39 @@ func TestFeaturesSplitAndLabels(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none.npy")); err == nil {
 		t.Fatal("labels written for unlabelled data")
+	}
+}
+
+// The report's chains show short step counts, and when they fade to blank
+// the caption says why.
+func TestReportSamplesExplainFading(t *testing.T) {
+	set, err := dataset.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set = set.Head(50)
+	caption := func(m *rbm.RBM) string {
+		r := buildReport(m, set, nil, rbm.DefaultConfig(), "CD-1", set, nil, time.Second, viz.Shape{H: 28, W: 28}, 1, 1)
+		for _, f := range r.Figures {
+			if f.Title == "Samples" {
+				return f.Caption
+			}
+		}
+		t.Fatal("no Samples figure")
+		return ""
+	}
+	fading := rbm.New(784, 10)
+	for i := range fading.VisBias {
+		fading.VisBias[i] = -20 // every chain turns blank at the first step
+	}
+	if c := caption(fading); !strings.Contains(c, "fade to a blank picture") || !strings.Contains(c, "--pcd") || !strings.Contains(c, "[1 2 5") {
+		t.Fatalf("caption of a fading model: %q", c)
+	}
+	keeping := rbm.New(784, 10)
+	for i := range keeping.VisBias {
+		keeping.VisBias[i] = float32(i%2)*8 - 4 // half the pixels stay on
+	}
+	if c := caption(keeping); strings.Contains(c, "fade") {
+		t.Fatalf("caption of a model whose chains do not fade: %q", c)
 	}
 }
