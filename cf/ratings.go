@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/harmonium-ml/harmonium/internal/atomicfile"
 )
 
 // Rating is one user's rating of one item.
@@ -149,6 +151,30 @@ func (r *Ratings) Split(fraction float64, seed uint64) (train, test *Ratings) {
 		}
 	}
 	return train, test
+}
+
+// Write stores the ratings at path as MovieLens u.data does, one
+// "user<TAB>item<TAB>rating" line each, atomically; ReadRatings, pandas
+// (sep="\t") and Surprise read it back.
+func (r *Ratings) Write(path string) error {
+	for _, x := range r.List {
+		if strings.ContainsAny(x.User+x.Item, "\t\n\r") {
+			return fmt.Errorf("write %s: id %q or %q holds a tab or line break", path, x.User, x.Item)
+		}
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<16)
+		var buf []byte
+		for _, x := range r.List {
+			buf = append(buf[:0], x.User...)
+			buf = append(append(buf, '\t'), x.Item...)
+			buf = strconv.AppendFloat(append(buf, '\t'), x.Value, 'g', -1, 64)
+			if _, err := bw.Write(append(buf, '\n')); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
 }
 
 // splitRating splits a line on "::", a tab, a comma or white space.

@@ -134,3 +134,31 @@ func TestSplitFractionOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteRatingsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	r := &Ratings{List: []Rating{{"u1", "i1", 4}, {"u 2", "item,2", 3.5}, {"u1", "i3", 0.5}}}
+	p := filepath.Join(dir, "r.tsv")
+	if err := r.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadRatings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.List) != len(r.List) {
+		t.Fatalf("%d ratings back, want %d", len(back.List), len(r.List))
+	}
+	for i, x := range r.List {
+		if back.List[i] != x {
+			t.Fatalf("rating %d: %+v, want %+v", i, back.List[i], x)
+		}
+	}
+	bad := &Ratings{List: []Rating{{"u\t1", "i", 1}}}
+	if err := bad.Write(filepath.Join(dir, "bad.tsv")); err == nil || !strings.Contains(err.Error(), "tab") {
+		t.Fatalf("an id with a tab: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.tsv")); err == nil {
+		t.Fatal("a refused file was written")
+	}
+}

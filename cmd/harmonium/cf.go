@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +51,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, or any CSV of user,item,rating (required)")
 	testPath := fs.String("test", "", "held-out ratings to report RMSE on")
 	split := fs.Float64("split", 0, "hold out this fraction of --ratings (chosen by --seed) instead of --test")
+	saveSplit := fs.String("save-split", "", "with --split: write the two parts to DIR/train.tsv and DIR/test.tsv (user, item, rating; tab separated), so other tools can use the same split")
 	hidden := fs.Int("hidden", def.Hidden, "hidden units")
 	epochs := fs.Int("epochs", def.Epochs, "passes over the users (or items)")
 	batch := fs.Int("batch", def.BatchSize, "cases per minibatch")
@@ -75,6 +78,9 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	if !(*split >= 0 && *split < 1) {
 		return usageError{fmt.Errorf("--split must be a fraction in [0, 1), got %g", *split)}
 	}
+	if *saveSplit != "" && *split == 0 {
+		return usageError{errors.New("--save-split needs --split FRACTION")}
+	}
 	steps, err := parseSchedule(*cd)
 	if err != nil {
 		return err
@@ -94,6 +100,16 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 		}
 	} else if *split > 0 {
 		train, test = train.Split(*split, *seed)
+		if *saveSplit != "" {
+			if err := os.MkdirAll(*saveSplit, 0o755); err != nil {
+				return fmt.Errorf("--save-split: %w", err)
+			}
+			for name, part := range map[string]*cf.Ratings{"train.tsv": train, "test.tsv": test} {
+				if err := part.Write(filepath.Join(*saveSplit, name)); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	say := func(format string, a ...any) {
 		if !*quiet {

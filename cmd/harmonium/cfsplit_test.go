@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/cf"
+)
+
+// --save-split writes exactly the parts --split trains and tests on: a run
+// on the saved files gives the same model and test RMSE.
+func TestCFSaveSplit(t *testing.T) {
+	dir := t.TempDir()
+	ratings := ratingsCSV(t, dir)
+	parts := filepath.Join(dir, "parts")
+	common := []string{"--hidden", "5", "--epochs", "3", "--seed", "4", "--json", "--quiet"}
+	code, out1, errs := harmonium(t, append([]string{"cf", "train", "--ratings", ratings, "--split", "0.2", "--save-split", parts, "--out", filepath.Join(dir, "a.safetensors")}, common...)...)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	train, err1 := cf.ReadRatings(filepath.Join(parts, "train.tsv"))
+	test, err2 := cf.ReadRatings(filepath.Join(parts, "test.tsv"))
+	all, err3 := cf.ReadRatings(ratings)
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if len(train.List)+len(test.List) != len(all.List) || len(test.List) != len(all.List)/5 {
+		t.Fatalf("saved %d + %d ratings of %d", len(train.List), len(test.List), len(all.List))
+	}
+	code, out2, errs := harmonium(t, append([]string{"cf", "train", "--ratings", filepath.Join(parts, "train.tsv"), "--test", filepath.Join(parts, "test.tsv"), "--out", filepath.Join(dir, "b.safetensors")}, common...)...)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var a, b struct {
+		TestRMSE float64 `json:"test_rmse"`
+	}
+	if json.Unmarshal([]byte(out1), &a) != nil || json.Unmarshal([]byte(out2), &b) != nil || a.TestRMSE == 0 || a.TestRMSE != b.TestRMSE {
+		t.Fatalf("test RMSE %v with --split, %v on the saved parts", a.TestRMSE, b.TestRMSE)
+	}
+	code, _, errs = harmonium(t, "cf", "train", "--ratings", ratings, "--save-split", parts)
+	if code != 2 || !strings.Contains(errs, "--save-split needs --split") {
+		t.Fatalf("--save-split alone: %d %q", code, errs)
+	}
+	// A ratings file given as titles is named as such.
+	code, _, errs = harmonium(t, "cf", "recommend", "--model", filepath.Join(dir, "a.safetensors"), "--user", "1", "--items", ratings)
+	if code != 1 || !strings.Contains(errs, "not a titles file") {
+		t.Fatalf("recommend --items with a ratings file: %d %q", code, errs)
+	}
+}
