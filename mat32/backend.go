@@ -74,6 +74,7 @@ func current() backend {
 		}
 		if b, msg := loadNative(choice); b != nil {
 			active = b
+			initStrategy(b)
 		} else {
 			active, loadMsg = pureGo{}, msg
 		}
@@ -96,9 +97,15 @@ func Backend() string {
 // to the pure-Go fallback, whose products allocate for their goroutines).
 func Native() bool { return current().single() }
 
-// BackendNote explains why the native backend is not in use ("" when it is,
-// or when it was not asked for).
-func BackendNote() string { current(); return loadMsg }
+// BackendNote explains why the native backend is not in use, or why
+// HARMONIUM_GEMM could not be followed ("" when all is as asked).
+func BackendNote() string {
+	current()
+	if loadMsg != "" && strategyNote != "" {
+		return loadMsg + "; " + strategyNote
+	}
+	return loadMsg + strategyNote
+}
 
 // Workers is the number of goroutines that kernels and products use: GOMAXPROCS.
 func Workers() int { return runtime.GOMAXPROCS(0) }

@@ -13,6 +13,7 @@ package mat32
 typedef void (*hm_sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 static hm_sgemm_fn hm_sgemm_p;
 static char *(*hm_corename_p)(void);
+static void (*hm_set_threads_p)(int);
 static char *(*hm_config_p)(void);
 
 static int hm_blas_open(const char *path) {
@@ -23,8 +24,8 @@ static int hm_blas_open(const char *path) {
 		dlclose(h);
 		return 0;
 	}
-	void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
-	if (set_threads) set_threads(1);
+	hm_set_threads_p = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+	if (hm_set_threads_p) hm_set_threads_p(1);
 	hm_corename_p = (char *(*)(void))dlsym(h, "openblas_get_corename");
 	hm_config_p = (char *(*)(void))dlsym(h, "openblas_get_config");
 	return 1;
@@ -35,6 +36,12 @@ static void hm_sgemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 	HM_FTZ_ON
 	hm_sgemm_p(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 	HM_FTZ_OFF
+}
+
+static int hm_blas_threads(int n) {
+	if (!hm_set_threads_p) return 0;
+	hm_set_threads_p(n);
+	return 1;
 }
 
 static const char *hm_corename(void) { return hm_corename_p ? hm_corename_p() : ""; }
@@ -61,6 +68,10 @@ func (o *openBLAS) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, l
 }
 func (o *openBLAS) single() bool { return true }
 func (o *openBLAS) name() string { return o.desc }
+
+// setThreads sets the number of threads of the library's own threading
+// (1: off), reporting whether the library lets harmonium set it.
+func (o *openBLAS) setThreads(n int) bool { return C.hm_blas_threads(C.int(n)) == 1 }
 
 func cbool(b bool) C.int {
 	if b {
@@ -137,85 +148,4 @@ func describe(name string) string {
 		s += " (" + core + " kernels)"
 	}
 	return s
-}
-
-// sigmoidBias and sigmoidBiasSample work on rows rows of len(bias) values,
-// ld apart; see the Go references.
-func sigmoidBias(x, bias []float32, rows, ld int) {
-	if rows == 0 || len(bias) == 0 {
-		return
-	}
-	_ = x[(rows-1)*ld+len(bias)-1]
-	C.hm_sigmoid_bias((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld))
-}
-
-func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
-	if rows == 0 || len(bias) == 0 {
-		return
-	}
-	_, _ = x[(rows-1)*ld+len(bias)-1], s[(rows-1)*ld+len(bias)-1]
-	C.hm_sigmoid_bias_sample((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&s[0])), (*C.float)(unsafe.Pointer(&bias[0])),
-		C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.uint64_t(key), C.uint64_t(base))
-}
-
-func bernoulli(s, p []float32, key, base uint64) {
-	if len(s) == 0 {
-		return
-	}
-	C.hm_bernoulli((*C.float)(unsafe.Pointer(&s[0])), (*C.float)(unsafe.Pointer(&p[0])), C.int64_t(len(s)), C.uint64_t(key), C.uint64_t(base))
-}
-
-// KernelImpl names the element-wise kernel implementation in use.
-const KernelImpl = "C"
-
-func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
-	if rows == 0 || cols == 0 {
-		return 0
-	}
-	return float64(C.hm_diff_stats((*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])), C.int64_t(rows), C.int64_t(cols),
-		(*C.float)(unsafe.Pointer(&colsum[0])), C.float(alpha), (*C.float)(unsafe.Pointer(&sq[0]))))
-}
-
-func momentumStep(w, vel []float32, decay float32) {
-	if len(w) == 0 {
-		return
-	}
-	C.hm_momentum_step((*C.float)(unsafe.Pointer(&w[0])), (*C.float)(unsafe.Pointer(&vel[0])), C.int64_t(len(w)), C.float(decay))
-}
-
-func scale(x []float32, f float32) {
-	if len(x) > 0 {
-		C.hm_scale((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(len(x)), C.float(f))
-	}
-}
-
-func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {
-	if rows == 0 {
-		return
-	}
-	if len(bias) == 0 {
-		clear(out[:rows])
-		return
-	}
-	_ = x[(rows-1)*ld+len(bias)-1]
-	C.hm_softplus_rowsum((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.float(beta), (*C.double)(unsafe.Pointer(&out[0])))
-}
-
-func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
-	if rows == 0 || len(bias) == 0 {
-		return
-	}
-	_, _, _ = x[rows*len(bias)-1], s[rows*len(bias)-1], delta[rows-1]
-	C.hm_ais_hidden((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&bias[0])), C.int64_t(rows), C.int64_t(len(bias)), C.float(bk), C.float(bp),
-		(*C.float)(unsafe.Pointer(&s[0])), C.uint64_t(key), C.uint64_t(base), (*C.double)(unsafe.Pointer(&delta[0])))
-}
-
-func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
-	if rows == 0 || cols == 0 {
-		clear(out[:rows])
-		return
-	}
-	_, _, _, _ = w[rows*cols-1], wneg[rows*cols-1], v[rows-1], x[cols-1]
-	C.hm_flip_rowsum((*C.float)(unsafe.Pointer(&w[0])), (*C.float)(unsafe.Pointer(&wneg[0])), (*C.float)(unsafe.Pointer(&v[0])),
-		C.int64_t(rows), C.int64_t(cols), (*C.float)(unsafe.Pointer(&x[0])), (*C.double)(unsafe.Pointer(&out[0])))
 }

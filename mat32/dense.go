@@ -5,8 +5,14 @@
 // Matrix products go to OpenBLAS when the binary is built with cgo and the
 // library can be loaded at run time, and to a pure-Go implementation
 // otherwise; see Backend. Element-wise kernels are spread over the cores and
-// draw their random numbers from a counter-based generator, so results do not
-// depend on how work is split between workers.
+// draw their random numbers from a counter-based generator (Philox-4x32-10),
+// so results do not depend on how work is split between workers.
+//
+// The element-wise kernels (sigmoid, sampling, softplus sums, updates) exist
+// as AVX-512 and AVX2 C code, portable C and Go, all computing the same
+// numbers bit for bit; the fastest the CPU supports runs, and the
+// environment variable HARMONIUM_KERNELS (avx512, avx2, scalar or go) picks
+// another. See KernelPath and CPUFeatures.
 package mat32
 
 import "fmt"
@@ -42,7 +48,7 @@ func (m *Dense) Set(i, j int, v float32) { m.Data[i*m.Cols+j] = v }
 // Row returns row i, sharing storage with m.
 func (m *Dense) Row(i int) []float32 { return m.Data[i*m.Cols : (i+1)*m.Cols] }
 
-// Rows returns the matrix of rows [from, to) of m, sharing storage with m.
+// Slice returns the matrix of rows [from, to) of m, sharing storage with m.
 func (m *Dense) Slice(from, to int) *Dense {
 	return &Dense{Rows: to - from, Cols: m.Cols, Data: m.Data[from*m.Cols : to*m.Cols]}
 }

@@ -54,11 +54,11 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 
 // splits reports whether Gemm splits a product between workers.
 func splits(be backend, m, n, k int) bool {
-	return be.single() && Workers() >= 2 && m*n*k >= splitFlops
+	return be.single() && gemmStrategy(gemmMode.Load()) == gemmSplit && Workers() >= 2 && m*n*k >= splitFlops
 }
 
 func runGemmJob(j *gemmJob) {
-	split(Workers(), j, &j.wg)
+	split(Workers(), j, &j.sy)
 	*j = gemmJob{}
 	gemmJobs.Put(j)
 }
@@ -130,8 +130,8 @@ func MulSigmoidScaled(alpha float32, a, b *Dense, transB bool, bias []float32, o
 }
 
 // gemmJob is a product split along its larger output dimension into parts
-// of whole 16-float blocks; each part is an independent single-threaded
-// product.
+// of whole blocks of blockAlign floats; each part is an independent
+// single-threaded product.
 type gemmJob struct {
 	be      backend
 	tA, tB  bool
@@ -144,7 +144,7 @@ type gemmJob struct {
 	beta    float32
 	c       []float32
 	ldc     int
-	wg      sync.WaitGroup
+	sy      splitSync
 
 	// With sigmoid set, each part then applies sigmoid(x + bias) to its
 	// block of c and, when s is non-nil, samples it into s.
@@ -196,12 +196,13 @@ func (j *gemmJob) post(off int, bias []float32, rows int) {
 }
 
 // blockBound is the start of part p of [0, n) cut into parts pieces whose
-// inner boundaries are multiples of 16 (the end, n, for p == parts).
+// inner boundaries are multiples of blockAlign (the end, n, for p == parts).
 func blockBound(n, p, parts int) int {
 	if p >= parts {
 		return n
 	}
-	return min(n, (n*p/parts)/16*16)
+	a := int(blockAlign.Load())
+	return min(n, (n*p/parts)/a*a)
 }
 
 // colOff is the offset in b's storage of column j of op(b).

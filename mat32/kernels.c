@@ -1,13 +1,81 @@
 //go:build cgo
 
+// The portable scalar kernels, and the dispatch of each kernel to the
+// version its path argument names. See kernels.h.
+
 #include <string.h>
 #include "kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HM_CLONES
+int hm_path_ok(int path) {
+	switch (path) {
+	case HM_PATH_SCALAR:
+		return 1;
+#if HM_X86_SIMD
+	case HM_PATH_AVX2:
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx2") != 0;
+	case HM_PATH_AVX512:
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("avx512f") != 0;
 #endif
+	}
+	return 0;
+}
+
+// HM_DISPATCH calls the version of kernel name for path with args, and
+// then does what follows it (return or not).
+#if HM_X86_SIMD
+#define HM_DISPATCH(ret, name, args)                     \
+	switch (path) {                                      \
+	case HM_PATH_AVX512:                                 \
+		ret name##_avx512 args;                          \
+		break;                                           \
+	case HM_PATH_AVX2:                                   \
+		ret name##_avx2 args;                            \
+		break;                                           \
+	default:                                             \
+		ret name##_scalar args;                          \
+	}
+#else
+#define HM_DISPATCH(ret, name, args) \
+	(void)path;                      \
+	ret name##_scalar args;
+#endif
+#define HM_VOID
+
+void hm_philox_fill(int path, uint64_t key, uint64_t c0, int64_t n, uint32_t *out) {
+	HM_DISPATCH(HM_VOID, hm_philox_fill, (key, c0, n, out))
+}
+void hm_sigmoid_bias(int path, float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld) {
+	HM_DISPATCH(HM_VOID, hm_sigmoid_bias, (x, bias, rows, cols, ld))
+}
+void hm_sigmoid_bias_sample(int path, float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base) {
+	HM_DISPATCH(HM_VOID, hm_sigmoid_bias_sample, (x, s, bias, rows, cols, ld, key, base))
+}
+void hm_bernoulli(int path, float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
+	HM_DISPATCH(HM_VOID, hm_bernoulli, (s, p, n, key, base))
+}
+double hm_diff_stats(int path, const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
+	HM_DISPATCH(return, hm_diff_stats, (a, b, rows, cols, colsum, alpha, sq))
+	return 0;
+}
+void hm_momentum_step(int path, float *w, float *vel, int64_t n, float decay) {
+	HM_DISPATCH(HM_VOID, hm_momentum_step, (w, vel, n, decay))
+}
+void hm_scale(int path, float *x, int64_t n, float f) {
+	HM_DISPATCH(HM_VOID, hm_scale, (x, n, f))
+}
+void hm_softplus_rowsum(int path, const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out) {
+	HM_DISPATCH(HM_VOID, hm_softplus_rowsum, (x, bias, rows, cols, ld, beta, out))
+}
+void hm_ais_hidden(int path, const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta) {
+	HM_DISPATCH(HM_VOID, hm_ais_hidden, (x, bias, rows, cols, bk, bp, s, key, base, delta))
+}
+void hm_flip_rowsum(int path, const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
+	HM_DISPATCH(HM_VOID, hm_flip_rowsum, (w, wneg, v, rows, cols, x, out))
+}
+
+// ---- Scalar versions ----
 
 static inline float hm_expf(float x) {
 	x = x > 88.0f ? 88.0f : x;
@@ -41,76 +109,6 @@ static inline float hm_sigmoid(float x) {
 	return 1.0f / (1.0f + hm_expf(-x));
 }
 
-static inline float hm_uniform(uint64_t k, uint64_t c) {
-	uint64_t x = c * 0x9E3779B97F4A7C15ULL + k;
-	x ^= x >> 30;
-	x *= 0xBF58476D1CE4E5B9ULL;
-	x ^= x >> 27;
-	x *= 0x94D049BB133111EBULL;
-	x ^= x >> 31;
-	return (float)(int32_t)(x >> 40) * (1.0f / 16777216.0f);
-}
-
-HM_CLONES
-void hm_sigmoid_bias(float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld) {
-	for (int64_t i = 0; i < rows; i++) {
-		float *row = x + i * ld;
-		for (int64_t j = 0; j < cols; j++) row[j] = hm_sigmoid(row[j] + bias[j]);
-	}
-}
-
-HM_CLONES
-void hm_sigmoid_bias_sample(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base) {
-	for (int64_t i = 0; i < rows; i++) {
-		float *row = x + i * ld;
-		float *srow = s + i * ld;
-		uint64_t b = base + (uint64_t)(i * ld);
-		for (int64_t j = 0; j < cols; j++) {
-			float p = hm_sigmoid(row[j] + bias[j]);
-			row[j] = p;
-			srow[j] = hm_uniform(key, b + (uint64_t)j) < p ? 1.0f : 0.0f;
-		}
-	}
-}
-
-HM_CLONES
-void hm_bernoulli(float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
-	for (int64_t i = 0; i < n; i++) s[i] = hm_uniform(key, base + (uint64_t)i) < p[i] ? 1.0f : 0.0f;
-}
-
-HM_CLONES
-double hm_diff_stats(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
-	for (int64_t j = 0; j < cols; j++) sq[j] = 0;
-	for (int64_t i = 0; i < rows; i++) {
-		const float *ar = a + i * cols, *br = b + i * cols;
-		for (int64_t j = 0; j < cols; j++) {
-			float d = ar[j] - br[j];
-			sq[j] = sq[j] + d * d;
-			colsum[j] = colsum[j] + alpha * d;
-		}
-	}
-	double total = 0;
-	for (int64_t j = 0; j < cols; j++) total += (double)sq[j];
-	return total;
-}
-
-HM_CLONES
-void hm_momentum_step(float *w, float *vel, int64_t n, float decay) {
-	for (int64_t i = 0; i < n; i++) {
-		float v = vel[i] - decay * w[i];
-		// Velocities of units that never fire decay towards zero; flush
-		// them before they turn denormal and slow everything down.
-		v = (v < 1e-30f && v > -1e-30f) ? 0.0f : v;
-		vel[i] = v;
-		w[i] = w[i] + v;
-	}
-}
-
-HM_CLONES
-void hm_scale(float *x, int64_t n, float f) {
-	for (int64_t i = 0; i < n; i++) x[i] = x[i] * f;
-}
-
 // hm_softplus returns log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with
 // log1p(y) = 2 atanh(y / (2 + y)) summed as a series (y is in (0, 1], so
 // the series' argument is at most 1/3 and seven terms give float precision).
@@ -130,12 +128,116 @@ static inline float hm_softplus(float x) {
 	return (x > 0 ? x : 0.0f) + l;
 }
 
+// hm_philox4x32 is Philox-4x32-10 of counter (q, q>>32, 0, 0) under key
+// (k0, k1), as Random123 defines it.
+static inline void hm_philox4x32(uint32_t k0, uint32_t k1, uint64_t q, uint32_t out[4]) {
+	uint32_t c0 = (uint32_t)q, c1 = (uint32_t)(q >> 32), c2 = 0, c3 = 0;
+	for (int r = 0; r < 10; r++) {
+		if (r > 0) {
+			k0 += 0x9E3779B9u;
+			k1 += 0xBB67AE85u;
+		}
+		uint64_t p0 = (uint64_t)0xD2511F53u * c0;
+		uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
+		uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+		c1 = (uint32_t)p1;
+		c3 = (uint32_t)p0;
+		c0 = n0;
+		c2 = n2;
+	}
+	out[0] = c0;
+	out[1] = c1;
+	out[2] = c2;
+	out[3] = c3;
+}
+
+// hm_fill writes numbers c0 ... c0+n-1 of stream key to buf (which holds
+// HM_BUF words, n <= HM_CHUNK) and returns a pointer to number c0.
+static const uint32_t *hm_fill(uint64_t key, uint64_t c0, int64_t n, uint32_t *buf) {
+	int64_t off = (int64_t)(c0 & 3);
+	uint64_t q = c0 >> 2;
+	for (int64_t i = 0; i < off + n; i += 4, q++) hm_philox4x32((uint32_t)key, (uint32_t)(key >> 32), q, buf + i);
+	return buf + off;
+}
+
+static inline float hm_unif(uint32_t w) { return (float)(int32_t)(w >> 8) * (1.0f / 16777216.0f); }
+
+void hm_philox_fill_scalar(uint64_t key, uint64_t c0, int64_t n, uint32_t *out) {
+	uint32_t buf[HM_BUF];
+	for (int64_t lo = 0; lo < n; lo += HM_CHUNK) {
+		int64_t m = n - lo < HM_CHUNK ? n - lo : HM_CHUNK;
+		memcpy(out + lo, hm_fill(key, c0 + (uint64_t)lo, m, buf), (size_t)m * 4);
+	}
+}
+
+void hm_sigmoid_bias_scalar(float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * ld;
+		for (int64_t j = 0; j < cols; j++) row[j] = hm_sigmoid(row[j] + bias[j]);
+	}
+}
+
+void hm_sigmoid_bias_sample_scalar(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base) {
+	uint32_t buf[HM_BUF];
+	for (int64_t i = 0; i < rows; i++) {
+		uint64_t b = base + (uint64_t)(i * ld);
+		for (int64_t j0 = 0; j0 < cols; j0 += HM_CHUNK) {
+			int64_t n = cols - j0 < HM_CHUNK ? cols - j0 : HM_CHUNK;
+			const uint32_t *u = hm_fill(key, b + (uint64_t)j0, n, buf);
+			float *row = x + i * ld + j0, *srow = s + i * ld + j0;
+			const float *bb = bias + j0;
+			// Two loops, which gcc vectorises (it does not the two in one).
+			for (int64_t j = 0; j < n; j++) row[j] = hm_sigmoid(row[j] + bb[j]);
+			for (int64_t j = 0; j < n; j++) srow[j] = (float)(hm_unif(u[j]) < row[j]);
+		}
+	}
+}
+
+void hm_bernoulli_scalar(float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
+	uint32_t buf[HM_BUF];
+	for (int64_t lo = 0; lo < n; lo += HM_CHUNK) {
+		int64_t m = n - lo < HM_CHUNK ? n - lo : HM_CHUNK;
+		const uint32_t *u = hm_fill(key, base + (uint64_t)lo, m, buf);
+		for (int64_t i = 0; i < m; i++) s[lo + i] = (float)(hm_unif(u[i]) < p[lo + i]);
+	}
+}
+
+double hm_diff_stats_scalar(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
+	for (int64_t j = 0; j < cols; j++) sq[j] = 0;
+	for (int64_t i = 0; i < rows; i++) {
+		const float *ar = a + i * cols, *br = b + i * cols;
+		for (int64_t j = 0; j < cols; j++) {
+			float d = ar[j] - br[j];
+			sq[j] = sq[j] + d * d;
+			colsum[j] = colsum[j] + alpha * d;
+		}
+	}
+	double total = 0;
+	for (int64_t j = 0; j < cols; j++) total += (double)sq[j];
+	return total;
+}
+
+void hm_momentum_step_scalar(float *w, float *vel, int64_t n, float decay) {
+	for (int64_t i = 0; i < n; i++) {
+		float v = vel[i] - decay * w[i];
+		// Velocities of units that never fire decay towards zero; flush
+		// them before they turn denormal and slow everything down.
+		v = (v < 1e-30f && v > -1e-30f) ? 0.0f : v;
+		vel[i] = v;
+		w[i] = w[i] + v;
+	}
+}
+
+void hm_scale_scalar(float *x, int64_t n, float f) {
+	for (int64_t i = 0; i < n; i++) x[i] = x[i] * f;
+}
+
 #define HM_LANES 16
 
 // hm_softplus_rowsum sets out[i] = sum_j softplus(beta * (x[i*ld+j] + bias[j])),
-// summing in HM_LANES float lanes (so that it vectorises) and then in double.
-HM_CLONES
-void hm_softplus_rowsum(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out) {
+// summing in HM_LANES float lanes (as the vector versions do) and then in
+// double.
+void hm_softplus_rowsum_scalar(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out) {
 	for (int64_t i = 0; i < rows; i++) {
 		const float *row = x + i * ld;
 		float acc[HM_LANES] = {0};
@@ -152,25 +254,28 @@ void hm_softplus_rowsum(const float *x, const float *bias, int64_t rows, int64_t
 // hm_ais_hidden is the hidden half of one AIS step at inverse temperature bk
 // after bp: with t = x + bias, it adds sum_j softplus(bk t) - softplus(bp t)
 // to delta[i] and samples s from sigmoid(bk t).
-HM_CLONES
-void hm_ais_hidden(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta) {
+void hm_ais_hidden_scalar(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta) {
+	uint32_t buf[HM_BUF];
 	for (int64_t i = 0; i < rows; i++) {
 		const float *row = x + i * cols;
 		float *srow = s + i * cols;
 		uint64_t b = base + (uint64_t)(i * cols);
 		float acc[HM_LANES] = {0};
-		int64_t j = 0;
-		for (; j + HM_LANES <= cols; j += HM_LANES)
-			for (int k = 0; k < HM_LANES; k++) {
-				float t = row[j + k] + bias[j + k];
-				acc[k] += hm_softplus(bk * t) - hm_softplus(bp * t);
-				srow[j + k] = hm_uniform(key, b + (uint64_t)(j + k)) < hm_sigmoid(bk * t) ? 1.0f : 0.0f;
-			}
 		double total = 0;
-		for (; j < cols; j++) {
-			float t = row[j] + bias[j];
-			total += (double)(hm_softplus(bk * t) - hm_softplus(bp * t));
-			srow[j] = hm_uniform(key, b + (uint64_t)j) < hm_sigmoid(bk * t) ? 1.0f : 0.0f;
+		for (int64_t j0 = 0; j0 < cols; j0 += HM_CHUNK) {
+			int64_t n = cols - j0 < HM_CHUNK ? cols - j0 : HM_CHUNK;
+			const uint32_t *u = hm_fill(key, b + (uint64_t)j0, n, buf);
+			for (int64_t j = 0; j < n; j++) {
+				float t = row[j0 + j] + bias[j0 + j];
+				float d = hm_softplus(bk * t) - hm_softplus(bp * t);
+				srow[j0 + j] = (float)(hm_unif(u[j]) < hm_sigmoid(bk * t));
+				// Whole groups of HM_LANES go to the lanes, the rest
+				// of the row straight to the double total.
+				if ((j0 + j) < cols / HM_LANES * HM_LANES)
+					acc[j & (HM_LANES - 1)] += d;
+				else
+					total += (double)d;
+			}
 		}
 		for (int k = 0; k < HM_LANES; k++) total += (double)acc[k];
 		delta[i] += total;
@@ -180,8 +285,7 @@ void hm_ais_hidden(const float *x, const float *bias, int64_t rows, int64_t cols
 // hm_flip_rowsum sets out[i] = sum_j softplus(r[j] + x[j]) where r is row i
 // of wneg when v[i] > 0.5 and of w otherwise: the hidden inputs after
 // flipping visible unit i of a binary v (x holds the inputs before).
-HM_CLONES
-void hm_flip_rowsum(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
+void hm_flip_rowsum_scalar(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
 	for (int64_t i = 0; i < rows; i++) {
 		const float *row = (v[i] > 0.5f ? wneg : w) + i * cols;
 		float acc[HM_LANES] = {0};

@@ -42,7 +42,8 @@ func expf(x float32) float32 {
 	if e < 1 {
 		e = 1
 	}
-	return p * math.Float32frombits(uint32(e)<<23)
+	// Converted, so that a caller's 1 + expf(x) is not fused either.
+	return float32(p * math.Float32frombits(uint32(e)<<23))
 }
 
 // sigmoidf returns 1/(1+e^-x), with x clamped to [-85, 85] so that the
@@ -66,29 +67,42 @@ func sigmoidBiasGo(x, bias []float32, rows, ld int) {
 // sigmoidBiasSampleGo is sigmoidBiasGo followed by s = (u < x) with the
 // uniform u at counter base+i*ld+j of stream key.
 func sigmoidBiasSampleGo(x, s, bias []float32, rows, ld int, key, base uint64) {
+	var buf [uniformChunk + 8]uint32
 	for i := 0; i < rows; i++ {
 		off := i * ld
-		row := x[off : off+len(bias)]
-		srow := s[off : off+len(bias)]
-		for j, b := range bias {
-			p := sigmoidf(row[j] + b)
-			row[j] = p
-			if uniform(key, base+uint64(off+j)) < p {
-				srow[j] = 1
-			} else {
-				srow[j] = 0
+		for lo := 0; lo < len(bias); lo += uniformChunk {
+			hi := min(lo+uniformChunk, len(bias))
+			u := fillWords(key, base+uint64(off+lo), hi-lo, buf[:])
+			row, srow := x[off+lo:off+hi], s[off+lo:off+hi]
+			for j, b := range bias[lo:hi] {
+				p := sigmoidf(row[j] + b)
+				row[j] = p
+				srow[j] = sample(u[j], p)
 			}
 		}
 	}
 }
 
+// sample returns 1 when the uniform of w is below p, else 0. (It picks the
+// bits of 1.0 with an integer conditional move: a branch on an unpredictable
+// outcome would cost several times more.)
+func sample(w uint32, p float32) float32 {
+	bits := uint32(0)
+	if toUniform(w) < p {
+		bits = 0x3F800000
+	}
+	return math.Float32frombits(bits)
+}
+
 // bernoulliGo sets s[i] = 1 with probability p[i], else 0.
 func bernoulliGo(s, p []float32, key, base uint64) {
-	for i, pi := range p[:len(s)] {
-		if uniform(key, base+uint64(i)) < pi {
-			s[i] = 1
-		} else {
-			s[i] = 0
+	var buf [uniformChunk + 8]uint32
+	p = p[:len(s)]
+	for lo := 0; lo < len(s); lo += uniformChunk {
+		hi := min(lo+uniformChunk, len(s))
+		u := fillWords(key, base+uint64(lo), hi-lo, buf[:])
+		for i, pi := range p[lo:hi] {
+			s[lo+i] = sample(u[i], pi)
 		}
 	}
 }
@@ -116,8 +130,11 @@ func diffStatsGo(a, b []float32, rows, cols int, colsum []float32, alpha float32
 func momentumStepGo(w, vel []float32, decay float32) {
 	for i := range w {
 		v := vel[i] - float32(decay*w[i])
-		if v < 1e-30 && v > -1e-30 {
-			v = 0 // flushed before it turns denormal, as in the C kernel
+		// Flushed before it turns denormal, as in the C kernels: |v| <
+		// 1e-30, tested as one comparison (v < 1e-30 && v > -1e-30 is a
+		// branch on v's sign, which is unpredictable).
+		if math.Float32frombits(math.Float32bits(v)&0x7FFFFFFF) < 1e-30 {
+			v = 0
 		}
 		vel[i] = v
 		w[i] = w[i] + v
@@ -140,7 +157,7 @@ func softplusf(x float32) float32 {
 	p = float32(p*s2) + 1.0/5.0
 	p = float32(p*s2) + 1.0/3.0
 	p = float32(p*s2) + 1
-	l := float32(2*s) * p
+	l := float32(float32(2*s) * p)
 	if x > 0 {
 		return x + l
 	}
@@ -175,18 +192,19 @@ func softplusRowSumGo(x, bias []float32, rows, ld int, beta float32, out []float
 // aisHiddenGo is the Go reference of the hidden half of an AIS step.
 func aisHiddenGo(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
 	cols := len(bias)
+	var buf [uniformChunk + 8]uint32
 	for i := 0; i < rows; i++ {
 		row, srow := x[i*cols:(i+1)*cols], s[i*cols:(i+1)*cols]
 		b := base + uint64(i*cols)
 		var acc [lanes]float32
+		var u []uint32
 		one := func(j int) float32 {
+			if j%uniformChunk == 0 {
+				u = fillWords(key, b+uint64(j), min(uniformChunk, cols-j), buf[:])
+			}
 			t := row[j] + bias[j]
 			d := softplusf(float32(bk*t)) - softplusf(float32(bp*t))
-			if uniform(key, b+uint64(j)) < sigmoidf(float32(bk*t)) {
-				srow[j] = 1
-			} else {
-				srow[j] = 0
-			}
+			srow[j] = sample(u[j%uniformChunk], sigmoidf(float32(bk*t)))
 			return d
 		}
 		j := 0
@@ -214,5 +232,12 @@ func flipRowSumGo(w, wneg, v []float32, rows, cols int, x []float32, out []float
 			src = wneg
 		}
 		softplusRowSumGo(src[i*cols:], x, 1, cols, 1, out[i:i+1])
+	}
+}
+
+// scaleGo multiplies every element of x by f.
+func scaleGo(x []float32, f float32) {
+	for i := range x {
+		x[i] *= f
 	}
 }

@@ -18,7 +18,7 @@ func ParallelRows(rows, cols int, f func(r0, r1 int)) {
 		return
 	}
 	j := &funcJob{rows: rows, f: f}
-	split(w, j, &j.wg)
+	split(w, j, &j.sy)
 }
 
 // kernel names an element-wise kernel that kernelJob runs.
@@ -40,7 +40,7 @@ type kernelJob struct {
 	cols      int
 	key, base uint64
 	f         float32
-	wg        sync.WaitGroup
+	sy        splitSync
 }
 
 var kernelJobs = sync.Pool{New: func() any { return new(kernelJob) }}
@@ -66,7 +66,7 @@ func runKernel(k kernel, x, s, b []float32, rows, cols int, key, base uint64, f 
 	j := kernelJobs.Get().(*kernelJob)
 	j.k, j.x, j.s, j.b, j.rows, j.cols, j.key, j.base, j.f = k, x, s, b, rows, cols, key, base, f
 	if w := min(Workers(), rows); w >= 2 && rows*cols >= minParallel {
-		split(w, j, &j.wg)
+		split(w, j, &j.sy)
 	} else {
 		j.run(0, 1)
 	}
@@ -167,10 +167,6 @@ func MomentumStep(w, vel []float32, decay float32) {
 	}
 	runKernel(kMomentum, w, nil, vel, len(w), 1, 0, 0, decay)
 }
-
-// Softplus returns log(1 + e^x) as the kernels compute it (relative error
-// below 1e-6).
-func Softplus(x float32) float32 { return softplusf(x) }
 
 // SoftplusRowSums sets out[i] to the sum over j of
 // softplus(beta * (x[i,j] + bias[j])).

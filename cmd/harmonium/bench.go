@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "time CD-1 training epochs over 60,000 samples (MNIST's training set size) and print seconds per epoch; data loading is not timed. Set HARMONIUM_BLAS=go to time the pure-Go backend.",
+	fs := newFlags(e, "bench", "time CD-1 training epochs over 60,000 samples (MNIST's training set size) and print seconds per epoch; data loading is not timed. "+
+		"It first prints the CPU's instruction-set extensions, the element-wise kernels in use (HARMONIUM_KERNELS=avx512, avx2, scalar or go chooses), "+
+		"the products' backend and how it spreads products over the cores (HARMONIUM_GEMM), and the rates of the products and of the sigmoid-and-sample kernel, measured briefly. "+
+		"Set HARMONIUM_BLAS=go to time the pure-Go backend.",
 		"harmonium bench --data ../shared/data/mnist --epochs 3")
 	var data dataFlags
 	data.register(fs, "train")
@@ -37,9 +41,25 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	m := rbm.NewInit(x.Cols, *hidden, x, 1)
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: 0.1, Steps: 1, Momentum: *momentum, Seed: 1}
+	products := mat32.Backend()
+	if s := mat32.GemmStrategy(); s != "" {
+		products += ", " + s
+	}
+	if note := mat32.BackendNote(); note != "" {
+		products += " (" + note + ")"
+	}
+	kernels := mat32.KernelPath()
+	if note := mat32.KernelNote(); note != "" {
+		kernels += " (" + note + ")"
+	}
+	rates := mat32.MeasureRates(x.Cols, *hidden, min(*batch, *rows), 600*time.Millisecond)
 	if !*jsonOut {
-		fmt.Fprintf(e.stdout, "CD-1, %d x %d -> %d hidden, batch %d, momentum %g; products: %s; %d workers\n",
-			x.Rows, x.Cols, *hidden, *batch, *momentum, mat32.Backend(), mat32.Workers())
+		fmt.Fprintf(e.stdout, "CD-1, %d x %d -> %d hidden, batch %d, momentum %g; %d workers\n", x.Rows, x.Cols, *hidden, *batch, *momentum, mat32.Workers())
+		fmt.Fprintf(e.stdout, "CPU features:     %s\n", mat32.CPUFeatures())
+		fmt.Fprintf(e.stdout, "kernels:          %s\n", kernels)
+		fmt.Fprintf(e.stdout, "products:         %s\n", products)
+		fmt.Fprintf(e.stdout, "measured rates:   products %.0f GFLOP/s (this step's three shapes), sigmoid+sample %.0f Melem/s (%d x %d)\n",
+			rates.GemmGFLOPS, rates.SampleMelems, min(*batch, *rows), *hidden)
 	}
 	var secs []float64
 	_, err = m.Fit(ctx, x, cfg, rbm.Hooks{Epoch: func(s rbm.EpochStats) error {
@@ -57,7 +77,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	gflop := 10 * float64(x.Rows) * float64(x.Cols) * float64(*hidden) / 1e9
 	if *jsonOut {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"seconds_per_epoch": secs, "best": sorted[0], "median": sorted[len(sorted)/2],
-			"gflop_per_epoch": gflop, "backend": mat32.Backend(), "kernels": mat32.KernelImpl})
+			"gflop_per_epoch": gflop, "backend": mat32.Backend(), "gemm_strategy": mat32.GemmStrategy(), "backend_note": mat32.BackendNote(),
+			"kernels": mat32.KernelPath(), "kernel_note": mat32.KernelNote(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
+			"gemm_gflops": rates.GemmGFLOPS, "sample_melem_per_s": rates.SampleMelems})
 	}
 	fmt.Fprintf(e.stdout, "best %.3f s/epoch, median %.3f s (%.0f GFLOP per epoch in products, %.0f GFLOP/s at best)\n",
 		sorted[0], sorted[len(sorted)/2], gflop, gflop/sorted[0])

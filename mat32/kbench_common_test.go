@@ -1,0 +1,47 @@
+package mat32
+
+import "math/rand/v2"
+
+// kernelBench is one element-wise kernel at the sizes of a CD-1 step at
+// 784-500, batch 100 (or of an AIS step, or a pseudo-likelihood row sweep).
+type kernelBench struct {
+	name  string
+	elems int // elements per call
+	run   func()
+}
+
+// kernelBenches returns the kernel benchmarks, using only the exported API.
+func kernelBenches() []kernelBench {
+	r := rand.New(rand.NewPCG(1, 1))
+	x, s := randDense(r, 100, 500), New(100, 500)
+	bias := randDense(r, 1, 500).Data
+	rng := NewRNG(1, 1)
+	p := New(100, 784)
+	for i := range p.Data {
+		p.Data[i] = r.Float32()
+	}
+	vs := New(100, 784)
+	a, c := randDense(r, 100, 784), randDense(r, 100, 784)
+	cs := make([]float32, 784)
+	w, v := randDense(r, 784, 500), randDense(r, 784, 500)
+	wn := w.Clone()
+	Scale(wn, -1)
+	vis := make([]float32, 784)
+	for i := range vis {
+		vis[i] = float32(i % 2)
+	}
+	out, d := make([]float64, 784), make([]float64, 100)
+	return []kernelBench{
+		// The sigmoid of its own output stays in (0.5, 0.75): no need to
+		// restore x between calls.
+		{"SigmoidBias", 100 * 500, func() { SigmoidBias(x, bias) }},
+		{"SigmoidBiasSample", 100 * 500, func() { SigmoidBiasSample(x, s, bias, rng) }},
+		{"Bernoulli", 100 * 784, func() { Bernoulli(vs, p, rng) }},
+		{"DiffStats", 100 * 784, func() { DiffStats(a, c, cs, 1e-3) }},
+		{"MomentumStep", 784 * 500, func() { MomentumStep(w.Data, v.Data, 1e-6) }},
+		{"Scale", 100 * 500, func() { Scale(s, -1) }},
+		{"SoftplusRowSums", 100 * 500, func() { SoftplusRowSums(x, bias, 0.7, d) }},
+		{"AISHidden", 100 * 500, func() { AISHidden(x, bias, 0.5, 0.499, s, rng, d) }},
+		{"FlipSoftplusSums", 784 * 500, func() { FlipSoftplusSums(w, wn, vis, bias, out) }},
+	}
+}

@@ -1,0 +1,160 @@
+//go:build cgo
+
+package mat32
+
+/*
+#cgo CFLAGS: -O3 -std=c11
+#include "kernels.h"
+*/
+import "C"
+
+import "unsafe"
+
+// KernelImpl names the language of the element-wise kernels compiled in:
+// "C" in cgo builds (which can still run the Go ones, see KernelPath), "Go"
+// otherwise. KernelPath tells which implementation runs.
+const KernelImpl = "C"
+
+const cgoKernels = true
+
+// cPathOK reports whether the C side can run path p on this CPU.
+func cPathOK(p kernelPath) bool { return C.hm_path_ok(C.int(p)) == 1 }
+
+func fptr(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
+
+// philoxFill computes numbers c0 ... c0+len(out)-1 of stream key with path
+// p (for tests).
+func philoxFill(p kernelPath, key, c0 uint64, out []uint32) {
+	if len(out) == 0 {
+		return
+	}
+	if p == pathGo {
+		philoxFillGo(key, c0, out)
+		return
+	}
+	C.hm_philox_fill(C.int(p), C.uint64_t(key), C.uint64_t(c0), C.int64_t(len(out)), (*C.uint32_t)(unsafe.Pointer(&out[0])))
+}
+
+// sigmoidBias and sigmoidBiasSample work on rows rows of len(bias) values,
+// ld apart; see the Go references.
+func sigmoidBias(x, bias []float32, rows, ld int) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_ = x[(rows-1)*ld+len(bias)-1]
+	p := currentPath()
+	if p == pathGo {
+		sigmoidBiasGo(x, bias, rows, ld)
+		return
+	}
+	C.hm_sigmoid_bias(C.int(p), fptr(x), fptr(bias), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld))
+}
+
+func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_, _ = x[(rows-1)*ld+len(bias)-1], s[(rows-1)*ld+len(bias)-1]
+	p := currentPath()
+	if p == pathGo {
+		sigmoidBiasSampleGo(x, s, bias, rows, ld, key, base)
+		return
+	}
+	C.hm_sigmoid_bias_sample(C.int(p), fptr(x), fptr(s), fptr(bias),
+		C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.uint64_t(key), C.uint64_t(base))
+}
+
+func bernoulli(s, prob []float32, key, base uint64) {
+	if len(s) == 0 {
+		return
+	}
+	_ = prob[len(s)-1]
+	p := currentPath()
+	if p == pathGo {
+		bernoulliGo(s, prob, key, base)
+		return
+	}
+	C.hm_bernoulli(C.int(p), fptr(s), fptr(prob), C.int64_t(len(s)), C.uint64_t(key), C.uint64_t(base))
+}
+
+func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	_, _, _, _ = a[rows*cols-1], b[rows*cols-1], colsum[cols-1], sq[cols-1]
+	p := currentPath()
+	if p == pathGo {
+		return diffStatsGo(a, b, rows, cols, colsum, alpha, sq)
+	}
+	return float64(C.hm_diff_stats(C.int(p), fptr(a), fptr(b), C.int64_t(rows), C.int64_t(cols), fptr(colsum), C.float(alpha), fptr(sq)))
+}
+
+func momentumStep(w, vel []float32, decay float32) {
+	if len(w) == 0 {
+		return
+	}
+	_ = vel[len(w)-1]
+	p := currentPath()
+	if p == pathGo {
+		momentumStepGo(w, vel, decay)
+		return
+	}
+	C.hm_momentum_step(C.int(p), fptr(w), fptr(vel), C.int64_t(len(w)), C.float(decay))
+}
+
+func scale(x []float32, f float32) {
+	if len(x) == 0 {
+		return
+	}
+	p := currentPath()
+	if p == pathGo {
+		scaleGo(x, f)
+		return
+	}
+	C.hm_scale(C.int(p), fptr(x), C.int64_t(len(x)), C.float(f))
+}
+
+func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {
+	if rows == 0 {
+		return
+	}
+	if len(bias) == 0 {
+		clear(out[:rows])
+		return
+	}
+	_, _ = x[(rows-1)*ld+len(bias)-1], out[rows-1]
+	p := currentPath()
+	if p == pathGo {
+		softplusRowSumGo(x, bias, rows, ld, beta, out)
+		return
+	}
+	C.hm_softplus_rowsum(C.int(p), fptr(x), fptr(bias), C.int64_t(rows), C.int64_t(len(bias)), C.int64_t(ld), C.float(beta), (*C.double)(unsafe.Pointer(&out[0])))
+}
+
+func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_, _, _ = x[rows*len(bias)-1], s[rows*len(bias)-1], delta[rows-1]
+	p := currentPath()
+	if p == pathGo {
+		aisHiddenGo(x, bias, rows, bk, bp, s, key, base, delta)
+		return
+	}
+	C.hm_ais_hidden(C.int(p), fptr(x), fptr(bias), C.int64_t(rows), C.int64_t(len(bias)), C.float(bk), C.float(bp),
+		fptr(s), C.uint64_t(key), C.uint64_t(base), (*C.double)(unsafe.Pointer(&delta[0])))
+}
+
+func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
+	if rows == 0 || cols == 0 {
+		clear(out[:rows])
+		return
+	}
+	_, _, _, _, _ = w[rows*cols-1], wneg[rows*cols-1], v[rows-1], x[cols-1], out[rows-1]
+	p := currentPath()
+	if p == pathGo {
+		flipRowSumGo(w, wneg, v, rows, cols, x, out)
+		return
+	}
+	C.hm_flip_rowsum(C.int(p), fptr(w), fptr(wneg), fptr(v), C.int64_t(rows), C.int64_t(cols), fptr(x), (*C.double)(unsafe.Pointer(&out[0])))
+}

@@ -1,0 +1,42 @@
+//go:build !cgo
+
+package mat32
+
+// KernelImpl names the language of the element-wise kernels compiled in:
+// "C" in cgo builds (which can still run the Go ones, see KernelPath), "Go"
+// otherwise. KernelPath tells which implementation runs.
+const KernelImpl = "Go"
+
+const cgoKernels = false
+
+func cPathOK(kernelPath) bool { return false }
+
+func philoxFill(_ kernelPath, key, c0 uint64, out []uint32) { philoxFillGo(key, c0, out) }
+
+func sigmoidBias(x, bias []float32, rows, ld int) { sigmoidBiasGo(x, bias, rows, ld) }
+
+func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
+	sigmoidBiasSampleGo(x, s, bias, rows, ld, key, base)
+}
+
+func bernoulli(s, p []float32, key, base uint64) { bernoulliGo(s, p, key, base) }
+
+func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+	return diffStatsGo(a, b, rows, cols, colsum, alpha, sq)
+}
+
+func momentumStep(w, vel []float32, decay float32) { momentumStepGo(w, vel, decay) }
+
+func scale(x []float32, f float32) { scaleGo(x, f) }
+
+func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {
+	softplusRowSumGo(x, bias, rows, ld, beta, out)
+}
+
+func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, base uint64, delta []float64) {
+	aisHiddenGo(x, bias, rows, bk, bp, s, key, base, delta)
+}
+
+func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
+	flipRowSumGo(w, wneg, v, rows, cols, x, out)
+}

@@ -1,0 +1,506 @@
+// The AVX2 and AVX-512 kernels, written once over a thin layer of vector
+// operations: kernels_avx2.c includes this file with HM_ISA 2 and
+// kernels_avx512.c with HM_ISA 3. Every function carries the instruction
+// set as a target attribute, so nothing else in the package is compiled
+// for it and dispatch (kernels.c) chooses at run time.
+//
+// The kernels compute what the scalar versions and the Go references
+// compute, bit for bit: the same operations in the same order, with no fused
+// multiply-adds (AVX-512F has them; kernels.h forbids contracting), and sums
+// in the same 16 float lanes.
+
+#include <immintrin.h>
+#include <string.h>
+#include "kernels.h"
+
+#if HM_ISA == 3
+#define HM_TARGET "avx512f"
+#define HM_W 16
+#define HM_NAME(name) name##_avx512
+typedef __m512 vf;
+typedef __m512i vi;
+typedef __mmask16 vmask;
+#elif HM_ISA == 2
+#define HM_TARGET "avx2"
+#define HM_W 8
+#define HM_NAME(name) name##_avx2
+typedef __m256 vf;
+typedef __m256i vi;
+typedef __m256i vmask;
+#else
+#error "HM_ISA must be 2 (AVX2) or 3 (AVX-512)"
+#endif
+
+#define HM_INL static inline __attribute__((always_inline, target(HM_TARGET)))
+#define HM_EXPORT __attribute__((target(HM_TARGET)))
+// HM_NACC vectors hold the 16 float lanes of a row sum.
+#define HM_NACC (16 / HM_W)
+
+// ---- The vector layer ----
+
+#if HM_ISA == 3
+HM_INL vf vset(float a) { return _mm512_set1_ps(a); }
+HM_INL vf vzero(void) { return _mm512_setzero_ps(); }
+HM_INL vf vld(const float *p) { return _mm512_loadu_ps(p); }
+HM_INL void vst(float *p, vf v) { _mm512_storeu_ps(p, v); }
+// vtail is the mask of the first n lanes (0 <= n <= HM_W).
+HM_INL vmask vtail(int64_t n) { return (vmask)(n >= 16 ? 0xFFFF : (1u << n) - 1); }
+HM_INL vf vldm(const float *p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
+HM_INL void vstm(float *p, vmask m, vf v) { _mm512_mask_storeu_ps(p, m, v); }
+HM_INL vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+HM_INL vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+HM_INL vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+HM_INL vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+// vmin(a, b) is a < b ? a : b and vmax(a, b) a > b ? a : b, as the
+// instructions define them (so b when either is NaN).
+HM_INL vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+HM_INL vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+HM_INL vf vabs(vf x) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF))); }
+HM_INL vf vneg(vf x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
+// vlt01 is 1 where a < b, else 0 (0 where either is NaN).
+HM_INL vf vlt01(vf a, vf b) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), vset(1.0f)); }
+// vflush is 0 where |v| < t, else v.
+HM_INL vf vflush(vf v, vf t) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(vabs(v), t, _CMP_NLT_UQ), v); }
+// vscale is 2^n for an integral float n, as the float with exponent field
+// max(n + 127, 1).
+HM_INL vf vscale(vf n) {
+	vi e = _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127));
+	e = _mm512_max_epi32(e, _mm512_set1_epi32(1));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+// vpow2 is vscale for n >= -126.
+HM_INL vf vpow2(vf n) {
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
+HM_INL vi vldi(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
+HM_INL vf vunif(vi w) { return vmul(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), vset(1.0f / 16777216.0f)); }
+HM_INL void vstore_tmp(float *tmp, vf v) { _mm512_storeu_ps(tmp, v); }
+
+// Integer lanes for Philox: each 64-bit lane holds one block's word in its
+// low half (the high half is ignored, and may hold anything).
+HM_INL vi iset(uint32_t a) { return _mm512_set1_epi32((int)a); }
+HM_INL vi iset64(uint64_t a) { return _mm512_set1_epi64((long long)a); }
+HM_INL vi iadd64(vi a, vi b) { return _mm512_add_epi64(a, b); }
+HM_INL vi ihigh(vi a) { return _mm512_srli_epi64(a, 32); }
+HM_INL vi imul(vi a, vi b) { return _mm512_mul_epu32(a, b); } // 32x32 -> 64 bits
+HM_INL vi ixor3(vi a, vi b, vi c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
+// ieven and iodd are the lane offsets of the even and odd blocks.
+HM_INL vi ieven(void) { return _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14); }
+HM_INL vi iodd(void) { return _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15); }
+// ipair puts the low halves of b's lanes in the high halves of a's.
+HM_INL vi ipair(vi a, vi b) { return _mm512_mask_blend_epi32(0xAAAA, a, _mm512_slli_epi64(b, 32)); }
+// istore4 stores the words of 16 blocks in counter order (block 0's four
+// words, block 1's, ...), from words w of the even blocks in ew and of the
+// odd blocks in ow.
+HM_INL void istore4(uint32_t *out, vi e0, vi e1, vi e2, vi e3, vi o0, vi o1, vi o2, vi o3) {
+	vi ea = ipair(e0, e1), eb = ipair(e2, e3), oa = ipair(o0, o1), ob = ipair(o2, o3);
+	// 128-bit lanes of blocks 0|4|8|12, 2|6|10|14, 1|5|9|13, 3|7|11|15.
+	vi u0 = _mm512_unpacklo_epi64(ea, eb), u2 = _mm512_unpackhi_epi64(ea, eb);
+	vi u1 = _mm512_unpacklo_epi64(oa, ob), u3 = _mm512_unpackhi_epi64(oa, ob);
+	// Then a 4x4 transpose of the 128-bit lanes.
+	vi a = _mm512_shuffle_i32x4(u0, u1, 0x44), b = _mm512_shuffle_i32x4(u2, u3, 0x44); // 0 4 1 5 | 2 6 3 7
+	vi c = _mm512_shuffle_i32x4(u0, u1, 0xEE), d = _mm512_shuffle_i32x4(u2, u3, 0xEE); // 8 12 9 13 | 10 14 11 15
+	_mm512_storeu_si512((void *)out, _mm512_shuffle_i32x4(a, b, 0x88));
+	_mm512_storeu_si512((void *)(out + 16), _mm512_shuffle_i32x4(a, b, 0xDD));
+	_mm512_storeu_si512((void *)(out + 32), _mm512_shuffle_i32x4(c, d, 0x88));
+	_mm512_storeu_si512((void *)(out + 48), _mm512_shuffle_i32x4(c, d, 0xDD));
+}
+#else
+HM_INL vf vset(float a) { return _mm256_set1_ps(a); }
+HM_INL vf vzero(void) { return _mm256_setzero_ps(); }
+HM_INL vf vld(const float *p) { return _mm256_loadu_ps(p); }
+HM_INL void vst(float *p, vf v) { _mm256_storeu_ps(p, v); }
+HM_INL vmask vtail(int64_t n) {
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+HM_INL vf vldm(const float *p, vmask m) { return _mm256_maskload_ps(p, m); }
+HM_INL void vstm(float *p, vmask m, vf v) { _mm256_maskstore_ps(p, m, v); }
+HM_INL vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+HM_INL vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+HM_INL vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+HM_INL vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+HM_INL vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
+HM_INL vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+HM_INL vf vabs(vf x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+HM_INL vf vneg(vf x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+HM_INL vf vlt01(vf a, vf b) { return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_LT_OQ), vset(1.0f)); }
+HM_INL vf vflush(vf v, vf t) { return _mm256_andnot_ps(_mm256_cmp_ps(vabs(v), t, _CMP_LT_OQ), v); }
+HM_INL vf vscale(vf n) {
+	vi e = _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127));
+	e = _mm256_max_epi32(e, _mm256_set1_epi32(1));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+HM_INL vf vpow2(vf n) {
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+HM_INL vi vldi(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+HM_INL vf vunif(vi w) { return vmul(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), vset(1.0f / 16777216.0f)); }
+HM_INL void vstore_tmp(float *tmp, vf v) { _mm256_storeu_ps(tmp, v); }
+
+HM_INL vi iset(uint32_t a) { return _mm256_set1_epi32((int)a); }
+HM_INL vi iset64(uint64_t a) { return _mm256_set1_epi64x((long long)a); }
+HM_INL vi iadd64(vi a, vi b) { return _mm256_add_epi64(a, b); }
+HM_INL vi ihigh(vi a) { return _mm256_srli_epi64(a, 32); }
+HM_INL vi imul(vi a, vi b) { return _mm256_mul_epu32(a, b); }
+HM_INL vi ixor3(vi a, vi b, vi c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+HM_INL vi ieven(void) { return _mm256_setr_epi64x(0, 2, 4, 6); }
+HM_INL vi iodd(void) { return _mm256_setr_epi64x(1, 3, 5, 7); }
+HM_INL vi ipair(vi a, vi b) { return _mm256_blend_epi32(a, _mm256_slli_epi64(b, 32), 0xAA); }
+HM_INL void istore4(uint32_t *out, vi e0, vi e1, vi e2, vi e3, vi o0, vi o1, vi o2, vi o3) {
+	vi ea = ipair(e0, e1), eb = ipair(e2, e3), oa = ipair(o0, o1), ob = ipair(o2, o3);
+	vi u0 = _mm256_unpacklo_epi64(ea, eb), u2 = _mm256_unpackhi_epi64(ea, eb); // blocks 0|4, 2|6
+	vi u1 = _mm256_unpacklo_epi64(oa, ob), u3 = _mm256_unpackhi_epi64(oa, ob); // blocks 1|5, 3|7
+	_mm256_storeu_si256((__m256i *)out, _mm256_permute2x128_si256(u0, u1, 0x20));
+	_mm256_storeu_si256((__m256i *)(out + 8), _mm256_permute2x128_si256(u2, u3, 0x20));
+	_mm256_storeu_si256((__m256i *)(out + 16), _mm256_permute2x128_si256(u0, u1, 0x31));
+	_mm256_storeu_si256((__m256i *)(out + 24), _mm256_permute2x128_si256(u2, u3, 0x31));
+}
+#endif
+
+// ---- Functions, as in kernels.c ----
+
+// vexp85 is vexp for x in [-85, 85] (or NaN), where its clamps and the
+// exponent's lower bound change nothing: it skips them.
+HM_INL vf vexp85(vf x) {
+	vf n = vsub(vadd(vmul(x, vset(1.44269504088896341f)), vset(12582912.0f)), vset(12582912.0f));
+	vf r = vsub(x, vmul(n, vset(0.693359375f)));
+	r = vsub(r, vmul(n, vset(-2.12194440e-4f)));
+	vf p = vset(1.9875691500e-4f);
+	p = vadd(vmul(p, r), vset(1.3981999507e-3f));
+	p = vadd(vmul(p, r), vset(8.3334519073e-3f));
+	p = vadd(vmul(p, r), vset(4.1665795894e-2f));
+	p = vadd(vmul(p, r), vset(1.6666665459e-1f));
+	p = vadd(vmul(p, r), vset(5.0000001201e-1f));
+	p = vadd(vmul(p, vmul(r, r)), r);
+	p = vadd(p, vset(1.0f));
+	return vmul(p, vpow2(n));
+}
+
+HM_INL vf vexp(vf x) {
+	x = vmin(vset(88.0f), x); // x > 88 ? 88 : x, keeping NaN
+	x = vmax(vset(-88.0f), x);
+	vf n = vsub(vadd(vmul(x, vset(1.44269504088896341f)), vset(12582912.0f)), vset(12582912.0f));
+	vf r = vsub(x, vmul(n, vset(0.693359375f)));
+	r = vsub(r, vmul(n, vset(-2.12194440e-4f)));
+	vf p = vset(1.9875691500e-4f);
+	p = vadd(vmul(p, r), vset(1.3981999507e-3f));
+	p = vadd(vmul(p, r), vset(8.3334519073e-3f));
+	p = vadd(vmul(p, r), vset(4.1665795894e-2f));
+	p = vadd(vmul(p, r), vset(1.6666665459e-1f));
+	p = vadd(vmul(p, r), vset(5.0000001201e-1f));
+	p = vadd(vmul(p, vmul(r, r)), r);
+	p = vadd(p, vset(1.0f));
+	return vmul(p, vscale(n));
+}
+
+HM_INL vf vsigmoid(vf x) {
+	x = vmin(vset(85.0f), x);
+	x = vmax(vset(-85.0f), x);
+	return vdiv(vset(1.0f), vadd(vset(1.0f), vexp85(vneg(x))));
+}
+
+HM_INL vf vsoftplus(vf x) {
+	vf y = vexp(vneg(vabs(x)));
+	vf s = vdiv(y, vadd(vset(2.0f), y));
+	vf s2 = vmul(s, s);
+	vf p = vset(1.0f / 13.0f);
+	p = vadd(vmul(p, s2), vset(1.0f / 11.0f));
+	p = vadd(vmul(p, s2), vset(1.0f / 9.0f));
+	p = vadd(vmul(p, s2), vset(1.0f / 7.0f));
+	p = vadd(vmul(p, s2), vset(1.0f / 5.0f));
+	p = vadd(vmul(p, s2), vset(1.0f / 3.0f));
+	p = vadd(vmul(p, s2), vset(1.0f));
+	vf l = vmul(vmul(vset(2.0f), s), p);
+	return vadd(vmax(x, vzero()), l); // x > 0 ? x + l : l (0 + l is l)
+}
+
+// ---- Philox-4x32-10 ----
+
+// HM_ROUND is Philox round r (1 ... 9) of the blocks in x0 ... x3.
+#define HM_ROUND(r, x0, x1, x2, x3)             \
+	do {                                        \
+		vi p0 = imul(x0, m0), p1 = imul(x2, m1); \
+		x0 = ixor3(ihigh(p1), x1, rk0[r]);      \
+		x1 = p1;                                \
+		x2 = ixor3(ihigh(p0), x3, rk1[r]);      \
+		x3 = p0;                                \
+	} while (0)
+
+// HM_GROUPS groups of HM_W blocks go through the rounds together, so that
+// the vector units have independent work while a multiply's result is on
+// its way. AVX2 has registers for the state of one group only.
+#if HM_ISA == 3
+#define HM_GROUPS 2
+#else
+#define HM_GROUPS 1
+#endif
+
+#if defined(__clang__)
+#define HM_UNROLL _Pragma("unroll")
+#else
+#define HM_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// vfill writes numbers c0 ... c0+n-1 of stream key to buf (HM_BUF words,
+// n <= HM_CHUNK), HM_GROUPS * HM_W blocks at a time, and returns a pointer
+// to number c0. The even and odd blocks of each HM_W go through the rounds
+// in separate vectors (e and o), one block per 64-bit lane: then each
+// multiply gives the whole 64-bit products that Philox needs.
+HM_INL const uint32_t *vfill(uint64_t key, uint64_t c0, int64_t n, uint32_t *buf) {
+	const vi m0 = iset(0xD2511F53u), m1 = iset(0xCD9E8D57u);
+	// The round keys, broadcast once.
+	vi rk0[10], rk1[10];
+	for (int r = 0; r < 10; r++) {
+		rk0[r] = iset((uint32_t)key + (uint32_t)r * 0x9E3779B9u);
+		rk1[r] = iset((uint32_t)(key >> 32) + (uint32_t)r * 0xBB67AE85u);
+	}
+	const int64_t off = (int64_t)(c0 & 3), blocks = (off + n + 3) >> 2;
+	const vi even = ieven(), odd = iodd();
+	uint64_t q = c0 >> 2;
+	for (int64_t b = 0; b < blocks; b += HM_GROUPS * HM_W, q += HM_GROUPS * HM_W) {
+		vi e[HM_GROUPS][4], o[HM_GROUPS][4];
+		HM_UNROLL
+		for (int g = 0; g < HM_GROUPS; g++) {
+			// Counters (q + i, its high word, 0, 0); round 0 with the
+			// last two words 0.
+			vi ce = iadd64(iset64(q + (uint64_t)(g * HM_W)), even), co = iadd64(iset64(q + (uint64_t)(g * HM_W)), odd);
+			vi pe = imul(ce, m0), po = imul(co, m0);
+			e[g][0] = ixor3(ihigh(ce), rk0[0], iset(0));
+			e[g][1] = iset(0);
+			e[g][2] = ixor3(ihigh(pe), rk1[0], iset(0));
+			e[g][3] = pe;
+			o[g][0] = ixor3(ihigh(co), rk0[0], iset(0));
+			o[g][1] = iset(0);
+			o[g][2] = ixor3(ihigh(po), rk1[0], iset(0));
+			o[g][3] = po;
+		}
+		HM_UNROLL
+		for (int r = 1; r < 10; r++)
+			HM_UNROLL
+			for (int g = 0; g < HM_GROUPS; g++) {
+				HM_ROUND(r, e[g][0], e[g][1], e[g][2], e[g][3]);
+				HM_ROUND(r, o[g][0], o[g][1], o[g][2], o[g][3]);
+			}
+		HM_UNROLL
+		for (int g = 0; g < HM_GROUPS; g++)
+			istore4(buf + 4 * (b + g * HM_W), e[g][0], e[g][1], e[g][2], e[g][3], o[g][0], o[g][1], o[g][2], o[g][3]);
+	}
+	return buf + off;
+}
+
+HM_EXPORT void HM_NAME(hm_philox_fill)(uint64_t key, uint64_t c0, int64_t n, uint32_t *out) {
+	uint32_t buf[HM_BUF];
+	for (int64_t lo = 0; lo < n; lo += HM_CHUNK) {
+		int64_t m = n - lo < HM_CHUNK ? n - lo : HM_CHUNK;
+		memcpy(out + lo, vfill(key, c0 + (uint64_t)lo, m, buf), (size_t)m * 4);
+	}
+}
+
+// ---- Kernels ----
+
+HM_EXPORT void HM_NAME(hm_sigmoid_bias)(float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * ld;
+		int64_t j = 0;
+		for (; j + HM_W <= cols; j += HM_W) vst(row + j, vsigmoid(vadd(vld(row + j), vld(bias + j))));
+		if (j < cols) {
+			vmask m = vtail(cols - j);
+			vstm(row + j, m, vsigmoid(vadd(vldm(row + j, m), vldm(bias + j, m))));
+		}
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_sigmoid_bias_sample)(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	for (int64_t i = 0; i < rows; i++) {
+		uint64_t b = base + (uint64_t)(i * ld);
+		for (int64_t j0 = 0; j0 < cols; j0 += HM_CHUNK) {
+			int64_t n = cols - j0 < HM_CHUNK ? cols - j0 : HM_CHUNK;
+			const uint32_t *u = vfill(key, b + (uint64_t)j0, n, buf);
+			float *row = x + i * ld + j0, *srow = s + i * ld + j0;
+			const float *bb = bias + j0;
+			int64_t j = 0;
+			for (; j + HM_W <= n; j += HM_W) {
+				vf p = vsigmoid(vadd(vld(row + j), vld(bb + j)));
+				vst(row + j, p);
+				vst(srow + j, vlt01(vunif(vldi(u + j)), p));
+			}
+			if (j < n) {
+				vmask m = vtail(n - j);
+				vf p = vsigmoid(vadd(vldm(row + j, m), vldm(bb + j, m)));
+				vstm(row + j, m, p);
+				vstm(srow + j, m, vlt01(vunif(vldi(u + j)), p));
+			}
+		}
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_bernoulli)(float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	for (int64_t lo = 0; lo < n; lo += HM_CHUNK) {
+		int64_t m = n - lo < HM_CHUNK ? n - lo : HM_CHUNK;
+		const uint32_t *u = vfill(key, base + (uint64_t)lo, m, buf);
+		float *sp = s + lo;
+		const float *pp = p + lo;
+		int64_t i = 0;
+		for (; i + HM_W <= m; i += HM_W) vst(sp + i, vlt01(vunif(vldi(u + i)), vld(pp + i)));
+		if (i < m) {
+			vmask t = vtail(m - i);
+			vstm(sp + i, t, vlt01(vunif(vldi(u + i)), vldm(pp + i, t)));
+		}
+	}
+}
+
+// hm_diff_stats keeps a block of up to 4 vectors of columns' sums in
+// registers while it runs down the rows.
+HM_EXPORT double HM_NAME(hm_diff_stats)(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
+	const vf va = vset(alpha);
+	for (int64_t j0 = 0; j0 < cols; j0 += 4 * HM_W) {
+		vmask m[4];
+		vf s[4], c[4];
+		for (int k = 0; k < 4; k++) {
+			int64_t left = cols - j0 - k * HM_W;
+			m[k] = vtail(left < 0 ? 0 : left);
+			s[k] = vzero();
+			c[k] = vldm(colsum + j0 + k * HM_W, m[k]);
+		}
+		for (int64_t i = 0; i < rows; i++) {
+			const float *ar = a + i * cols + j0, *br = b + i * cols + j0;
+			for (int k = 0; k < 4; k++) {
+				vf d = vsub(vldm(ar + k * HM_W, m[k]), vldm(br + k * HM_W, m[k]));
+				s[k] = vadd(s[k], vmul(d, d));
+				c[k] = vadd(c[k], vmul(va, d));
+			}
+		}
+		for (int k = 0; k < 4; k++) {
+			vstm(sq + j0 + k * HM_W, m[k], s[k]);
+			vstm(colsum + j0 + k * HM_W, m[k], c[k]);
+		}
+	}
+	double total = 0;
+	for (int64_t j = 0; j < cols; j++) total += (double)sq[j];
+	return total;
+}
+
+HM_EXPORT void HM_NAME(hm_momentum_step)(float *w, float *vel, int64_t n, float decay) {
+	const vf vd = vset(decay), t = vset(1e-30f);
+	int64_t i = 0;
+	for (; i + HM_W <= n; i += HM_W) {
+		vf wi = vld(w + i);
+		vf v = vflush(vsub(vld(vel + i), vmul(vd, wi)), t);
+		vst(vel + i, v);
+		vst(w + i, vadd(wi, v));
+	}
+	if (i < n) {
+		vmask m = vtail(n - i);
+		vf wi = vldm(w + i, m);
+		vf v = vflush(vsub(vldm(vel + i, m), vmul(vd, wi)), t);
+		vstm(vel + i, m, v);
+		vstm(w + i, m, vadd(wi, v));
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_scale)(float *x, int64_t n, float f) {
+	const vf vf_ = vset(f);
+	int64_t i = 0;
+	for (; i + HM_W <= n; i += HM_W) vst(x + i, vmul(vld(x + i), vf_));
+	if (i < n) {
+		vmask m = vtail(n - i);
+		vstm(x + i, m, vmul(vldm(x + i, m), vf_));
+	}
+}
+
+// hm_lanes_total returns total plus the 16 float lanes in acc, each
+// converted to double, in lane order.
+HM_INL double hm_lanes_total(double total, const vf *acc) {
+	float lane[16];
+	for (int k = 0; k < HM_NACC; k++) vstore_tmp(lane + k * HM_W, acc[k]);
+	for (int k = 0; k < 16; k++) total += (double)lane[k];
+	return total;
+}
+
+// hm_add_tail adds the first n lanes of v to total, in order.
+HM_INL double hm_add_tail(double total, vf v, int64_t n) {
+	float lane[HM_W];
+	vstore_tmp(lane, v);
+	for (int64_t k = 0; k < n && k < HM_W; k++) total += (double)lane[k];
+	return total;
+}
+
+HM_EXPORT void HM_NAME(hm_softplus_rowsum)(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out) {
+	const vf vb = vset(beta);
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = x + i * ld;
+		vf acc[HM_NACC];
+		for (int k = 0; k < HM_NACC; k++) acc[k] = vzero();
+		int64_t j = 0;
+		for (; j + 16 <= cols; j += 16)
+			for (int k = 0; k < HM_NACC; k++) {
+				int64_t c = j + k * HM_W;
+				acc[k] = vadd(acc[k], vsoftplus(vmul(vb, vadd(vld(row + c), vld(bias + c)))));
+			}
+		double total = 0;
+		for (; j < cols; j += HM_W) {
+			vmask m = vtail(cols - j);
+			total = hm_add_tail(total, vsoftplus(vmul(vb, vadd(vldm(row + j, m), vldm(bias + j, m)))), cols - j);
+		}
+		out[i] = hm_lanes_total(total, acc);
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_ais_hidden)(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	const vf vk = vset(bk), vp = vset(bp);
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = x + i * cols;
+		float *srow = s + i * cols;
+		uint64_t b = base + (uint64_t)(i * cols);
+		vf acc[HM_NACC];
+		for (int k = 0; k < HM_NACC; k++) acc[k] = vzero();
+		double total = 0;
+		for (int64_t j0 = 0; j0 < cols; j0 += HM_CHUNK) {
+			int64_t n = cols - j0 < HM_CHUNK ? cols - j0 : HM_CHUNK;
+			const uint32_t *u = vfill(key, b + (uint64_t)j0, n, buf);
+			int64_t j = 0;
+			// HM_CHUNK is a multiple of 16, so whole groups of 16 in a
+			// chunk are whole groups of the row.
+			for (; j + 16 <= n; j += 16)
+				for (int k = 0; k < HM_NACC; k++) {
+					int64_t c = j0 + j + k * HM_W;
+					vf t = vadd(vld(row + c), vld(bias + c));
+					vf z = vmul(vk, t);
+					acc[k] = vadd(acc[k], vsub(vsoftplus(z), vsoftplus(vmul(vp, t))));
+					vst(srow + c, vlt01(vunif(vldi(u + j + k * HM_W)), vsigmoid(z)));
+				}
+			for (; j < n; j += HM_W) {
+				int64_t c = j0 + j;
+				vmask m = vtail(n - j);
+				vf t = vadd(vldm(row + c, m), vldm(bias + c, m));
+				vf z = vmul(vk, t);
+				total = hm_add_tail(total, vsub(vsoftplus(z), vsoftplus(vmul(vp, t))), n - j);
+				vstm(srow + c, m, vlt01(vunif(vldi(u + j)), vsigmoid(z)));
+			}
+		}
+		delta[i] += hm_lanes_total(total, acc);
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_flip_rowsum)(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
+	for (int64_t i = 0; i < rows; i++) {
+		const float *row = (v[i] > 0.5f ? wneg : w) + i * cols;
+		vf acc[HM_NACC];
+		for (int k = 0; k < HM_NACC; k++) acc[k] = vzero();
+		int64_t j = 0;
+		for (; j + 16 <= cols; j += 16)
+			for (int k = 0; k < HM_NACC; k++) {
+				int64_t c = j + k * HM_W;
+				acc[k] = vadd(acc[k], vsoftplus(vadd(vld(row + c), vld(x + c))));
+			}
+		double total = 0;
+		for (; j < cols; j += HM_W) {
+			vmask m = vtail(cols - j);
+			total = hm_add_tail(total, vsoftplus(vadd(vldm(row + j, m), vldm(x + j, m))), cols - j);
+		}
+		out[i] = hm_lanes_total(total, acc);
+	}
+}
