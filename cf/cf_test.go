@@ -2,12 +2,15 @@ package cf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -184,6 +187,9 @@ func TestFallbackAndDeterminism(t *testing.T) {
 }
 
 func TestMovieLens100K(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
 	dir := filepath.Join("..", "..", "shared", "data", "ml-100k")
 	if _, err := os.Stat(filepath.Join(dir, "u1.base")); err != nil {
 		t.Skipf("MovieLens 100K not found at %s: skipping the real-data check", dir)
@@ -276,4 +282,90 @@ func trainSmall(t *testing.T, train *Ratings, itemBased bool) *Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A model built field by field, as modelfile.LoadCF builds one (no id
+// index), serves predictions from many goroutines at once: run with -race.
+func TestConcurrentPredictions(t *testing.T) {
+	all := synthetic(120, 12)
+	train, test := all.Split(0.2, 13)
+	for _, itemBased := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Hidden, cfg.Epochs, cfg.ItemBased = 10, 2, itemBased
+		tr, err := Train(context.Background(), train, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMet, wantTop := tr.Evaluate(test), tr.EvaluateTopN(test, 5, 4)
+		wantRecs, err := tr.Recommend("u1", 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Model{ItemBased: tr.ItemBased, Binary: tr.Binary, LikeThreshold: tr.LikeThreshold, Levels: tr.Levels,
+			Items: tr.Items, Users: tr.Users, Hidden: tr.Hidden, W: tr.W, VisBias: tr.VisBias, HidBias: tr.HidBias,
+			Mean: tr.Mean, UserOffset: tr.UserOffset, ItemOffset: tr.ItemOffset, UserItems: tr.UserItems, UserLevels: tr.UserLevels}
+		var wg sync.WaitGroup
+		errs := make(chan string, 12)
+		for g := range 12 {
+			wg.Go(func() {
+				switch g % 3 {
+				case 0:
+					if got := m.Evaluate(test); got != wantMet {
+						errs <- fmt.Sprintf("Evaluate %+v, want %+v", got, wantMet)
+					}
+				case 1:
+					if got, err := m.Recommend("u1", 5); err != nil || !slices.Equal(got, wantRecs) {
+						errs <- fmt.Sprintf("Recommend %v %v, want %v", got, err, wantRecs)
+					}
+				case 2:
+					if got := m.EvaluateTopN(test, 5, 4); got != wantTop {
+						errs <- fmt.Sprintf("EvaluateTopN %+v, want %+v", got, wantTop)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("item-based=%v: %s", itemBased, e)
+		}
+	}
+}
+
+func TestDivergenceIsReported(t *testing.T) {
+	train := synthetic(60, 5)
+	cfg := DefaultConfig()
+	cfg.Hidden, cfg.Epochs = 8, 3
+	// A weight turned infinite after epoch 1 spreads during epoch 2.
+	_, err := Train(context.Background(), train, cfg, func(m *Model, st EpochStats) error {
+		if st.Epoch == 1 {
+			m.W[0] = float32(math.Inf(1))
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "epoch 2") || !strings.Contains(err.Error(), "lower the learning rate (--lr, now 0.02)") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("planted Inf: %v", err)
+	}
+	// A learning rate far too high overflows in the first epoch.
+	cfg.LearningRate = 1e30
+	if _, err := Train(context.Background(), train, cfg, nil); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "epoch 1") {
+		t.Fatalf("learning rate 1e30: %v", err)
+	}
+	// Infinite weights are caught even when the error is finite.
+	inf := float32(math.Inf(-1))
+	for _, m := range []*Model{{W: []float32{1, inf}}, {VisBias: []float32{inf}}, {HidBias: []float32{float32(math.NaN())}}} {
+		if what := diverged(m, 0.9); !strings.Contains(what, "not finite") {
+			t.Errorf("diverged(%+v) = %q", m, what)
+		}
+	}
+	if what := diverged(&Model{W: []float32{1, 2}}, math.Inf(1)); what != "train RMSE +Inf" {
+		t.Errorf("Inf RMSE: %q", what)
+	}
+}
+
+func TestTrainRejectsNaNRatings(t *testing.T) {
+	r := &Ratings{List: []Rating{{"a", "x", 4}, {"b", "x", math.NaN()}}}
+	if _, err := Train(context.Background(), r, DefaultConfig(), nil); err == nil || !strings.Contains(err.Error(), "rating 2") {
+		t.Fatalf("NaN rating: %v", err)
+	}
 }

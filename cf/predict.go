@@ -24,25 +24,63 @@ func (m *Model) hiddenMean(u int, h []float32) {
 // expected returns the expected rating of item it given hidden means h:
 // the mean of the levels under the item's softmax, clipped to the scale.
 func (m *Model) expected(it int, h []float32) float64 {
-	K, F := m.K(), m.Hidden
-	var logits [256]float64
+	K := m.K()
+	var buf [256]float64
+	logits := buf[:K]
+	m.logits64(it, h, logits)
 	mx := math.Inf(-1)
-	for k := 0; k < K; k++ {
-		s := float64(m.VisBias[it*K+k])
-		row := m.W[(it*K+k)*F:][:F]
-		for f, hv := range h {
-			s += float64(hv * row[f])
-		}
-		logits[k] = s
+	for _, s := range logits {
 		mx = math.Max(mx, s)
 	}
 	sum, e := 0.0, 0.0
-	for k := 0; k < K; k++ {
-		p := math.Exp(logits[k] - mx)
+	for k, s := range logits {
+		p := math.Exp(s - mx)
 		sum += p
 		e += p * m.Levels[k]
 	}
 	return m.clip(e / sum)
+}
+
+// logits64 sets out[k] to the visible bias of (it, k) plus the sum over f
+// of h[f]*W[it, k, f], each summed in f order in float64; four levels at a
+// time, so that the additions of one do not wait for the previous one's.
+func (m *Model) logits64(it int, h []float32, out []float64) {
+	K, F := m.K(), m.Hidden
+	h = h[:F]
+	base := it * K
+	k := 0
+	for ; k+4 <= K; k += 4 {
+		r0 := m.W[(base+k)*F:][:F]
+		r1 := m.W[(base+k+1)*F:][:F]
+		r2 := m.W[(base+k+2)*F:][:F]
+		r3 := m.W[(base+k+3)*F:][:F]
+		s0, s1, s2, s3 := float64(m.VisBias[base+k]), float64(m.VisBias[base+k+1]), float64(m.VisBias[base+k+2]), float64(m.VisBias[base+k+3])
+		for f, hv := range h {
+			s0 += float64(hv * r0[f])
+			s1 += float64(hv * r1[f])
+			s2 += float64(hv * r2[f])
+			s3 += float64(hv * r3[f])
+		}
+		out[k], out[k+1], out[k+2], out[k+3] = s0, s1, s2, s3
+	}
+	for ; k+2 <= K; k += 2 {
+		r0 := m.W[(base+k)*F:][:F]
+		r1 := m.W[(base+k+1)*F:][:F]
+		s0, s1 := float64(m.VisBias[base+k]), float64(m.VisBias[base+k+1])
+		for f, hv := range h {
+			s0 += float64(hv * r0[f])
+			s1 += float64(hv * r1[f])
+		}
+		out[k], out[k+1] = s0, s1
+	}
+	for ; k < K; k++ {
+		r0 := m.W[(base+k)*F:][:F]
+		s0 := float64(m.VisBias[base+k])
+		for f, hv := range h {
+			s0 += float64(hv * r0[f])
+		}
+		out[k] = s0
+	}
 }
 
 func (m *Model) clip(x float64) float64 {
@@ -69,16 +107,10 @@ type Metrics struct {
 	Fallback  int // of them, predicted by the baseline (unknown user or item)
 }
 
-// Evaluate predicts every rating of test and compares.
+// Evaluate predicts every rating of test and compares. Evaluate, Recommend
+// and EvaluateTopN may be called from several goroutines at once.
 func (m *Model) Evaluate(test *Ratings) Metrics {
 	m.ensureIndex()
-	if m.Binary {
-		test = test.Likes(m.LikeThreshold)
-	}
-	if m.ItemBased {
-		test = test.Transposed()
-	}
-	byUser := map[int][]Rating{}
 	var met Metrics
 	var se, ae float64
 	add := func(pred, actual float64) {
@@ -87,9 +119,27 @@ func (m *Model) Evaluate(test *Ratings) Metrics {
 		ae += math.Abs(d)
 		met.N++
 	}
+	// The known cases' ratings, grouped by case in order of first
+	// appearance (so that the sums are always made in the same order).
+	type pred struct {
+		it    int
+		value float64
+	}
+	byUser := map[int][]pred{}
+	var users []int
 	for _, r := range test.List {
-		u, uok := m.userIndex[r.User]
-		it, iok := m.itemIndex[r.Item]
+		user, item, v := r.User, r.Item, r.Value
+		if m.ItemBased {
+			user, item = item, user
+		}
+		if m.Binary {
+			v = 0
+			if r.Value >= m.LikeThreshold {
+				v = 1
+			}
+		}
+		u, uok := m.userIndex[user]
+		it, iok := m.itemIndex[item]
 		if !uok || !iok {
 			if !uok {
 				u = -1
@@ -97,17 +147,20 @@ func (m *Model) Evaluate(test *Ratings) Metrics {
 			if !iok {
 				it = -1
 			}
-			add(m.baseline(u, it), r.Value)
+			add(m.baseline(u, it), v)
 			met.Fallback++
 			continue
 		}
-		byUser[u] = append(byUser[u], r)
+		if _, ok := byUser[u]; !ok {
+			users = append(users, u)
+		}
+		byUser[u] = append(byUser[u], pred{it, v})
 	}
 	h := make([]float32, m.Hidden)
-	for u, rs := range byUser {
+	for _, u := range users {
 		m.hiddenMean(u, h)
-		for _, r := range rs {
-			add(m.expected(m.itemIndex[r.Item], h), r.Value)
+		for _, p := range byUser[u] {
+			add(m.expected(p.it, h), p.value)
 		}
 	}
 	if met.N > 0 {
@@ -116,25 +169,66 @@ func (m *Model) Evaluate(test *Ratings) Metrics {
 	return met
 }
 
-// trainRMSE is the RMSE of the predictions of the training ratings.
-func (m *Model) trainRMSE() float64 {
-	h := make([]float32, m.Hidden)
-	se, n := 0.0, 0
-	for u := range m.UserItems {
-		m.hiddenMean(u, h)
-		for i, it := range m.UserItems[u] {
-			d := m.expected(int(it), h) - m.Levels[m.UserLevels[u][i]]
-			se += d * d
-			n++
-		}
+// trainRMSE is the RMSE of the predictions of the training ratings. It
+// computes every case's hidden means, then goes through the ratings item by
+// item, summing each item's squared errors, then the items' in order.
+func (t *trainer) trainRMSE() float64 {
+	t.run(jobHidden, len(t.m.UserItems), 64)
+	t.run(jobRMSE, len(t.m.Items), 16)
+	se := 0.0
+	for _, x := range t.itemSE {
+		se += x
 	}
-	return math.Sqrt(se / float64(max(n, 1)))
+	return math.Sqrt(se / float64(max(len(t.visCase), 1)))
 }
 
-func (m *Model) ensureIndex() {
-	if m.userIndex == nil {
-		m.index()
+// hiddenCase sets case u's hidden means in t.hidden, as hiddenMean does,
+// reading rows ahead (see touch).
+func (t *trainer) hiddenCase(w *scratch, u int) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	h := t.hidden[u*F:][:F]
+	items, levels := m.UserItems[u], m.UserLevels[u]
+	copy(h, m.HidBias)
+	var pf float32
+	for i, it := range items {
+		if i+4 < len(items) {
+			pf += touch(m.W[(int(items[i+4])*K+int(levels[i+4]))*F:][:F])
+		}
+		row := m.W[(int(it)*K+int(levels[i]))*F:][:F]
+		for f, w := range row {
+			h[f] += w
+		}
 	}
+	for f, x := range h {
+		h[f] = sigmoid(x)
+	}
+	w.sink += pf
+}
+
+// rmseItem sets t.itemSE[it] to the squared error of item it's ratings.
+func (t *trainer) rmseItem(w *scratch, it int) {
+	m, F := t.m, t.m.Hidden
+	se := 0.0
+	var pf float32
+	for r := t.visOff[it]; r < t.visOff[it+1]; r++ {
+		if r+4 < t.visOff[it+1] {
+			pf += touch(t.hidden[int(t.visCase[r+4])*F:][:F])
+		}
+		d := m.expected(it, t.hidden[int(t.visCase[r])*F:][:F]) - m.Levels[t.visLevel[r]]
+		se += d * d
+	}
+	t.itemSE[it] = se
+	w.sink += pf
+}
+
+// ensureIndex builds the id indices of a model that was not trained here
+// (one loaded from a file) on first use; concurrent callers wait for it.
+func (m *Model) ensureIndex() {
+	m.indexOnce.Do(func() {
+		if m.userIndex == nil || m.itemIndex == nil {
+			m.index()
+		}
+	})
 }
 
 // Recommendation is an item and its predicted rating.
@@ -228,7 +322,13 @@ func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
 		}
 	}
 	res := TopN{N: n}
-	for user, items := range rel {
+	users := make([]string, 0, len(rel))
+	for user := range rel {
+		users = append(users, user)
+	}
+	sort.Strings(users) // sum in the same order every time
+	for _, user := range users {
+		items := rel[user]
 		recs, err := m.scoreUnrated(user, caseHidden)
 		if err != nil {
 			continue // unknown user: nothing to rank

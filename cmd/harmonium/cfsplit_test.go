@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/harmonium-ml/harmonium/cf"
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // --save-split writes exactly the parts --split trains and tests on: a run
@@ -49,5 +51,19 @@ func TestCFSaveSplit(t *testing.T) {
 	code, _, errs = harmonium(t, "cf", "recommend", "--model", filepath.Join(dir, "a.safetensors"), "--user", "1", "--items", ratings)
 	if code != 1 || !strings.Contains(errs, "not a titles file") {
 		t.Fatalf("recommend --items with a ratings file: %d %q", code, errs)
+	}
+}
+
+// A recommender whose weights cannot fit is refused before training.
+func TestCFTooLargeIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(memguard.EnvLimit, "1M")
+	out := filepath.Join(dir, "cf.safetensors")
+	code, _, errs := harmonium(t, "cf", "train", "--ratings", ratingsCSV(t, dir), "--hidden", "5000", "--out", out)
+	if code != 1 || !strings.Contains(errs, "30 visible units x 4 levels x 5000 hidden units") || !strings.Contains(errs, memguard.EnvLimit) {
+		t.Fatalf("cf train beyond the memory limit: %d %q", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("refused training wrote a model")
 	}
 }
