@@ -1,10 +1,15 @@
 package cf
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 )
+
+// ErrUnknownUser is wrapped by the error Recommend returns for a user the
+// model has no training ratings of.
+var ErrUnknownUser = errors.New("unknown user")
 
 // hiddenMean sets h to p(h=1|V) for user u's training ratings.
 func (m *Model) hiddenMean(u int, h []float32) {
@@ -262,7 +267,7 @@ func (m *Model) scoreUnrated(user string, caseHidden [][]float32) ([]Recommendat
 		// The user is a visible unit; each item is a case.
 		v, ok := m.itemIndex[user]
 		if !ok {
-			return nil, fmt.Errorf("unknown user %q: the model has no ratings of theirs", user)
+			return nil, fmt.Errorf("%w %q: the model has no ratings of theirs", ErrUnknownUser, user)
 		}
 		for c := range m.UserItems {
 			if contains(m.UserItems[c], int32(v)) {
@@ -280,7 +285,7 @@ func (m *Model) scoreUnrated(user string, caseHidden [][]float32) ([]Recommendat
 	}
 	u, ok := m.userIndex[user]
 	if !ok {
-		return nil, fmt.Errorf("unknown user %q: the model has no ratings of theirs", user)
+		return nil, fmt.Errorf("%w %q: the model has no ratings of theirs", ErrUnknownUser, user)
 	}
 	m.hiddenMean(u, h)
 	for it := range m.Items {
@@ -304,6 +309,58 @@ type TopN struct {
 // ratings of at least relevant (binary relevance).
 func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
 	m.ensureIndex()
+	var caseHidden [][]float32
+	if m.ItemBased {
+		caseHidden = make([][]float32, len(m.UserItems))
+		for c := range caseHidden {
+			caseHidden[c] = make([]float32, m.Hidden)
+			m.hiddenMean(c, caseHidden[c])
+		}
+	}
+	return topN(test, n, relevant, func(user string) ([]string, bool) {
+		recs, err := m.scoreUnrated(user, caseHidden)
+		if err != nil {
+			return nil, false // unknown user: nothing to rank
+		}
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
+		ids := make([]string, min(n, len(recs)))
+		for i := range ids {
+			ids[i] = recs[i].Item
+		}
+		return ids, true
+	})
+}
+
+// EvaluatePopularTopN scores the most-popular ranking as EvaluateTopN
+// scores the model's: the same users (test users the model knows, with at
+// least one relevant held-out rating), the same candidates (the items the
+// user has not rated in training) and the same relevance rule, but the
+// candidates ranked by their number of training ratings, ties by item id.
+func (m *Model) EvaluatePopularTopN(test *Ratings, n int, relevant float64) TopN {
+	m.ensureIndex()
+	order := m.popularOrder()
+	return topN(test, n, relevant, func(user string) ([]string, bool) {
+		rated, ok := m.ratedBy(user)
+		if !ok {
+			return nil, false
+		}
+		var ids []string
+		for _, it := range order {
+			if len(ids) == n {
+				break
+			}
+			if !rated(it) {
+				ids = append(ids, m.itemID(it))
+			}
+		}
+		return ids, true
+	})
+}
+
+// topN averages precision, recall and NDCG at n over the test users with
+// at least one rating of at least relevant that rank returns a ranking
+// (its first n items at most) for.
+func topN(test *Ratings, n int, relevant float64, rank func(user string) ([]string, bool)) TopN {
 	rel := map[string]map[string]bool{}
 	for _, r := range test.List {
 		if r.Value >= relevant {
@@ -311,14 +368,6 @@ func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
 				rel[r.User] = map[string]bool{}
 			}
 			rel[r.User][r.Item] = true
-		}
-	}
-	var caseHidden [][]float32
-	if m.ItemBased {
-		caseHidden = make([][]float32, len(m.UserItems))
-		for c := range caseHidden {
-			caseHidden[c] = make([]float32, m.Hidden)
-			m.hiddenMean(c, caseHidden[c])
 		}
 	}
 	res := TopN{N: n}
@@ -329,14 +378,13 @@ func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
 	sort.Strings(users) // sum in the same order every time
 	for _, user := range users {
 		items := rel[user]
-		recs, err := m.scoreUnrated(user, caseHidden)
-		if err != nil {
-			continue // unknown user: nothing to rank
+		ranked, ok := rank(user)
+		if !ok {
+			continue
 		}
-		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
 		hits, dcg, idcg := 0, 0.0, 0.0
-		for i := 0; i < min(n, len(recs)); i++ {
-			if items[recs[i].Item] {
+		for i := 0; i < min(n, len(ranked)); i++ {
+			if items[ranked[i]] {
 				hits++
 				dcg += 1 / math.Log2(float64(i+2))
 			}
@@ -355,6 +403,180 @@ func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
 		res.NDCG /= float64(res.Users)
 	}
 	return res
+}
+
+// numItems is the number of (real) items: cases of an item-based model,
+// visible units of a user-based one. itemID is the id of item it.
+func (m *Model) numItems() int {
+	if m.ItemBased {
+		return len(m.Users)
+	}
+	return len(m.Items)
+}
+
+func (m *Model) itemID(it int) string {
+	if m.ItemBased {
+		return m.Users[it]
+	}
+	return m.Items[it]
+}
+
+// itemBaseline is Mean plus item it's offset, clipped to the scale.
+func (m *Model) itemBaseline(it int) float64 {
+	if m.ItemBased {
+		return m.baseline(it, -1) // items are the cases
+	}
+	return m.baseline(-1, it)
+}
+
+// popularOrder returns the items' indices by decreasing number of training
+// ratings, ties by increasing id.
+func (m *Model) popularOrder() []int {
+	count := make([]int, m.numItems())
+	if m.ItemBased {
+		for c, items := range m.UserItems {
+			count[c] = len(items)
+		}
+	} else {
+		for _, items := range m.UserItems {
+			for _, it := range items {
+				count[it]++
+			}
+		}
+	}
+	order := make([]int, len(count))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		x, y := order[a], order[b]
+		if count[x] != count[y] {
+			return count[x] > count[y]
+		}
+		if ix, iy := m.itemID(x), m.itemID(y); ix != iy {
+			return ix < iy
+		}
+		return x < y
+	})
+	return order
+}
+
+// ratedBy returns whether user rated item it in training, or false if the
+// model does not know the user.
+func (m *Model) ratedBy(user string) (func(it int) bool, bool) {
+	if m.ItemBased {
+		v, ok := m.itemIndex[user]
+		if !ok {
+			return nil, false
+		}
+		return func(c int) bool { return contains(m.UserItems[c], int32(v)) }, true
+	}
+	u, ok := m.userIndex[user]
+	if !ok {
+		return nil, false
+	}
+	rated := make([]bool, len(m.Items))
+	for _, it := range m.UserItems[u] {
+		rated[it] = true
+	}
+	return func(it int) bool { return rated[it] }, true
+}
+
+// Popular returns the top items by number of training ratings (ties by
+// id), each with its baseline prediction (Mean plus the item's offset):
+// what to recommend to a user the model does not know.
+func (m *Model) Popular(top int) ([]Recommendation, error) {
+	if top <= 0 {
+		return nil, fmt.Errorf("top must be positive, got %d", top)
+	}
+	m.ensureIndex()
+	order := m.popularOrder()
+	recs := make([]Recommendation, min(top, len(order)))
+	for i := range recs {
+		recs[i] = Recommendation{Item: m.itemID(order[i]), Predicted: m.itemBaseline(order[i])}
+	}
+	return recs, nil
+}
+
+// RecommendFor folds in a user the model has not seen, given as item ->
+// rating: p(h|V) from the ratings of items the model knows (each mapped to
+// the nearest rating level, after the like threshold for a like/dislike
+// model), then the top items not among the ratings by expected rating. It
+// also returns how many of the rated items the model does not know (they
+// are ignored). It needs a user-based model: in an item-based one a user
+// is a visible unit, and a new one has no weights.
+func (m *Model) RecommendFor(ratings map[string]float64, top int) (recs []Recommendation, unknown int, err error) {
+	if top <= 0 {
+		return nil, 0, fmt.Errorf("top must be positive, got %d", top)
+	}
+	if m.ItemBased {
+		return nil, 0, errors.New("fold-in needs a user-based model: in this item-based one a new user would be a new visible unit, which has no weights (retrain, or use a user-based model)")
+	}
+	if len(ratings) == 0 {
+		return nil, 0, errors.New("no ratings given")
+	}
+	m.ensureIndex()
+	type iv struct {
+		it    int
+		level int
+	}
+	var known []iv
+	for item, v := range ratings {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, 0, fmt.Errorf("rating of item %q is %v, not a number", item, v)
+		}
+		it, ok := m.itemIndex[item]
+		if !ok {
+			unknown++
+			continue
+		}
+		known = append(known, iv{it, m.nearestLevel(v)})
+	}
+	if len(known) == 0 {
+		return nil, unknown, fmt.Errorf("none of the %d rated items is known to the model", len(ratings))
+	}
+	// Sum in item order, so that the result does not depend on the map's.
+	sort.Slice(known, func(a, b int) bool { return known[a].it < known[b].it })
+	K, F := m.K(), m.Hidden
+	h := make([]float32, F)
+	copy(h, m.HidBias)
+	rated := make([]bool, len(m.Items))
+	for _, r := range known {
+		rated[r.it] = true
+		row := m.W[(r.it*K+r.level)*F:][:F]
+		for f, w := range row {
+			h[f] += w
+		}
+	}
+	for f, x := range h {
+		h[f] = sigmoid(x)
+	}
+	for it := range m.Items {
+		if !rated[it] {
+			recs = append(recs, Recommendation{Item: m.Items[it], Predicted: m.expected(it, h)})
+		}
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
+	return recs[:min(top, len(recs))], unknown, nil
+}
+
+// nearestLevel returns the index of the level closest to rating v (the
+// lower on a tie); for a like/dislike model v is first made 1 or 0.
+func (m *Model) nearestLevel(v float64) int {
+	if m.Binary {
+		if v >= m.LikeThreshold {
+			v = 1
+		} else {
+			v = 0
+		}
+	}
+	best := 0
+	for k, l := range m.Levels {
+		if math.Abs(l-v) < math.Abs(m.Levels[best]-v) {
+			best = k
+		}
+	}
+	return best
 }
 
 func contains(s []int32, x int32) bool {

@@ -184,7 +184,7 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 		"harmonium cf eval --model ml.safetensors --ratings ml-100k/u1.test --json")
 	model := fs.String("model", "", "model file (required)")
 	ratings := fs.String("ratings", "", "ratings to predict (required)")
-	topn := fs.Int("topn", 0, "also rank the items each test user has not rated and report precision, recall and NDCG at this cut-off")
+	topn := fs.Int("topn", 0, "also rank, for each test user the model knows with at least one relevant held-out rating, the items the user has not rated in training, and report precision, recall and NDCG at this cut-off (NDCG's ideal: min(N, relevant items) hits at the top), for the model's ranking and for the most-popular ranking (items by number of training ratings, ties by id) on the same users and candidates, and the ratio of their NDCGs")
 	relevant := fs.Float64("relevant", 0, "with --topn: held-out ratings at least this high are relevant (default: 80% of the top level, 4 of 5)")
 	jsonOut := fs.Bool("json", false, `print {"rmse": ..., "mae": ..., "n": ..., "fallback": ...}`)
 	if err := parse(fs, args); err != nil {
@@ -213,10 +213,19 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 			rel = 0.8 * m.Levels[len(m.Levels)-1]
 		}
 		t := m.EvaluateTopN(test, *topn, rel)
+		p := m.EvaluatePopularTopN(test, *topn, rel)
 		res["topn"], res["relevant"], res["topn_users"] = *topn, rel, t.Users
 		res["precision"], res["recall"], res["ndcg"] = t.Precision, t.Recall, t.NDCG
-		text += fmt.Sprintf("\nprecision@%d %.4f, recall@%d %.4f, NDCG@%d %.4f over %d users (held-out ratings >= %g are relevant)",
-			*topn, t.Precision, *topn, t.Recall, *topn, t.NDCG, t.Users, rel)
+		res["popular_precision"], res["popular_recall"], res["popular_ndcg"] = p.Precision, p.Recall, p.NDCG
+		ratio := "n/a (most popular NDCG is 0)"
+		if p.NDCG > 0 {
+			res["ndcg_ratio"] = t.NDCG / p.NDCG
+			ratio = fmt.Sprintf("%.3f", t.NDCG/p.NDCG)
+		}
+		text += fmt.Sprintf("\ntop-%d over %d users (held-out ratings >= %g are relevant; candidates: items the user has not rated in training)", *topn, t.Users, rel)
+		text += fmt.Sprintf("\n  model         precision@%d %.4f, recall@%d %.4f, NDCG@%d %.4f", *topn, t.Precision, *topn, t.Recall, *topn, t.NDCG)
+		text += fmt.Sprintf("\n  most popular  precision@%d %.4f, recall@%d %.4f, NDCG@%d %.4f", *topn, p.Precision, *topn, p.Recall, *topn, p.NDCG)
+		text += "\n  NDCG model / most popular: " + ratio
 	}
 	if *jsonOut {
 		return json.NewEncoder(e.stdout).Encode(res)
@@ -226,21 +235,34 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 }
 
 func runCFRecommend(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "cf recommend", "the items a user has not rated that the model predicts they will rate highest.",
-		"harmonium cf recommend --model ml.safetensors --user 42 --top 10 --items ml-100k/u.item")
+	fs := newFlags(e, "cf recommend", "the items a user has not rated that the model predicts they will rate highest. A user the model has never seen gets the most popular items (by number of training ratings), flagged as such; a new user given by --ratings-of-user is folded in (user-based models only): their hidden units are inferred from those ratings, without retraining.",
+		"harmonium cf recommend --model ml.safetensors --user 42 --top 10 --items ml-100k/u.item\n  harmonium cf recommend --model ml.safetensors --ratings-of-user me.json   # me.json: [{\"item\":\"50\",\"rating\":5}, ...]")
 	model := fs.String("model", "", "model file (required)")
-	user := fs.String("user", "", "user id, as in the ratings file (required)")
+	user := fs.String("user", "", "user id, as in the ratings file (this or --ratings-of-user is required)")
+	ratingsOf := fs.String("ratings-of-user", "", `a new user's ratings, FILE holding a JSON array [{"item":"50","rating":5}, ...] ("-": standard input), to fold in: a user-based model recommends from them without retraining; items the model does not know are ignored, ratings are taken to the nearest level`)
 	top := fs.Int("top", 10, "how many items")
 	items := fs.String("items", "", "item titles: u.item, movies.dat or movies.csv")
-	jsonOut := fs.Bool("json", false, "print a JSON array of {item, title, predicted}")
+	jsonOut := fs.Bool("json", false, `print a JSON array of {item, title, predicted} ("popular": true on each when the user is unknown and these are the most popular items)`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *model == "" || *user == "" {
-		return usageError{errors.New("--model and --user are required")}
+	switch {
+	case *model == "":
+		return usageError{errors.New("--model is required")}
+	case *user != "" && *ratingsOf != "":
+		return usageError{errors.New("give --user or --ratings-of-user, not both")}
+	case *user == "" && *ratingsOf == "":
+		return usageError{errors.New("--user or --ratings-of-user is required")}
 	}
 	if *top <= 0 {
 		return usageError{fmt.Errorf("--top must be positive, got %d", *top)}
+	}
+	var given map[string]float64
+	if *ratingsOf != "" {
+		var err error
+		if given, err = readUserRatings(*ratingsOf); err != nil {
+			return err
+		}
 	}
 	m, _, err := modelfile.LoadCF(*model)
 	if err != nil {
@@ -252,22 +274,91 @@ func runCFRecommend(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	if given != nil {
+		recs, unknown, err := m.RecommendFor(given, *top)
+		if err != nil {
+			return fmt.Errorf("--ratings-of-user %s: %w", *ratingsOf, err)
+		}
+		if unknown > 0 {
+			fmt.Fprintf(e.stderr, "%d of the %d rated items are unknown to the model and were ignored\n", unknown, len(given))
+		}
+		return printRecommendations(e.stdout, recs, titles, *jsonOut, false)
+	}
 	recs, err := m.Recommend(*user, *top)
+	if errors.Is(err, cf.ErrUnknownUser) {
+		if recs, err = m.Popular(*top); err != nil {
+			return fmt.Errorf("%s: %w", *model, err)
+		}
+		if !*jsonOut {
+			fmt.Fprintf(e.stdout, "(unknown user: most popular items)\n")
+		}
+		return printRecommendations(e.stdout, recs, titles, *jsonOut, true)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", *model, err)
 	}
-	return printRecommendations(e.stdout, recs, titles, *jsonOut)
+	return printRecommendations(e.stdout, recs, titles, *jsonOut, false)
 }
 
-func printRecommendations(w io.Writer, recs []cf.Recommendation, titles map[string]string, asJSON bool) error {
+// readUserRatings reads a JSON array of {"item": ID, "rating": VALUE}
+// (ID a string or a number) from path, or standard input for "-". A later
+// rating of the same item replaces an earlier one.
+func readUserRatings(path string) (map[string]float64, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--ratings-of-user: %w", err)
+	}
+	name := path
+	if path == "-" {
+		name = "standard input"
+	}
+	var list []struct {
+		Item   json.RawMessage `json:"item"`
+		Rating *float64        `json:"rating"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("--ratings-of-user %s: want a JSON array of {\"item\": ..., \"rating\": ...}: %v", name, err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("--ratings-of-user %s: no ratings (an empty list)", name)
+	}
+	out := make(map[string]float64, len(list))
+	for i, r := range list {
+		var item string
+		if err := json.Unmarshal(r.Item, &item); err != nil {
+			var num json.Number
+			if len(r.Item) == 0 || json.Unmarshal(r.Item, &num) != nil {
+				return nil, fmt.Errorf("--ratings-of-user %s: entry %d: \"item\" must be a string or a number", name, i+1)
+			}
+			item = num.String()
+		}
+		if item == "" {
+			return nil, fmt.Errorf("--ratings-of-user %s: entry %d: empty \"item\"", name, i+1)
+		}
+		if r.Rating == nil {
+			return nil, fmt.Errorf("--ratings-of-user %s: entry %d (item %q): no \"rating\"", name, i+1, item)
+		}
+		out[item] = *r.Rating
+	}
+	return out, nil
+}
+
+func printRecommendations(w io.Writer, recs []cf.Recommendation, titles map[string]string, asJSON, popular bool) error {
 	type row struct {
 		Item      string  `json:"item"`
 		Title     string  `json:"title,omitempty"`
 		Predicted float64 `json:"predicted"`
+		Popular   bool    `json:"popular,omitempty"`
 	}
 	rows := make([]row, len(recs))
 	for i, r := range recs {
-		rows[i] = row{r.Item, titles[r.Item], r.Predicted}
+		rows[i] = row{r.Item, titles[r.Item], r.Predicted, popular}
 	}
 	if asJSON {
 		return json.NewEncoder(w).Encode(rows)

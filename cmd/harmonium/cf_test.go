@@ -93,7 +93,6 @@ func TestCFCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"cf", "recommend", "--model", model, "--user", "nobody"}, `unknown user "nobody"`},
 		{[]string{"cf", "recommend", "--model", model, "--user", "0", "--top", "0"}, "--top must be positive"},
 		{[]string{"cf", "train", "--ratings", bad, "--out", filepath.Join(dir, "x.safetensors")}, "bad.data: line 2"},
 		{[]string{"cf", "train", "--ratings", ratings, "--cd", "1,x", "--out", filepath.Join(dir, "x.safetensors")}, "--cd must list"},
