@@ -77,7 +77,7 @@ type Config struct {
 
 // DefaultConfig returns the settings used unless told otherwise.
 func DefaultConfig() Config {
-	return Config{Hidden: 100, Epochs: 35, BatchSize: 10, LearningRate: 0.02, Momentum: 0.5, WeightDecay: 0.005, Steps: []int{1, 3, 5, 9}, Seed: 1}
+	return Config{Hidden: 100, Epochs: 35, BatchSize: 10, LearningRate: 0.02, Momentum: 0.5, WeightDecay: 0.005, Steps: []int{1, 3, 5, 9}, Seed: 1, ItemBased: true}
 }
 
 // Validate reports the first setting out of range.

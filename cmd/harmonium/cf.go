@@ -21,7 +21,7 @@ func runCF(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprintln(e.stdout, "harmonium cf: collaborative filtering with RBMs (Salakhutdinov, Mnih & Hinton 2007).")
 		fmt.Fprintln(e.stdout, "\nCommands:\n  train      train on ratings, printing train and test RMSE each epoch\n  eval       RMSE and MAE of a model on held-out ratings\n  recommend  the top items a user has not rated")
-		fmt.Fprintln(e.stdout, "\nExample:\n  harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --item-based --out ml.safetensors\n  harmonium cf recommend --model ml.safetensors --user 42 --items ml-100k/u.item")
+		fmt.Fprintln(e.stdout, "\nExample:\n  harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --out ml.safetensors\n  harmonium cf recommend --model ml.safetensors --user 42 --items ml-100k/u.item")
 		return nil
 	}
 	sub, ok := subs[args[0]]
@@ -45,8 +45,8 @@ func parseSchedule(s string) ([]int, error) {
 }
 
 func runCFTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "cf train", "train a collaborative-filtering RBM on ratings (one case per user, or per item with --item-based), printing train and test RMSE each epoch.",
-		"harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --item-based --out ml.safetensors")
+	fs := newFlags(e, "cf train", "train a collaborative-filtering RBM on ratings (one case per item by default, or per user with --user-based), printing train and test RMSE each epoch.",
+		"harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --out ml.safetensors")
 	def := cf.DefaultConfig()
 	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, or any CSV of user,item,rating (required)")
 	testPath := fs.String("test", "", "held-out ratings to report RMSE on")
@@ -59,7 +59,8 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	momentum := fs.Float64("momentum", def.Momentum, "momentum")
 	wd := fs.Float64("weight-decay", def.WeightDecay, "L2 weight decay")
 	cd := fs.String("cd", "1,3,5,9", "CD-T schedule: T for equal parts of the epochs")
-	itemBased := fs.Bool("item-based", false, "item-based RBM: each item is a case and its users are the visible units")
+	itemBased := fs.Bool("item-based", def.ItemBased, "item-based RBM (the default): each item is a case and its users are the visible units; predicts better than user-based on MovieLens")
+	userBased := fs.Bool("user-based", false, "user-based RBM: each user is a case and the items they rated are the visible units (needed to fold in new users with cf recommend --ratings-of-user)")
 	binary := fs.Bool("binary", false, "like/dislike RBM: a rating of at least --like is a like, lower a dislike; unrated items are ignored; predictions are P(like)")
 	like := fs.Float64("like", 3, "with --binary: the lowest rating that counts as a like")
 	seed := fs.Uint64("seed", 1, "random seed")
@@ -80,6 +81,9 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	}
 	if *saveSplit != "" && *split == 0 {
 		return usageError{errors.New("--save-split needs --split FRACTION")}
+	}
+	if *userBased {
+		*itemBased = false
 	}
 	steps, err := parseSchedule(*cd)
 	if err != nil {

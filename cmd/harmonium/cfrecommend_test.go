@@ -14,7 +14,7 @@ func TestCFRecommendUnknownAndFoldIn(t *testing.T) {
 	dir := t.TempDir()
 	ratings := ratingsCSV(t, dir)
 	model := filepath.Join(dir, "cf.safetensors")
-	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratings, "--hidden", "10", "--epochs", "10", "--lr", "0.1", "--out", model, "--quiet"); code != 0 {
+	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratings, "--user-based", "--hidden", "10", "--epochs", "10", "--lr", "0.1", "--out", model, "--quiet"); code != 0 {
 		t.Fatal(errs)
 	}
 	type rec struct {
@@ -108,7 +108,7 @@ func TestCFEvalPopularRow(t *testing.T) {
 	dir := t.TempDir()
 	ratings := ratingsCSV(t, dir)
 	model := filepath.Join(dir, "cf.safetensors")
-	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratings, "--hidden", "10", "--epochs", "5", "--lr", "0.1", "--out", model, "--quiet"); code != 0 {
+	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratings, "--user-based", "--hidden", "10", "--epochs", "5", "--lr", "0.1", "--out", model, "--quiet"); code != 0 {
 		t.Fatal(errs)
 	}
 	code, out, errs := harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "3")

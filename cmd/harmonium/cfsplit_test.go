@@ -60,10 +60,27 @@ func TestCFTooLargeIsRefused(t *testing.T) {
 	t.Setenv(memguard.EnvLimit, "1M")
 	out := filepath.Join(dir, "cf.safetensors")
 	code, _, errs := harmonium(t, "cf", "train", "--ratings", ratingsCSV(t, dir), "--hidden", "5000", "--out", out)
-	if code != 1 || !strings.Contains(errs, "30 visible units x 4 levels x 5000 hidden units") || !strings.Contains(errs, memguard.EnvLimit) {
+	if code != 1 || !strings.Contains(errs, "120 visible units x 4 levels x 5000 hidden units") || !strings.Contains(errs, memguard.EnvLimit) {
 		t.Fatalf("cf train beyond the memory limit: %d %q", code, errs)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("refused training wrote a model")
+	}
+}
+
+// The default recommender is item-based (it predicts better); --user-based
+// gives the other orientation.
+func TestCFDefaultOrientation(t *testing.T) {
+	dir := t.TempDir()
+	ratings := ratingsCSV(t, dir)
+	for flag, want := range map[string]string{"": "item-based RBM", "--user-based": "user-based RBM", "--item-based": "item-based RBM"} {
+		args := []string{"cf", "train", "--ratings", ratings, "--hidden", "3", "--epochs", "1", "--out", filepath.Join(dir, "m.safetensors")}
+		if flag != "" {
+			args = append(args, flag)
+		}
+		code, _, errs := harmonium(t, args...)
+		if code != 0 || !strings.Contains(errs, want) {
+			t.Errorf("cf train %s: %d, want %q in %q", flag, code, want, errs)
+		}
 	}
 }
