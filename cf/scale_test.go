@@ -50,6 +50,9 @@ func TestTrainMemoryProportional(t *testing.T) {
 // Once warm, a minibatch allocates nothing: extra epochs cost only a few
 // allocations each (the epoch's shuffle), not one per minibatch.
 func TestMinibatchesDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
 	train := Synthetic(SynthConfig{Users: 400, Items: 200, Ratings: 20000, Seed: 5})
 	mallocs := func(epochs int) uint64 {
 		cfg := DefaultConfig()
@@ -63,7 +66,7 @@ func TestMinibatchesDoNotAllocate(t *testing.T) {
 		return after.Mallocs - before.Mallocs
 	}
 	two, six := mallocs(2), mallocs(6)
-	perEpoch := float64(six-two) / 4
+	perEpoch := (float64(six) - float64(two)) / 4
 	if batches := 400 / 10; perEpoch > float64(batches)/4 {
 		t.Fatalf("%.1f allocations per epoch of %d minibatches", perEpoch, batches)
 	}
