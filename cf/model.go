@@ -566,14 +566,12 @@ func (t *trainer) cdCase(w *scratch, i int) {
 	t.m.cdUser(w, u, t.T, w.r, t.h0[j*F:][:F], t.hp[j*F:][:F], t.probs[t.pOff[j]:t.pOff[j+1]])
 }
 
-// cdUser runs CD-T for case u, leaving in h0 the positive hidden
-// probabilities, in hp the final (mean-field) ones and in probs the final
-// visible probabilities of u's ratings (K each).
-func (m *Model) cdUser(s *scratch, u, T int, r *rand.Rand, h0, hp, probs []float32) {
+// hiddenInput sets x to the hidden units' inputs from case u's training
+// ratings, the hidden biases plus the weights of the rated (item, level)
+// units, reading rows ahead (see touch); it returns touch's sink.
+func (m *Model) hiddenInput(x []float32, u int) float32 {
 	K, F := m.K(), m.Hidden
 	items, levels := m.UserItems[u], m.UserLevels[u]
-	// Positive phase.
-	x := s.x[:F]
 	copy(x, m.HidBias)
 	var pf float32
 	for i, it := range items {
@@ -585,6 +583,18 @@ func (m *Model) cdUser(s *scratch, u, T int, r *rand.Rand, h0, hp, probs []float
 			x[f] += w
 		}
 	}
+	return pf
+}
+
+// cdUser runs CD-T for case u, leaving in h0 the positive hidden
+// probabilities, in hp the final (mean-field) ones and in probs the final
+// visible probabilities of u's ratings (K each).
+func (m *Model) cdUser(s *scratch, u, T int, r *rand.Rand, h0, hp, probs []float32) {
+	K, F := m.K(), m.Hidden
+	items := m.UserItems[u]
+	// Positive phase.
+	x := s.x[:F]
+	pf := m.hiddenInput(x, u)
 	for f, v := range x {
 		p := sigmoid(v)
 		h0[f] = p

@@ -190,24 +190,12 @@ func (t *trainer) trainRMSE() float64 {
 // hiddenCase sets case u's hidden means in t.hidden, as hiddenMean does,
 // reading rows ahead (see touch).
 func (t *trainer) hiddenCase(w *scratch, u int) {
-	m, K, F := t.m, t.m.K(), t.m.Hidden
+	F := t.m.Hidden
 	h := t.hidden[u*F:][:F]
-	items, levels := m.UserItems[u], m.UserLevels[u]
-	copy(h, m.HidBias)
-	var pf float32
-	for i, it := range items {
-		if i+4 < len(items) {
-			pf += touch(m.W[(int(items[i+4])*K+int(levels[i+4]))*F:][:F])
-		}
-		row := m.W[(int(it)*K+int(levels[i]))*F:][:F]
-		for f, w := range row {
-			h[f] += w
-		}
-	}
+	w.sink += t.m.hiddenInput(h, u)
 	for f, x := range h {
 		h[f] = sigmoid(x)
 	}
-	w.sink += pf
 }
 
 // rmseItem sets t.itemSE[it] to the squared error of item it's ratings.
