@@ -222,3 +222,52 @@ func TestReportSamplesExplainFading(t *testing.T) {
 		t.Fatalf("caption of a model whose chains do not fade: %q", c)
 	}
 }
+
+// The crashers of the hardening issue, through the command line: one line
+// naming the file, exit 1, nothing written, quickly.
+func TestCrashersThroughTheCLI(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, body []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	header := `{"weights":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}}`
+	st := append([]byte{byte(len(header)), 0, 0, 0, 0, 0, 0, 0}, header...)
+	model := write("overflow.safetensors", st)
+	idx := filepath.Join(dir, "idx")
+	os.Mkdir(idx, 0o755)
+	write(filepath.Join("idx", "train-images-idx3-ubyte"), append([]byte{0, 0, 8, 3, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0x72, 0x72, 0x72, 0x72}, make([]byte, 8)...))
+	npyHeader := func(shape string) []byte {
+		h := "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }"
+		h += strings.Repeat(" ", 63-(10+len(h))%64) + "\n"
+		return append([]byte{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, byte(len(h)), byte(len(h) >> 8)}, h...)
+	}
+	huge := write("huge.npy", append(npyHeader("(1000000, 1000000)"), make([]byte, 64)...))
+	wrap := write("wrap.npy", append(npyHeader("(4611686018427387904, 2)"), make([]byte, 64)...))
+	v2 := write("v2.npy", append([]byte{0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 0xff, 0xff, 0xff, 0x7f}, make([]byte, 88)...))
+	out := filepath.Join(dir, "out.safetensors")
+	for _, c := range []struct {
+		args []string
+		file string
+	}{
+		{[]string{"eval", "--model", model}, "overflow.safetensors"},
+		{[]string{"filters", "--model", model, "--out", filepath.Join(dir, "f.png")}, "overflow.safetensors"},
+		{[]string{"train", "--data", idx, "--out", out}, "train-images-idx3-ubyte"},
+		{[]string{"train", "--data", huge, "--out", out}, "huge.npy"},
+		{[]string{"train", "--data", wrap, "--out", out}, "wrap.npy"},
+		{[]string{"train", "--data", v2, "--out", out}, "v2.npy"},
+	} {
+		start := time.Now()
+		code, _, errs := harmonium(t, c.args...)
+		t.Logf("%v: %s", c.args[:2], errs)
+		if code != 1 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.file) || time.Since(start) > 2*time.Second {
+			t.Errorf("%v: exit %d after %v, stderr %q", c.args, code, time.Since(start), errs)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a failed run wrote its output")
+	}
+}
