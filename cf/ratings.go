@@ -7,6 +7,7 @@ package cf
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,6 +176,49 @@ func (r *Ratings) Write(path string) error {
 		}
 		return bw.Flush()
 	})
+}
+
+// MaxUserRatingsBytes bounds the JSON that ParseUserRatings accepts: 16 MiB,
+// far more than one user's ratings.
+const MaxUserRatingsBytes = 16 << 20
+
+// ParseUserRatings reads one user's ratings given as a JSON array of
+// {"item": ID, "rating": VALUE} (ID a string or a number), as cf recommend
+// --ratings-of-user and a service take them. A later rating of the same
+// item replaces an earlier one. Ratings must be finite numbers.
+func ParseUserRatings(data []byte) (map[string]float64, error) {
+	if len(data) > MaxUserRatingsBytes {
+		return nil, fmt.Errorf("more than %d bytes: not one user's ratings", MaxUserRatingsBytes)
+	}
+	var list []struct {
+		Item   json.RawMessage `json:"item"`
+		Rating *float64        `json:"rating"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("want a JSON array of {\"item\": ..., \"rating\": ...}: %v", err)
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no ratings (an empty list)")
+	}
+	out := make(map[string]float64, len(list))
+	for i, r := range list {
+		var item string
+		if err := json.Unmarshal(r.Item, &item); err != nil {
+			var num json.Number
+			if len(r.Item) == 0 || json.Unmarshal(r.Item, &num) != nil {
+				return nil, fmt.Errorf("entry %d: \"item\" must be a string or a number", i+1)
+			}
+			item = num.String()
+		}
+		if item == "" {
+			return nil, fmt.Errorf("entry %d: empty \"item\"", i+1)
+		}
+		if r.Rating == nil || math.IsNaN(*r.Rating) || math.IsInf(*r.Rating, 0) {
+			return nil, fmt.Errorf("entry %d (item %q): no \"rating\" number", i+1, clip(item))
+		}
+		out[item] = *r.Rating
+	}
+	return out, nil
 }
 
 // splitRating splits a line on "::", a tab, a comma or white space.

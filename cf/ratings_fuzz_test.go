@@ -98,3 +98,26 @@ func FuzzReadTitles(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseUserRatings(f *testing.F) {
+	for _, s := range []string{`[{"item":"50","rating":5}]`, `[{"item":1,"rating":2.5},{"item":"x","rating":-1}]`, `[]`, `{}`, `[{"item":1e400,"rating":1}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseUserRatings(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error on more than one line: %q", err)
+			}
+			return
+		}
+		if len(got) == 0 {
+			t.Fatal("no error and no ratings")
+		}
+		for item, v := range got {
+			if item == "" || math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("item %q rating %v accepted", item, v)
+			}
+		}
+	})
+}

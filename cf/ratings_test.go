@@ -162,3 +162,23 @@ func TestWriteRatingsRoundTrip(t *testing.T) {
 		t.Fatal("a refused file was written")
 	}
 }
+
+func TestParseUserRatings(t *testing.T) {
+	got, err := ParseUserRatings([]byte(`[{"item":"50","rating":5},{"item":172,"rating":4.5},{"item":"50","rating":3}]`))
+	if err != nil || len(got) != 2 || got["50"] != 3 || got["172"] != 4.5 {
+		t.Fatalf("%v %v", got, err)
+	}
+	for body, want := range map[string]string{
+		`{}`:                          "JSON array",
+		`[]`:                          "empty list",
+		`[{"item":true,"rating":1}]`:  "string or a number",
+		`[{"item":"","rating":1}]`:    "empty",
+		`[{"item":"1"}]`:              `no "rating"`,
+		`[{"item":"1","rating":"x"}]`: "JSON array",
+		string(make([]byte, 17<<20)):  "more than",
+	} {
+		if _, err := ParseUserRatings([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.30q: %v, want %q", body, err, want)
+		}
+	}
+}

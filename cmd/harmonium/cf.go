@@ -308,49 +308,27 @@ func runCFRecommend(ctx context.Context, e *env, args []string) error {
 // (ID a string or a number) from path, or standard input for "-". A later
 // rating of the same item replaces an earlier one.
 func readUserRatings(path string) (map[string]float64, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("--ratings-of-user: %w", err)
-	}
-	name := path
+	name, r := path, io.Reader(os.Stdin)
 	if path == "-" {
 		name = "standard input"
-	}
-	var list []struct {
-		Item   json.RawMessage `json:"item"`
-		Rating *float64        `json:"rating"`
-	}
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("--ratings-of-user %s: want a JSON array of {\"item\": ..., \"rating\": ...}: %v", name, err)
-	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("--ratings-of-user %s: no ratings (an empty list)", name)
-	}
-	out := make(map[string]float64, len(list))
-	for i, r := range list {
-		var item string
-		if err := json.Unmarshal(r.Item, &item); err != nil {
-			var num json.Number
-			if len(r.Item) == 0 || json.Unmarshal(r.Item, &num) != nil {
-				return nil, fmt.Errorf("--ratings-of-user %s: entry %d: \"item\" must be a string or a number", name, i+1)
-			}
-			item = num.String()
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--ratings-of-user: %w", err)
 		}
-		if item == "" {
-			return nil, fmt.Errorf("--ratings-of-user %s: entry %d: empty \"item\"", name, i+1)
-		}
-		if r.Rating == nil {
-			return nil, fmt.Errorf("--ratings-of-user %s: entry %d (item %q): no \"rating\"", name, i+1, item)
-		}
-		out[item] = *r.Rating
+		defer f.Close()
+		r = f
 	}
-	return out, nil
+	// One more byte than the limit tells an over-long input apart.
+	data, err := io.ReadAll(io.LimitReader(r, cf.MaxUserRatingsBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("--ratings-of-user %s: %w", name, err)
+	}
+	given, err := cf.ParseUserRatings(data)
+	if err != nil {
+		return nil, fmt.Errorf("--ratings-of-user %s: %w", name, err)
+	}
+	return given, nil
 }
 
 func printRecommendations(w io.Writer, recs []cf.Recommendation, titles map[string]string, asJSON, popular bool) error {
