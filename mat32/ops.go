@@ -29,6 +29,9 @@ const (
 	kSigmoidSample
 	kBernoulli
 	kMomentum
+	kGaussian   // s = x + b[col] * z
+	kReLU       // x = max(0, x + b[col])
+	kReLUSample // the noisy rectified linear units of ReLUBiasSample
 )
 
 // kernelJob is an element-wise kernel over the rows of a matrix (for
@@ -57,6 +60,12 @@ func (j *kernelJob) run(p, parts int) {
 		bernoulli(j.s[lo:hi], j.x[lo:hi], j.key, j.base+uint64(lo))
 	case kMomentum:
 		momentumStep(j.x[lo:hi], j.b[lo:hi], j.f)
+	case kGaussian:
+		gaussianRange(j.s[lo:hi], j.x[lo:hi], j.b, j.cols, j.key, j.base, uint64(lo))
+	case kReLU:
+		reluRange(j.x[lo:hi], j.b, j.cols)
+	case kReLUSample:
+		reluSampleRange(j.x[lo:hi], j.s[lo:hi], j.b, j.cols, j.key, j.base, uint64(lo))
 	}
 }
 

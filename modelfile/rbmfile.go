@@ -24,6 +24,11 @@ const (
 	tVisMean  = "visible_mean" // F32 [visible], optional: the training data's mean
 	tVisOff   = "visible_offset"
 	tHidOff   = "hidden_offset"
+	tLogVar   = "visible_log_var"  // F32 [visible], optional: log sigma^2 of Gaussian visible units
+	tVisStd   = "visible_std"      // F32 [visible], optional: the training data's standard deviation
+	tStdMean  = "standardize_mean" // F32 [visible], optional: the standardisation's means
+	tStdScale = "standardize_std"  // F32 [visible], optional: the standardisation's divisors
+	tVelLV    = "velocity_log_var" // checkpoint of a model with variances
 	metaEpoch = "epochs_done"
 )
 
@@ -36,8 +41,8 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 		md[k] = v
 	}
 	md["format"] = FormatRBM
-	md["visible_units"] = "bernoulli"
-	md["hidden_units"] = "bernoulli"
+	md["visible_units"] = m.VisUnits.String()
+	md["hidden_units"] = m.HidUnits.String()
 	md["visible"] = strconv.Itoa(m.Visible())
 	md["hidden"] = strconv.Itoa(m.Hidden())
 	nv, nh := m.Visible(), m.Hidden()
@@ -46,8 +51,17 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 		{Name: tVisBias, Shape: []int{nv}, Data: m.VisBias},
 		{Name: tHidBias, Shape: []int{nh}, Data: m.HidBias},
 	}
-	if m.VisMean != nil {
-		ts = append(ts, Tensor{Name: tVisMean, Shape: []int{nv}, Data: m.VisMean})
+	for _, o := range []struct {
+		name string
+		data []float32
+	}{{tVisMean, m.VisMean}, {tVisStd, m.VisStd}, {tLogVar, m.LogVar}} {
+		if o.data != nil {
+			ts = append(ts, Tensor{Name: o.name, Shape: []int{nv}, Data: o.data})
+		}
+	}
+	if m.Scaler != nil {
+		ts = append(ts, Tensor{Name: tStdMean, Shape: []int{nv}, Data: m.Scaler.Mean},
+			Tensor{Name: tStdScale, Shape: []int{nv}, Data: m.Scaler.Std})
 	}
 	if state != nil {
 		md[metaEpoch] = strconv.Itoa(state.Epoch)
@@ -57,6 +71,9 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 			Tensor{Name: tHidMean, Shape: []int{nh}, Data: state.HidMean})
 		if state.Chains != nil {
 			ts = append(ts, Tensor{Name: tChains, Shape: []int{state.Chains.Rows, nv}, Data: state.Chains.Data})
+		}
+		if state.VelLogVar != nil {
+			ts = append(ts, Tensor{Name: tVelLV, Shape: []int{nv}, Data: state.VelLogVar})
 		}
 		if state.VisOffset != nil {
 			ts = append(ts, Tensor{Name: tVisOff, Shape: []int{nv}, Data: state.VisOffset},
@@ -94,10 +111,13 @@ func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
 	default:
 		return nil, nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
 	}
-	for _, k := range []string{"visible_units", "hidden_units"} {
-		if u := f.Meta[k]; u != "bernoulli" {
-			return nil, nil, c.errorf("%s %q not supported (want bernoulli)", k, u)
+	units := [2]rbm.Units{}
+	for i, k := range []string{"visible_units", "hidden_units"} {
+		u, err := rbm.ParseUnits(f.Meta[k])
+		if err != nil {
+			return nil, nil, c.errorf("metadata %s: %v", k, err)
 		}
+		units[i] = u
 	}
 	w, err := c.tensor(tWeights, 2)
 	if err != nil {
@@ -117,15 +137,31 @@ func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
 			return nil, nil, c.errorf("metadata %s %d disagrees with tensor %s of shape %v", km.key, n, tWeights, w.Shape)
 		}
 	}
-	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data)}
+	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data), VisUnits: units[0], HidUnits: units[1]}
 	if m.VisBias, err = c.floats(tVisBias, nv); err != nil {
 		return nil, nil, err
 	}
 	if m.HidBias, err = c.floats(tHidBias, nh); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := f.Tensors[tVisMean]; ok {
-		if m.VisMean, err = c.floats(tVisMean, nv); err != nil {
+	for _, o := range []struct {
+		name string
+		dst  *[]float32
+	}{{tVisMean, &m.VisMean}, {tVisStd, &m.VisStd}, {tLogVar, &m.LogVar}} {
+		if _, ok := f.Tensors[o.name]; ok {
+			if *o.dst, err = c.floats(o.name, nv); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	_, sm := f.Tensors[tStdMean]
+	_, ss := f.Tensors[tStdScale]
+	if sm || ss {
+		m.Scaler = &rbm.Scaler{}
+		if m.Scaler.Mean, err = c.floats(tStdMean, nv); err != nil {
+			return nil, nil, err
+		}
+		if m.Scaler.Std, err = c.floats(tStdScale, nv); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -150,6 +186,11 @@ func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
 	}
 	if st.HidMean, err = c.floats(tHidMean, nh); err != nil {
 		return nil, nil, err
+	}
+	if m.LogVar != nil {
+		if st.VelLogVar, err = c.floats(tVelLV, nv); err != nil {
+			return nil, nil, err
+		}
 	}
 	_, visOff := f.Tensors[tVisOff]
 	_, hidOff := f.Tensors[tHidOff]
@@ -186,6 +227,6 @@ func ConfigMeta(c rbm.Config) map[string]string {
 		"centered": strconv.FormatBool(c.Centered), "offset_rate": f(c.OffsetRate),
 		"momentum": f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
 		"weight_decay": f(c.WeightDecay), "sparsity_target": f(c.SparsityTarget), "sparsity_cost": f(c.SparsityCost),
-		"seed": strconv.FormatUint(c.Seed, 10),
+		"seed": strconv.FormatUint(c.Seed, 10), "learn_sigma": strconv.FormatBool(c.LearnSigma), "sigma_rate": f(c.SigmaRate),
 	}
 }

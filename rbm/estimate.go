@@ -22,10 +22,13 @@ const logZBlock = 4096
 // kernels: hundreds of times faster for models with many visible units, with
 // an error of order 1e-5 relative.
 func (m *RBM) LogPartitionFast() (float64, error) {
+	if m.VisUnits == Gaussian {
+		return m.gaussLogPartition(true)
+	}
 	nv, nh := m.Visible(), m.Hidden()
 	n := min(nv, nh)
-	if n > MaxExactUnits {
-		return 0, fmt.Errorf("exact log Z needs 2^%d states; the smaller layer must have at most %d units (use AIS instead)", n, MaxExactUnits)
+	if err := m.checkExact(n); err != nil {
+		return 0, err
 	}
 	// Enumerate layer A (n units, biases a) and sum out layer B (biases b)
 	// through its inputs S*M + b, M = W' or W.
@@ -76,12 +79,17 @@ type PLL struct {
 
 // PseudoLogLikelihood returns the pseudo-log-likelihood per feature of the
 // rows of v, which must be binary. The total over features is Visible()
-// times it. seed chooses the random feature of the estimate.
-func (m *RBM) PseudoLogLikelihood(v *mat32.Dense, seed uint64) PLL {
+// times it. seed chooses the random feature of the estimate. It is defined
+// for Bernoulli units only (ErrUnsupported otherwise): for continuous units
+// the conditionals are densities, not probabilities.
+func (m *RBM) PseudoLogLikelihood(v *mat32.Dense, seed uint64) (PLL, error) {
+	if m.VisUnits != Bernoulli || m.HidUnits != Bernoulli {
+		return PLL{}, fmt.Errorf("pseudo-likelihood of %v visible and %v hidden units: %w (it is defined for binary units)", m.VisUnits, m.HidUnits, ErrUnsupported)
+	}
 	m.checkVisible(v)
 	nv, nh := m.Visible(), m.Hidden()
 	if v.Rows == 0 {
-		return PLL{}
+		return PLL{}, nil
 	}
 	x := mat32.New(v.Rows, nh)
 	mat32.Gemm(false, false, 1, v, m.W, 0, x)
@@ -126,7 +134,7 @@ func (m *RBM) PseudoLogLikelihood(v *mat32.Dense, seed uint64) PLL {
 	}
 	res.Exact /= float64(v.Rows)
 	res.Estimate /= float64(v.Rows)
-	return res
+	return res, nil
 }
 
 // AISConfig sets up annealed importance sampling.
@@ -136,7 +144,11 @@ type AISConfig struct {
 	// BaseBias are the visible biases of the base-rate model (W = 0, hidden
 	// biases 0); BaseRateBiases fits them to data.
 	BaseBias []float32
-	Seed     uint64
+	// BaseMean and BaseStd define the base model of Gaussian visible units:
+	// independent Gaussians (W = 0, hidden biases 0); DefaultAISBase fits
+	// them to the training data.
+	BaseMean, BaseStd []float32
+	Seed              uint64
 }
 
 // AISResult is an estimate of log Z.
@@ -200,6 +212,12 @@ func (m *RBM) AIS(ctx context.Context, cfg AISConfig, progress func(done, total 
 	if len(betas) < 2 || betas[0] != 0 || betas[len(betas)-1] != 1 {
 		return AISResult{}, fmt.Errorf("AIS temperatures must run from 0 to 1")
 	}
+	if m.HidUnits != Bernoulli {
+		return AISResult{}, fmt.Errorf("AIS with %v hidden units: %w", m.HidUnits, ErrUnsupported)
+	}
+	if m.VisUnits == Gaussian {
+		return m.aisGaussian(ctx, cfg, progress)
+	}
 	if len(cfg.BaseBias) != nv {
 		return AISResult{}, fmt.Errorf("AIS base model has %d visible biases, the model %d visible units", len(cfg.BaseBias), nv)
 	}
@@ -253,7 +271,14 @@ func (m *RBM) AIS(ctx context.Context, cfg AISConfig, progress func(done, total 
 	if progress != nil {
 		progress(len(betas)-1, len(betas)-1)
 	}
-	// log Z = log Z_base + log mean(w), with a 3-standard-error interval.
+	res.finish(cfg.Runs)
+	return res, nil
+}
+
+// finish sets the estimate and its interval from the log weights and log
+// Z of the base model: log Z = log Z_base + log mean(w), with a
+// 3-standard-error interval.
+func (res *AISResult) finish(runs int) {
 	top := math.Inf(-1)
 	for _, lw := range res.LogWeight {
 		top = max(top, lw)
@@ -264,10 +289,10 @@ func (m *RBM) AIS(ctx context.Context, cfg AISConfig, progress func(done, total 
 		mean += w
 		sq += w * w
 	}
-	n := float64(cfg.Runs)
+	n := float64(runs)
 	mean /= n
 	se := 0.0
-	if cfg.Runs > 1 {
+	if runs > 1 {
 		se = math.Sqrt(max(sq/n-mean*mean, 0)*n/(n-1)) / math.Sqrt(n)
 	}
 	res.LogZ = res.LogZBase + top + math.Log(mean)
@@ -276,5 +301,4 @@ func (m *RBM) AIS(ctx context.Context, cfg AISConfig, progress func(done, total 
 	if mean-3*se > 0 {
 		res.LogZLow = res.LogZBase + top + math.Log(mean-3*se)
 	}
-	return res, nil
 }

@@ -53,7 +53,10 @@ func TestPseudoLogLikelihoodMatchesEnumeration(t *testing.T) {
 		}
 	}
 	want /= 64 * 6
-	got := m.PseudoLogLikelihood(all, 1)
+	got, err := m.PseudoLogLikelihood(all, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if math.Abs(got.Exact-want) > 1e-5 {
 		t.Fatalf("PLL per feature %.7f, enumeration %.7f", got.Exact, want)
 	}
@@ -63,12 +66,13 @@ func TestPseudoLogLikelihoodMatchesEnumeration(t *testing.T) {
 	for r := 0; r < big.Rows; r++ {
 		copy(big.Row(r), all.Row(r%64))
 	}
-	est := m.PseudoLogLikelihood(big, 2).Estimate
+	bp, _ := m.PseudoLogLikelihood(big, 2)
+	est := bp.Estimate
 	if math.Abs(est-want) > 0.05 {
 		t.Fatalf("one-feature PLL estimate %.4f, exact %.4f", est, want)
 	}
 	// PLL of a model is at most 0 and is log 1/2 for a model with no parameters.
-	if p := New(6, 4).PseudoLogLikelihood(all, 1); math.Abs(p.Exact-math.Log(0.5)) > 1e-6 {
+	if p, _ := New(6, 4).PseudoLogLikelihood(all, 1); math.Abs(p.Exact-math.Log(0.5)) > 1e-6 {
 		t.Fatalf("empty model PLL %v, want log 1/2", p.Exact)
 	}
 }

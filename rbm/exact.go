@@ -15,11 +15,19 @@ const MaxExactUnits = 25
 // LogPartition returns log Z, the log of the sum of e^{-E(v,h)} over every
 // state, computed exactly by enumerating the 2^n states of the smaller layer
 // and summing the other layer out analytically.
+//
+// For Gaussian visible units the hidden states are enumerated and the
+// visible units integrated out in closed form:
+// log Z = sum_i log(2 pi sigma_i^2)/2 + log sum_h exp(c.h +
+// sum_i ((b_i + (Wh)_i)^2 - b_i^2) / (2 sigma_i^2)).
 func (m *RBM) LogPartition() (float64, error) {
+	if m.VisUnits == Gaussian {
+		return m.gaussLogPartition(false)
+	}
 	nv, nh := m.Visible(), m.Hidden()
 	n := min(nv, nh)
-	if n > MaxExactUnits {
-		return 0, fmt.Errorf("exact log Z needs 2^%d states; the smaller layer must have at most %d units (use AIS instead)", n, MaxExactUnits)
+	if err := m.checkExact(n); err != nil {
+		return 0, err
 	}
 	// term(s) is the log of the unnormalised marginal of state s of the
 	// enumerated layer.
@@ -79,6 +87,30 @@ func (m *RBM) LogPartition() (float64, error) {
 		total.add(v)
 	}
 	return total.value(), nil
+}
+
+// CanEnumerate reports why LogPartition cannot enumerate the model's
+// states, or nil when it can: the enumerated layer (the hidden one for
+// Gaussian visible units, else the smaller) must have at most
+// MaxExactUnits units, and the hidden units must be Bernoulli.
+func (m *RBM) CanEnumerate() error {
+	n := min(m.Visible(), m.Hidden())
+	if m.VisUnits == Gaussian {
+		n = m.Hidden()
+	}
+	return m.checkExact(n)
+}
+
+// checkExact reports whether log Z can be computed by enumerating a layer
+// of n units.
+func (m *RBM) checkExact(n int) error {
+	if m.HidUnits != Bernoulli {
+		return fmt.Errorf("exact log Z with %v hidden units: %w", m.HidUnits, ErrUnsupported)
+	}
+	if n > MaxExactUnits {
+		return fmt.Errorf("exact log Z needs 2^%d states; the enumerated layer (the smaller, or the hidden one for Gaussian visible units) can have at most %d units", n, MaxExactUnits)
+	}
+	return nil
 }
 
 // LogLikelihood returns the mean log-probability of the rows of v under the

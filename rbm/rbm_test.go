@@ -427,12 +427,23 @@ func TestStepDoesNotAllocate(t *testing.T) {
 	for i := range data.Data {
 		data.Data[i] = float32(r.IntN(2))
 	}
-	for _, cfg := range []Config{
+	for k, cfg := range []Config{
 		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1},
 		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 2, Persistent: true, Momentum: 0.9, WeightDecay: 0.001, SparsityTarget: 0.1, SparsityCost: 0.1},
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 5, LearnSigma: true, Momentum: 0.9, WeightDecay: 0.001},
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1, Persistent: true},
 	} {
 		m := NewInit(200, 300, data, 1)
-		tr, _ := NewTrainer(m, cfg)
+		switch k {
+		case 2:
+			m = NewInitUnits(200, 300, Gaussian, Bernoulli, true, data, 1)
+		case 3:
+			m = NewInitUnits(200, 300, Gaussian, ReLU, false, data, 1)
+		}
+		tr, err := NewTrainer(m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := tr.Fit(context.Background(), data, Hooks{}); err != nil {
 			t.Fatal(err)
 		}

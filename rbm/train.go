@@ -53,7 +53,14 @@ type Config struct {
 	// unit towards it, with strength SparsityCost.
 	SparsityTarget float64
 	SparsityCost   float64
-	Seed           uint64 // seeds minibatch order and sampling
+	// LearnSigma learns the standard deviation of Gaussian visible units
+	// through log sigma^2 (Cho, Ilin & Raiko 2011), at SigmaRate times the
+	// learning rate (0 means 0.1). The negative statistics then use sampled
+	// visible states, which the variance's gradient needs. The model must
+	// have variances (NewInitUnits with learnSigma).
+	LearnSigma bool
+	SigmaRate  float64
+	Seed       uint64 // seeds minibatch order and sampling
 }
 
 // DefaultConfig returns the settings harmonium uses unless told otherwise:
@@ -94,6 +101,47 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sparsity cost must not be negative, got %g", c.SparsityCost)
 	case c.SparsityTarget > 0 && c.SparsityCost == 0:
 		return fmt.Errorf("sparsity target %g needs a positive sparsity cost (0 would turn the penalty off)", c.SparsityTarget)
+	case c.SigmaRate < 0 || c.SigmaRate > 1:
+		return fmt.Errorf("sigma rate must be in [0, 1], got %g", c.SigmaRate)
+	}
+	return nil
+}
+
+// DefaultConfigFor returns the recipe harmonium uses for the unit types
+// and a training set of the given number of samples. Bernoulli units get
+// DefaultConfig. Gaussian visible units learn their standard deviations
+// (LearnSigma, SigmaRate 0.1) with CD-5 at a learning rate of 0.05,
+// decayed to a tenth over the run (LRDecay 10/Epochs), for about 10,000
+// updates (between 10 and 1,000 epochs). ReLU hidden units take a learning
+// rate of 0.01 with Bernoulli visible units.
+func DefaultConfigFor(vis, hid Units, samples int) Config {
+	c := DefaultConfig()
+	if hid == ReLU {
+		c.LearningRate = 0.01
+	}
+	if vis != Gaussian {
+		return c
+	}
+	c.LearningRate, c.Steps, c.LearnSigma, c.SigmaRate = 0.05, 5, true, 0.1
+	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
+	c.Epochs = min(max((10000+batches-1)/batches, 10), 1000)
+	c.LRDecay = 10 / float64(c.Epochs)
+	return c
+}
+
+// checkUnits reports settings that the model's unit types do not allow.
+func (c Config) checkUnits(m *RBM) error {
+	switch {
+	case c.SampleData && m.VisUnits != Bernoulli:
+		return fmt.Errorf("sampling binary data (dynamic binarisation) needs Bernoulli visible units, the model has %v", m.VisUnits)
+	case c.LearnSigma && m.VisUnits != Gaussian:
+		return fmt.Errorf("learning sigma needs Gaussian visible units, the model has %v", m.VisUnits)
+	case c.LearnSigma && m.LogVar == nil:
+		return errors.New("learning sigma needs a model with variances (NewInitUnits with learnSigma)")
+	case c.Centered && m.LogVar != nil:
+		return errors.New("centred training of Gaussian units with learned variances is not supported")
+	case c.SparsityTarget > 0 && m.HidUnits != Bernoulli:
+		return fmt.Errorf("a sparsity target needs Bernoulli hidden units, the model has %v", m.HidUnits)
 	}
 	return nil
 }
@@ -129,6 +177,9 @@ type State struct {
 	// of the visible data and of the hidden probabilities.
 	VisOffset []float32
 	HidOffset []float32
+	// VelLogVar is the velocity of the log variances (nil unless the model
+	// has them).
+	VelLogVar []float32
 }
 
 // Hooks are optional callbacks during Fit.
@@ -154,6 +205,12 @@ type Trainer struct {
 	gvis, ghid      []float32
 	muCol, lamCol   *mat32.Dense
 	stepLam, stepMu *mat32.Dense
+
+	// Gaussian visible units with variances: the weights diag(1/sigma^2) W
+	// that carry visible states up, the raw weight gradient, and the
+	// standard deviations of the visible units.
+	wUp, gW *mat32.Dense
+	std     []float32
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
@@ -168,6 +225,16 @@ type buffers struct {
 	vp, vs     *mat32.Dense // visible probabilities and samples of longer chains
 	h0p, hp    *mat32.Dense // positive and negative hidden probabilities (hst's halves)
 	h0s, hs    *mat32.Dense // positive and negative hidden samples
+	chains     *mat32.Dense // the first rows of the persistent chains (set by chainsOf)
+}
+
+// chainsOf returns the persistent chains a minibatch of buf's size uses.
+func (t *Trainer) chainsOf(buf *buffers) *mat32.Dense {
+	nb, all := buf.v0.Rows, t.State.Chains
+	if buf.chains == nil || len(buf.chains.Data) == 0 || &buf.chains.Data[0] != &all.Data[0] {
+		buf.chains = all.Slice(0, nb)
+	}
+	return buf.chains
 }
 
 // NewTrainer checks the settings and returns a trainer at epoch 0.
@@ -178,11 +245,20 @@ func NewTrainer(m *RBM, cfg Config) (*Trainer, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkUnits(m); err != nil {
+		return nil, err
+	}
 	nv, nh := m.Visible(), m.Hidden()
 	t := &Trainer{Model: m, Config: cfg, bufs: map[int]*buffers{}, dvis: make([]float32, nv), dhid: make([]float32, nh)}
 	t.State = State{VelW: mat32.New(nv, nh), VelVis: make([]float32, nv), VelHid: make([]float32, nh), HidMean: make([]float32, nh)}
 	for j := range t.State.HidMean {
 		t.State.HidMean[j] = float32(cfg.SparsityTarget)
+	}
+	t.std = m.VisibleStd()
+	t.wUp = m.W
+	if m.LogVar != nil {
+		t.wUp, t.gW = mat32.New(nv, nh), mat32.New(nv, nh)
+		t.State.VelLogVar = make([]float32, nv)
 	}
 	return t, nil
 }
@@ -201,15 +277,15 @@ func (t *Trainer) buffers(n int) *buffers {
 	return b
 }
 
-// CheckData reports whether data suits the model: its width and, for
-// Bernoulli visible units, values in [0, 1].
+// CheckData reports whether data suits the model: its width and values
+// its visible units can take (Bernoulli: [0, 1]; Gaussian: finite).
 func CheckData(m *RBM, data *mat32.Dense) error {
 	if data.Cols != m.Visible() {
 		return fmt.Errorf("data has %d values per sample, the model has %d visible units", data.Cols, m.Visible())
 	}
 	for i, x := range data.Data {
-		if !(x >= 0 && x <= 1) {
-			return fmt.Errorf("value %g at sample %d, feature %d is outside [0, 1] (Bernoulli visible units)", x, i/data.Cols+1, i%data.Cols+1)
+		if why := m.VisUnits.checkValue(x); why != "" {
+			return fmt.Errorf("value %g at sample %d, feature %d %s", x, i/data.Cols+1, i%data.Cols+1, why)
 		}
 	}
 	return nil
@@ -217,6 +293,19 @@ func CheckData(m *RBM, data *mat32.Dense) error {
 
 // ErrDiverged is returned when training produces NaN or Inf.
 var ErrDiverged = errors.New("training diverged (NaN or Inf); lower the learning rate")
+
+// diverged returns the error of a run that diverged in the given epoch
+// (1-based), with advice for the model's unit types.
+func (t *Trainer) diverged(epoch int) error {
+	advice := ""
+	switch {
+	case t.Model.VisUnits == Gaussian:
+		advice = fmt.Sprintf(" (Gaussian visible units: standardise the data and use a learning rate of 0.01 or less; this run used %g)", t.Config.LearningRate)
+	case t.Model.HidUnits == ReLU:
+		advice = fmt.Sprintf(" (ReLU hidden units: use a learning rate of 0.01 or less; this run used %g)", t.Config.LearningRate)
+	}
+	return fmt.Errorf("epoch %d: %w%s", epoch, ErrDiverged, advice)
+}
 
 // Fit trains from the trainer's current epoch up to Config.Epochs over the
 // rows of data, returning the statistics of the epochs it ran. It stops
@@ -271,7 +360,7 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 		}
 		st := EpochStats{Epoch: e + 1, ReconError: errSum / float64(n), LearningRate: lr, Momentum: mom, Duration: time.Since(start)}
 		if math.IsNaN(st.ReconError) || math.IsInf(st.ReconError, 0) || t.Model.Validate() != nil {
-			return stats, fmt.Errorf("epoch %d: %w", e+1, ErrDiverged)
+			return stats, t.diverged(e + 1)
 		}
 		t.State.Epoch++
 		stats = append(stats, st)
@@ -303,7 +392,11 @@ func (t *Trainer) fitChains(data *mat32.Dense, bs int) {
 		return
 	}
 	chains := mat32.New(bs, data.Cols)
-	mat32.Bernoulli(chains, data.Slice(0, bs), mat32.NewRNG(t.Config.Seed, 1<<40))
+	if t.Model.VisUnits == Bernoulli {
+		mat32.Bernoulli(chains, data.Slice(0, bs), mat32.NewRNG(t.Config.Seed, 1<<40))
+	} else {
+		copy(chains.Data, data.Slice(0, bs).Data)
+	}
 	if old != nil && old.Cols == data.Cols {
 		copy(chains.Data, old.Data)
 	}
@@ -314,15 +407,15 @@ func (t *Trainer) fitChains(data *mat32.Dense, bs int) {
 // over its samples of the squared reconstruction error.
 func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 	m, cfg, st := t.Model, t.Config, &t.State
-	W := m.W
 	nb := buf.v0.Rows
 	scale := lr / float32(nb)
+	t.refreshVariances()
 
 	// Positive phase: h0 ~ p(h|v0).
-	mat32.MulSigmoid(buf.v0, W, false, m.HidBias, buf.h0p, buf.h0s, rng)
+	m.up(t.wUp, buf.v0, buf.h0p, buf.h0s, rng)
 
 	// Reconstruction p(v|h0); for CD it is also the first negative step.
-	mat32.MulSigmoid(buf.h0s, W, true, m.VisBias, buf.vr, nil, nil)
+	m.down(buf.h0s, buf.vr, nil, nil, nil)
 
 	// Velocities of the biases decay by the momentum; the gradient terms are
 	// added to them below.
@@ -333,68 +426,26 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		st.VelHid[j] *= mom
 	}
 
-	vneg := buf.vr
 	var recon float64
-	if !cfg.Persistent && cfg.Steps == 1 && !cfg.SampleVisible {
+	vneg := buf.vr
+	if !cfg.Persistent && cfg.Steps == 1 && !t.sampleVisible() {
 		recon = t.biasGrad(buf.v0, buf.vr, st.VelVis, t.gvis, scale)
 	} else {
 		recon = mat32.DiffStats(buf.v0, buf.vr, t.dvis, 0)
-		hs := buf.h0s
-		if cfg.Persistent {
-			chains := st.Chains.Slice(0, nb)
-			mat32.MulSigmoid(chains, W, false, m.HidBias, buf.hp, buf.hs, rng)
-			hs = buf.hs
-		}
-		for s := 1; s <= cfg.Steps; s++ {
-			if s > 1 || cfg.Persistent {
-				mat32.MulSigmoid(hs, W, true, m.VisBias, buf.vp, nil, nil)
-				vneg = buf.vp
-			}
-			if s < cfg.Steps {
-				mat32.Bernoulli(buf.vs, vneg, rng)
-				mat32.MulSigmoid(buf.vs, W, false, m.HidBias, buf.hp, buf.hs, rng)
-				hs = buf.hs
-			}
-		}
-		if cfg.Persistent {
-			chains := st.Chains.Slice(0, nb)
-			mat32.Bernoulli(chains, vneg, rng)
-			vneg = chains
-		} else if cfg.SampleVisible {
-			mat32.Bernoulli(buf.vs, vneg, rng)
-			vneg = buf.vs
-		}
+		vneg = t.negative(buf, rng)
 		t.biasGrad(buf.v0, vneg, st.VelVis, t.gvis, scale)
 		copy(buf.vr.Data, vneg.Data) // the reconstruction is no longer needed
 		vneg = buf.vr
 	}
-	// Negative hidden probabilities from the final visible state.
-	mat32.MulSigmoid(vneg, W, false, m.HidBias, buf.hp, nil, nil)
+	// Negative hidden means from the final visible state.
+	m.up(t.wUp, vneg, buf.hp, nil, nil)
 	t.biasGrad(buf.h0p, buf.hp, st.VelHid, t.ghid, scale)
 	mat32.Scale(buf.hp, -1)
 
-	// Weight gradient: [v0; vneg]' [h0p; -hp] = v0'h0p - vneg'hp.
-	decay := lr * float32(cfg.WeightDecay)
-	vst, hst := buf.vst, buf.hst
-	if cfg.Centered {
-		// <(v-mu)(h-lam)'>_data - <...>_model = the plain gradient
-		// - mu gh' - gv lam', with gv, gh the bias gradients: two more rows.
-		n2 := 2 * nb
-		copy(buf.vstC.Row(n2), st.VisOffset)
-		copy(buf.vstC.Row(n2+1), t.gvis)
-		neg(buf.hstC.Row(n2), t.ghid)
-		neg(buf.hstC.Row(n2+1), st.HidOffset)
-		vst, hst = buf.vstC, buf.hstC
-	}
-	if mom == 0 && decay == 0 && cfg.SparsityTarget == 0 && !cfg.Centered {
-		// Plain CD: the gradient goes straight into the weights.
-		mat32.Gemm(true, false, scale, vst, hst, 1, W)
-	} else if cfg.SparsityTarget > 0 {
-		mat32.Gemm(true, false, scale, vst, hst, mom, st.VelW)
-		t.sparsity(buf, lr)
-		mat32.MomentumStep(W.Data, st.VelW.Data, decay)
+	if m.LogVar != nil {
+		t.varianceStep(buf, lr, mom, scale)
 	} else {
-		mat32.GradientStep(scale, vst, hst, mom, st.VelW, W, decay)
+		t.weightStep(buf, lr, mom, scale)
 	}
 	for j, v := range st.VelVis {
 		m.VisBias[j] += v
@@ -406,6 +457,144 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		t.centre(buf)
 	}
 	return recon
+}
+
+// sampleVisible reports whether the negative statistics use sampled
+// visible states.
+func (t *Trainer) sampleVisible() bool { return t.Config.SampleVisible || t.Config.LearnSigma }
+
+// negative runs the negative phase of CD-k with k > 1, PCD-k or sampled
+// visible states, starting from buf.h0s (or the persistent chains), and
+// returns the final visible states: means, or samples when they are used.
+func (t *Trainer) negative(buf *buffers, rng *mat32.RNG) *mat32.Dense {
+	m, cfg := t.Model, t.Config
+	vneg, hs := buf.vr, buf.h0s
+	if cfg.Persistent {
+		m.up(t.wUp, t.chainsOf(buf), buf.hp, buf.hs, rng)
+		hs = buf.hs
+	}
+	for s := 1; s <= cfg.Steps; s++ {
+		if s > 1 || cfg.Persistent {
+			m.down(hs, buf.vp, nil, nil, nil)
+			vneg = buf.vp
+		}
+		if s < cfg.Steps {
+			m.VisUnits.sample(buf.vs, vneg, t.std, rng)
+			m.up(t.wUp, buf.vs, buf.hp, buf.hs, rng)
+			hs = buf.hs
+		}
+	}
+	switch {
+	case cfg.Persistent:
+		chains := t.chainsOf(buf)
+		m.VisUnits.sample(chains, vneg, t.std, rng)
+		return chains
+	case t.sampleVisible():
+		m.VisUnits.sample(buf.vs, vneg, t.std, rng)
+		return buf.vs
+	}
+	return vneg
+}
+
+// weightStep updates the weights with the gradient
+// [v0; vneg]' [h0p; -hp] = v0'h0p - vneg'hp (centred when asked).
+func (t *Trainer) weightStep(buf *buffers, lr, mom, scale float32) {
+	m, cfg, st := t.Model, t.Config, &t.State
+	decay := lr * float32(cfg.WeightDecay)
+	vst, hst := buf.vst, buf.hst
+	if cfg.Centered {
+		// <(v-mu)(h-lam)'>_data - <...>_model = the plain gradient
+		// - mu gh' - gv lam', with gv, gh the bias gradients: two more rows.
+		n2 := 2 * buf.v0.Rows
+		copy(buf.vstC.Row(n2), st.VisOffset)
+		copy(buf.vstC.Row(n2+1), t.gvis)
+		neg(buf.hstC.Row(n2), t.ghid)
+		neg(buf.hstC.Row(n2+1), st.HidOffset)
+		vst, hst = buf.vstC, buf.hstC
+	}
+	switch {
+	case mom == 0 && decay == 0 && cfg.SparsityTarget == 0 && !cfg.Centered:
+		// Plain CD: the gradient goes straight into the weights.
+		mat32.Gemm(true, false, scale, vst, hst, 1, m.W)
+	case cfg.SparsityTarget > 0:
+		mat32.Gemm(true, false, scale, vst, hst, mom, st.VelW)
+		t.sparsity(buf, lr)
+		mat32.MomentumStep(m.W.Data, st.VelW.Data, decay)
+	default:
+		mat32.GradientStep(scale, vst, hst, mom, st.VelW, m.W, decay)
+	}
+}
+
+// refreshVariances recomputes the standard deviations and the
+// upward weights diag(1/sigma^2) W of a model with variances.
+func (t *Trainer) refreshVariances() {
+	m := t.Model
+	if m.LogVar == nil {
+		return
+	}
+	for i, lv := range m.LogVar {
+		t.std[i] = float32(math.Exp(0.5 * float64(lv)))
+	}
+	scaleRows(t.wUp, m.W, m.LogVar)
+}
+
+// Bounds of log sigma^2 while learning: sigma stays within [0.01, 100]
+// (on standardised data the variance of a unit given the hidden states
+// lies far inside), so the density cannot collapse onto a training point.
+const minLogVar, maxLogVar = -9.2103, 9.2103
+
+// varianceStep updates the weights, and with LearnSigma the log variances,
+// of Gaussian visible units with variances. With z_i = log sigma_i^2 and
+// G = v0'h0p - vneg'hp the raw statistics, the likelihood gradient is
+// dW_ij = G_ij / sigma_i^2, db_i = (v0_i - vneg_i) / sigma_i^2 and
+// dz_i = (sum_b (v0_bi-b_i)^2/2 - (vneg_bi-b_i)^2/2 - sum_j W_ij G_ij) /
+// sigma_i^2, per sample. Every parameter of visible unit i moves by its
+// gradient times sigma_i^2: a positive diagonal preconditioner, so the
+// fixed points are those of the likelihood, but the steps stay bounded
+// when a variance shrinks (with the plain gradient a unit whose sigma
+// falls to 0.01 takes steps 10,000 times larger and training blows up).
+// Units that are constant in the training data (VisStd 0) keep sigma
+// fixed, so their density cannot collapse onto one value.
+func (t *Trainer) varianceStep(buf *buffers, lr, mom, scale float32) {
+	m, cfg, st := t.Model, t.Config, &t.State
+	nb := buf.v0.Rows
+	mat32.Gemm(true, false, 1, buf.vst, buf.hst, 0, t.gW)
+	if cfg.LearnSigma {
+		rate := cfg.SigmaRate
+		if rate == 0 {
+			rate = 0.1
+		}
+		zScale := float64(lr) * rate / float64(nb)
+		vneg := buf.vst.Slice(nb, 2*nb)
+		for i := range m.LogVar {
+			sq := 0.0
+			for r := 0; r < nb; r++ {
+				d0 := float64(buf.v0.At(r, i)) - float64(m.VisBias[i])
+				dn := float64(vneg.At(r, i)) - float64(m.VisBias[i])
+				sq += 0.5 * (d0*d0 - dn*dn)
+			}
+			dot := 0.0
+			for j, g := range t.gW.Row(i) {
+				dot += float64(m.W.At(i, j)) * float64(g)
+			}
+			if m.VisStd != nil && m.VisStd[i] == 0 {
+				continue
+			}
+			st.VelLogVar[i] = mom*st.VelLogVar[i] + float32(zScale*(sq-dot))
+		}
+	}
+	for i := range m.LogVar {
+		vel, g := st.VelW.Row(i), t.gW.Row(i)
+		for j := range vel {
+			vel[j] = mom*vel[j] + scale*g[j]
+		}
+	}
+	mat32.MomentumStep(m.W.Data, st.VelW.Data, lr*float32(cfg.WeightDecay))
+	if cfg.LearnSigma {
+		for i, v := range st.VelLogVar {
+			m.LogVar[i] = min(max(m.LogVar[i]+v, minLogVar), maxLogVar)
+		}
+	}
 }
 
 // biasGrad adds scale times the column sums of a - b to vel and returns the

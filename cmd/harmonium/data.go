@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/rbm"
 )
 
 // dataFlags are the flags that say what data to read and how to prepare it.
@@ -27,6 +28,19 @@ func (d *dataFlags) register(fs *flag.FlagSet, split string) {
 
 // load reads the data and checks it suits Bernoulli visible units.
 func (d *dataFlags) load(ctx context.Context, e *env) (*dataset.Set, error) {
+	set, err := d.loadAny(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := set.CheckUnitInterval(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// loadAny reads the data and prepares it as the flags say, without checking
+// its values: the model's unit types decide which values are allowed.
+func (d *dataFlags) loadAny(ctx context.Context, e *env) (*dataset.Set, error) {
 	if d.split != "train" && d.split != "test" {
 		return nil, usageError{fmt.Errorf("--split must be train or test, got %q", d.split)}
 	}
@@ -53,10 +67,25 @@ func (d *dataFlags) load(ctx context.Context, e *env) (*dataset.Set, error) {
 	if d.binarize >= 0 {
 		set.Binarize(float32(d.binarize))
 	}
-	if err := set.CheckUnitInterval(); err != nil {
-		return nil, err
-	}
 	return set, nil
+}
+
+// forModel standardises set with the model's scaler, when it has one, and
+// checks that the values suit the model's visible units.
+func forModel(m *rbm.RBM, modelPath string, set *dataset.Set) error {
+	if set.X.Cols != m.Visible() {
+		return fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, m.Visible(), set.Source, set.X.Cols)
+	}
+	if m.Scaler != nil {
+		m.Scaler.Apply(set.X)
+	}
+	if m.VisUnits == rbm.Bernoulli {
+		return set.CheckUnitInterval()
+	}
+	if err := rbm.CheckData(m, set.X); err != nil {
+		return fmt.Errorf("%s: %w", set.Source, err)
+	}
+	return nil
 }
 
 // loadDownloaded reads MNIST from the cache, downloading it first if needed.

@@ -27,12 +27,12 @@ func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataF
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	set, err := data.load(ctx, e)
+	set, err := data.loadAny(ctx, e)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if set.X.Cols != m.Visible() {
-		return nil, nil, nil, fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, m.Visible(), set.Source, set.X.Cols)
+	if err := forModel(m, modelPath, set); err != nil {
+		return nil, nil, nil, err
 	}
 	return m, meta, set, nil
 }
@@ -65,9 +65,8 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *exact && min(m.Visible(), m.Hidden()) > rbm.MaxExactUnits {
-		return fmt.Errorf("--exact: %s has %d visible and %d hidden units; enumerating 2^%d states is possible only up to %d units in the smaller layer (use --ais)",
-			*model, m.Visible(), m.Hidden(), min(m.Visible(), m.Hidden()), rbm.MaxExactUnits)
+	if err := checkEstimators(m, *model, *exact, *ais, *pll); err != nil {
+		return err
 	}
 	res := map[string]any{"samples": set.X.Rows}
 	res["recon_error"] = m.ReconstructionError(set.X, *seed)
@@ -79,7 +78,13 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	add("free energy:           %.4f (mean per sample)", res["free_energy"])
 
 	if *ais || *exact || *pll {
-		binary, note := binaryData(set, *binSeed)
+		binary, note := set.X, ""
+		if m.VisUnits == rbm.Bernoulli {
+			binary, note = binaryData(set, *binSeed)
+		} else if m.Scaler != nil {
+			res["standardized"] = true
+			add("likelihoods below:     densities of the standardised data (the space the model sees)")
+		}
 		if note != "" {
 			res["binarized"], res["binarize_seed"] = true, *binSeed
 			add("likelihoods below:     %s", note)
@@ -96,17 +101,18 @@ func runEval(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 			res["exact_log_z"], res["exact_log_likelihood"] = logZ, meanNegF-logZ
+			if !*ais {
+				res["log_likelihood"] = meanNegF - logZ
+			}
 			add("exact log Z:           %.4f (%.1f s)", logZ, time.Since(start).Seconds())
 			add("exact log-likelihood:  %.4f nats per sample", meanNegF-logZ)
 		}
 		if *ais {
-			base, from := rbm.BaseRateBiases(nil, m.VisMean), "the training data's mean"
-			if m.VisMean == nil {
-				base, from = rbm.BaseRateBiases(binary, nil), "the evaluation data (the model file has no training mean)"
-			}
+			acfg, from := m.DefaultAISBase(binary)
+			acfg.Runs, acfg.Betas, acfg.Seed = *runs, rbm.DefaultBetas(*betas), *seed
 			b := newBar(e, "AIS", *quiet)
 			start := time.Now()
-			r, err := m.AIS(ctx, rbm.AISConfig{Runs: *runs, Betas: rbm.DefaultBetas(*betas), BaseBias: base, Seed: *seed},
+			r, err := m.AIS(ctx, acfg,
 				func(done, total int) { b.update(done, total, "") })
 			b.done()
 			if err != nil {
@@ -123,12 +129,15 @@ func runEval(ctx context.Context, e *env, args []string) error {
 				res["log_z_low"], low = r.LogZLow, fmt.Sprintf("%.4f", r.LogZLow)
 			}
 			res["ais_runs"], res["ais_betas"], res["ais_seconds"] = *runs, *betas, secs
-			add("log Z (AIS):           %.4f, interval [%s, %.4f] (mean weight -/+ 3 standard errors; %d runs, %d temperatures, %.1f s; base rate from %s)",
+			add("log Z (AIS):           %.4f, interval [%s, %.4f] (mean weight -/+ 3 standard errors; %d runs, %d temperatures, %.1f s; base model from %s)",
 				r.LogZ, low, r.LogZHigh, *runs, *betas, secs, from)
 			add("log-likelihood (AIS):  %.4f nats per sample (interval [%.4f, %s])", meanNegF-r.LogZ, meanNegF-r.LogZHigh, negOrInf(meanNegF, r.LogZLow))
 		}
 		if *pll {
-			p := m.PseudoLogLikelihood(binary, *seed)
+			p, err := m.PseudoLogLikelihood(binary, *seed)
+			if err != nil {
+				return err
+			}
 			res["pseudo_log_likelihood"], res["pseudo_log_likelihood_estimate"] = p.Exact, p.Estimate
 			add("pseudo-log-likelihood: %.5f per feature (%.3f per sample); one-random-feature estimate %.5f", p.Exact, p.Exact*float64(m.Visible()), p.Estimate)
 		}
@@ -208,4 +217,22 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 func npyOrCSV(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
 	return ext == ".npy" || ext == ".csv"
+}
+
+// checkEstimators reports, before any work, an estimator the model does not
+// support.
+func checkEstimators(m *rbm.RBM, path string, exact, ais, pll bool) error {
+	if pll && (m.VisUnits != rbm.Bernoulli || m.HidUnits != rbm.Bernoulli) {
+		return fmt.Errorf("--pll: %s has %v visible and %v hidden units; the pseudo-likelihood is defined for binary units only (use --exact or --ais for the log-likelihood)", path, m.VisUnits, m.HidUnits)
+	}
+	if (exact || ais) && m.HidUnits != rbm.Bernoulli {
+		return fmt.Errorf("%s has %v hidden units: --exact and --ais support Bernoulli hidden units only", path, m.HidUnits)
+	}
+	if !exact {
+		return nil
+	}
+	if err := m.CanEnumerate(); err != nil {
+		return fmt.Errorf("--exact: %s: %w (use --ais)", path, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/modelfile"
+	"github.com/harmonium-ml/harmonium/rbm"
 	"github.com/harmonium-ml/harmonium/viz"
 )
 
@@ -141,7 +143,8 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	}
 	orig := gather(set.X, pick(*n, set.X.Rows, *random, *seed))
 	rec := m.Reconstruct(orig, mat32.NewRNG(*seed, 1))
-	img := viz.Reconstructions(orig, rec, shape, zoom)
+	g := greys(m, orig, rec)
+	img := viz.Reconstructions(g[0], g[1], shape, zoom)
 	return pic.write(e, img, false, fmt.Sprintf("%d samples and their reconstructions", *n))
 }
 
@@ -192,7 +195,7 @@ func runSample(ctx context.Context, e *env, args []string) error {
 	n := fs.Int("n", 64, "number of chains")
 	steps := fs.Int("steps", 1000, "Gibbs steps per chain")
 	every := fs.Int("every", 0, "also draw each chain every this many steps (0: only the end)")
-	init := fs.String("init", "random", "where chains start: random (each pixel on with probability 1/2) or data (random samples of --data)")
+	init := fs.String("init", "random", "where chains start: random (each pixel on with probability 1/2; Gaussian units drawn around the training data's mean) or data (random samples of --data)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := parse(fs, args); err != nil {
@@ -246,17 +249,12 @@ func runSample(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	v := mat32.New(*n, m.Visible())
 	rng := mat32.NewRNG(*seed, 2)
+	var start *mat32.Dense
 	if set != nil {
-		mat32.Bernoulli(v, gather(set.X, pick(*n, set.X.Rows, true, *seed)), rng)
-	} else {
-		half := mat32.New(*n, m.Visible())
-		for i := range half.Data {
-			half.Data[i] = 0.5
-		}
-		mat32.Bernoulli(v, half, rng)
+		start = gather(set.X, pick(*n, set.X.Rows, true, *seed))
 	}
+	v := m.InitChains(*n, start, rng)
 	// Snapshots: the start and every --every steps (and the end), or only the end.
 	var frames []*mat32.Dense
 	var at []int
@@ -282,6 +280,37 @@ func runSample(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	b.done()
-	img := viz.Samples(frames, at, shape, zoom)
+	img := viz.Samples(greys(m, frames...), at, shape, zoom)
 	return pic.write(e, img, *quiet, fmt.Sprintf("%d chains, %d Gibbs steps", *n, *steps))
+}
+
+// greys returns the matrices as grey levels in [0, 1] for drawing. Bernoulli
+// values already are; Gaussian values are mapped back through the model's
+// standardisation and then linearly from their common [min, max] to [0, 1],
+// so that every picture of one command shares a scale.
+func greys(m *rbm.RBM, xs ...*mat32.Dense) []*mat32.Dense {
+	if m.VisUnits == rbm.Bernoulli {
+		return xs
+	}
+	out := make([]*mat32.Dense, len(xs))
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for k, x := range xs {
+		out[k] = x.Clone()
+		if m.Scaler != nil {
+			m.Scaler.Invert(out[k])
+		}
+		for _, v := range out[k].Data {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	span := hi - lo
+	if !(span > 0) {
+		span = 1
+	}
+	for _, x := range out {
+		for i, v := range x.Data {
+			x.Data[i] = (v - lo) / span
+		}
+	}
+	return out
 }

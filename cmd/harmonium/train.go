@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -20,8 +21,8 @@ import (
 )
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train a Bernoulli RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file.",
-		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors")
+	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the defaults of the unit types (Gaussian: --lr 0.01, --epochs 50).",
+		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors\n  harmonium train --data features.csv --visible gaussian --standardize --hidden 20 --out g.safetensors")
 	var data dataFlags
 	data.register(fs, "train")
 	def := rbm.DefaultConfig()
@@ -42,6 +43,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	centered := fs.Bool("centered", false, "train a centred RBM (gradients taken around running means of the units): better likelihoods, same model")
 	offsetRate := fs.Float64("offset-rate", def.OffsetRate, "with --centered: how fast the offsets follow the minibatch means (0 keeps them at the data's mean and 1/2)")
 	sampleData := fs.Bool("sample-data", false, "train on a fresh binary sample of every minibatch, each value the probability of a 1 (dynamic binarisation; best for likelihood)")
+	visible := fs.String("visible", "bernoulli", "visible units: bernoulli (values in [0, 1]) or gaussian (real values)")
+	hiddenUnits := fs.String("hidden-units", "bernoulli", "hidden units: bernoulli or relu (noisy rectified linear units)")
+	learnSigma := fs.Bool("learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data)")
+	sigmaRate := fs.Float64("sigma-rate", 0.1, "with --learn-sigma: the standard deviations' learning rate as a fraction of --lr")
+	standardize := fs.Bool("standardize", false, "standardise each feature to mean 0 and standard deviation 1 on the training data; the model keeps the mapping and every command applies it (constant features are only centred)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same model")
 	out := fs.String("out", "model.safetensors", "where to save the model")
 	checkpoint := fs.String("checkpoint", "", "save the model and training state here after every epoch")
@@ -55,6 +61,25 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	vu, err := rbm.ParseUnits(*visible)
+	if err != nil || vu == rbm.ReLU {
+		return usageError{fmt.Errorf("--visible must be bernoulli or gaussian, got %q", *visible)}
+	}
+	hu, err := rbm.ParseUnits(*hiddenUnits)
+	if err != nil || hu == rbm.Gaussian {
+		return usageError{fmt.Errorf("--hidden-units must be bernoulli or relu, got %q", *hiddenUnits)}
+	}
+	if *standardize && vu != rbm.Gaussian {
+		return usageError{errors.New("--standardize needs --visible gaussian (Bernoulli units need values in [0, 1])")}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if vu != rbm.Gaussian {
+		if given["learn-sigma"] && *learnSigma {
+			return usageError{errors.New("--learn-sigma needs --visible gaussian (Bernoulli units have no standard deviation)")}
+		}
+		*learnSigma = false
 	}
 	if err := positive(map[string]int{"hidden": *hidden, "epochs": *epochs, "batch": *batch, "cd": *cd}); err != nil {
 		return err
@@ -82,7 +107,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
 		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
-		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, OffsetRate: *offsetRate, Seed: *seed}
+		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, OffsetRate: *offsetRate, Seed: *seed,
+		LearnSigma: *learnSigma, SigmaRate: *sigmaRate}
 	if *pcd > 0 {
 		cfg.Steps, cfg.Persistent = *pcd, true
 	}
@@ -92,10 +118,24 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	set, err := data.load(ctx, e)
+	if *sampleData && vu != rbm.Bernoulli {
+		return usageError{errors.New("--sample-data draws binary data: it needs --visible bernoulli")}
+	}
+	if *centered && *learnSigma {
+		return usageError{errors.New("--centered with --learn-sigma is not supported (train with one of them)")}
+	}
+	if *sparsity > 0 && hu != rbm.Bernoulli {
+		return usageError{errors.New("--sparsity needs --hidden-units bernoulli")}
+	}
+	set, err := data.loadAny(ctx, e)
 	if err != nil {
 		return err
 	}
+	scaler, err := prepareTraining(e, set, vu, *standardize, *resume, *quiet)
+	if err != nil {
+		return err
+	}
+	applyUnitDefaults(&cfg, rbm.DefaultConfigFor(vu, hu, int(float64(set.X.Rows)*(1-*validate))), given)
 	pics := pictureFlags{shape: *imageShape}
 	shape, zoom, shapeErr := pics.resolve(set.X.Cols, set, nil)
 	if *imageShape != "" && shapeErr != nil {
@@ -132,6 +172,12 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if model.Hidden() != *hidden || model.Visible() != set.X.Cols {
 			return fmt.Errorf("%s holds a %dx%d model; this run asks for %dx%d", *checkpoint, model.Visible(), model.Hidden(), set.X.Cols, *hidden)
 		}
+		if model.VisUnits != vu || model.HidUnits != hu {
+			return fmt.Errorf("%s holds a model with %v visible and %v hidden units; this run asks for %v and %v", *checkpoint, model.VisUnits, model.HidUnits, vu, hu)
+		}
+		if err := forModel(model, *checkpoint, set); err != nil {
+			return err
+		}
 		history = historyFromMeta(meta)
 		if meta["seed"] != strconv.FormatUint(*seed, 10) {
 			say("note: the checkpoint was trained with --seed %s, continuing with --seed %d\n", meta["seed"], *seed)
@@ -142,7 +188,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		if err := memguard.Check(what, cfg.MemoryBytes(set.X.Cols, *hidden)); err != nil {
 			return err
 		}
-		model = rbm.NewInit(set.X.Cols, *hidden, train.X, *seed)
+		model = rbm.NewInitUnits(set.X.Cols, *hidden, vu, hu, *learnSigma, train.X, *seed)
+		model.Scaler = scaler
 	}
 	trainer, err := rbm.NewTrainer(model, cfg)
 	if err != nil {
@@ -164,8 +211,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if valid != nil {
 		say("validation: %d samples held out, training on %d\n", valid.X.Rows, train.X.Rows)
 	}
-	say("model: %d visible x %d hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s\n",
-		set.X.Cols, *hidden, method, cfg.BatchSize, cfg.LearningRate, cfg.Momentum, cfg.WeightDecay, mat32.Backend())
+	say("model: %d %s visible x %d %s hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s\n",
+		set.X.Cols, vu, *hidden, hu, method, cfg.BatchSize, cfg.LearningRate, cfg.Momentum, cfg.WeightDecay, mat32.Backend())
 	if note := mat32.BackendNote(); note != "" {
 		say("note: %s\n", note)
 	}
@@ -203,7 +250,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			}
 			switch *monitor {
 			case "pll":
-				r.PLL = model.PseudoLogLikelihood(pllData, *seed).Exact
+				p, err := model.PseudoLogLikelihood(pllData, *seed)
+				if err != nil {
+					return err
+				}
+				r.PLL = p.Exact
 				line += fmt.Sprintf("  PLL %.5f", r.PLL)
 			case "free-energy-gap":
 				r.FreeEnergyGap = r.ValidFreeEnergy - r.FreeEnergy
@@ -271,4 +322,76 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
 	return nil
+}
+
+// prepareTraining checks the training data against the visible unit type
+// and, with standardize, standardises it in place and returns the scaler
+// the model keeps. When resuming, the checkpoint's own scaler is used
+// instead (the caller applies it).
+func prepareTraining(e *env, set *dataset.Set, vu rbm.Units, standardize, resume, quiet bool) (*rbm.Scaler, error) {
+	var scaler *rbm.Scaler
+	if standardize && !resume {
+		if err := rbm.CheckData(&rbm.RBM{W: mat32.New(set.X.Cols, 1), VisUnits: rbm.Gaussian}, set.X); err != nil {
+			return nil, fmt.Errorf("%s: %w", set.Source, err)
+		}
+		s, constant, err := rbm.FitScaler(set.X)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", set.Source, err)
+		}
+		s.Apply(set.X)
+		scaler = s
+		if len(constant) > 0 && !quiet {
+			fmt.Fprintf(e.stderr, "note: %d of %d features are constant in %s; they are centred, not scaled\n", len(constant), set.X.Cols, set.Source)
+		}
+	}
+	if resume {
+		return nil, nil // checked against the checkpoint's model
+	}
+	if vu == rbm.Bernoulli {
+		return scaler, set.CheckUnitInterval()
+	}
+	m := &rbm.RBM{W: mat32.New(set.X.Cols, 1), VisUnits: vu}
+	if err := rbm.CheckData(m, set.X); err != nil {
+		return nil, fmt.Errorf("%s: %w", set.Source, err)
+	}
+	if scaler == nil && !quiet && !nearlyStandard(set.X) {
+		fmt.Fprintf(e.stderr, "note: %s is not standardised (feature means far from 0 or deviations far from 1); Gaussian units with sigma 1 model it poorly: add --standardize\n", set.Source)
+	}
+	return scaler, nil
+}
+
+// nearlyStandard reports whether every feature has a mean within 0.5 of 0
+// and a standard deviation below 2.
+func nearlyStandard(x *mat32.Dense) bool {
+	s, _, err := rbm.FitScaler(x)
+	if err != nil {
+		return false
+	}
+	for j := range s.Mean {
+		if s.Mean[j] > 0.5 || s.Mean[j] < -0.5 || s.Std[j] > 2 {
+			return false
+		}
+	}
+	return true
+}
+
+// applyUnitDefaults gives the settings the user left alone (not in given)
+// the recipe of the unit types. The learning-rate decay of a recipe that
+// has one is scaled to the number of epochs actually run.
+func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool) {
+	if !given["lr"] {
+		cfg.LearningRate = def.LearningRate
+	}
+	if !given["epochs"] {
+		cfg.Epochs = def.Epochs
+	}
+	if !given["lr-decay"] && def.LRDecay > 0 {
+		cfg.LRDecay = def.LRDecay * float64(def.Epochs) / float64(cfg.Epochs)
+	}
+	if !given["sigma-rate"] && def.SigmaRate > 0 {
+		cfg.SigmaRate = def.SigmaRate
+	}
+	if !given["cd"] && !cfg.Persistent {
+		cfg.Steps = def.Steps
+	}
 }

@@ -1,0 +1,371 @@
+package rbm
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// tinyGauss returns a Gaussian-Bernoulli RBM with random parameters and
+// standard deviations between about 0.8 and 1.3.
+func tinyGauss(seed uint64, nv, nh int) *RBM {
+	r := rand.New(rand.NewPCG(seed, 10))
+	m := New(nv, nh)
+	m.VisUnits = Gaussian
+	m.LogVar = make([]float32, nv)
+	for i := range m.W.Data {
+		m.W.Data[i] = float32(0.5 * r.NormFloat64())
+	}
+	for i := range m.VisBias {
+		m.VisBias[i] = float32(0.3 * r.NormFloat64())
+		m.LogVar[i] = float32(r.Float64() - 0.5)
+	}
+	for j := range m.HidBias {
+		m.HidBias[j] = float32(0.5 * r.NormFloat64())
+	}
+	return m
+}
+
+func gaussData() *mat32.Dense {
+	return mat32.FromSlice(5, 2, []float32{1, 0.5, -1, -0.3, 0.2, 1.5, 0.8, -1, -0.5, 0.2})
+}
+
+// bruteFree returns -log sum_h e^{-E(v,h)} by enumerating h.
+func bruteFree(m *RBM, v []float32) float64 {
+	acc := newLogSum()
+	for s := uint64(0); s < 1<<m.Hidden(); s++ {
+		acc.add(-m.Energy(v, bits(s, m.Hidden())))
+	}
+	return -acc.value()
+}
+
+// The free energy, log Z (closed-form integral over v) and both batch
+// paths agree with enumeration over h and numerical integration over a
+// two-dimensional visible space.
+func TestGaussianFreeEnergyAndLogZByIntegration(t *testing.T) {
+	m := tinyGauss(1, 2, 3)
+	data := gaussData()
+	fs := m.FreeEnergies(data)
+	for r := 0; r < data.Rows; r++ {
+		want := bruteFree(m, data.Row(r))
+		if got := m.FreeEnergy(data.Row(r)); math.Abs(got-want) > 1e-9 {
+			t.Fatalf("F(%v) = %.10f, enumeration %.10f", data.Row(r), got, want)
+		}
+		if math.Abs(fs[r]-want) > 1e-5 {
+			t.Fatalf("FreeEnergies row %d = %.7f, enumeration %.7f", r, fs[r], want)
+		}
+	}
+	// log Z = log of the integral of e^{-F(v)} over the plane, on a grid.
+	const lim, step = 12.0, 0.02
+	acc := newLogSum()
+	v := make([]float32, 2)
+	for x := -lim; x <= lim; x += step {
+		for y := -lim; y <= lim; y += step {
+			v[0], v[1] = float32(x), float32(y)
+			acc.add(-m.FreeEnergy(v))
+		}
+	}
+	want := acc.value() + 2*math.Log(step)
+	exact, err := m.LogPartition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := m.LogPartitionFast()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(exact-want) > 1e-4 || math.Abs(fast-exact) > 1e-4 {
+		t.Fatalf("log Z: closed form %.6f, fast %.6f, numerical integration %.6f", exact, fast, want)
+	}
+}
+
+// d mean log p(data) / d theta by central differences of the exact
+// log-likelihood, for one parameter p.
+func numGrad(t *testing.T, m *RBM, data *mat32.Dense, p *float32) float64 {
+	const h = 1e-3
+	old := *p
+	*p = old + h
+	up := exactLL(t, m, data)
+	*p = old - h
+	down := exactLL(t, m, data)
+	*p = old
+	return (up - down) / (2 * h)
+}
+
+// A CD-200 step with learned variances and many samples moves every
+// parameter of visible unit i by sigma_i^2 times the exact gradient of the
+// log-likelihood (the documented preconditioning), and the hidden biases
+// by the exact gradient.
+func TestGaussianLongChainStepMatchesExactGradient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long; runs in the full suite (make test)")
+	}
+	m := tinyGauss(2, 2, 3)
+	data := gaussData()
+	const reps = 8000
+	big := mat32.New(data.Rows*reps, 2)
+	for r := 0; r < big.Rows; r++ {
+		copy(big.Row(r), data.Row(r%data.Rows))
+	}
+	type param struct {
+		name string
+		p    func(m *RBM) *float32
+		pre  func(m *RBM) float64 // preconditioner
+	}
+	var params []param
+	sigma2 := func(i int) func(m *RBM) float64 {
+		return func(m *RBM) float64 { return 1 / m.precision(i) }
+	}
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			params = append(params, param{"W", func(m *RBM) *float32 { return &m.W.Data[i*3+j] }, sigma2(i)})
+		}
+		params = append(params, param{"b", func(m *RBM) *float32 { return &m.VisBias[i] }, sigma2(i)},
+			param{"log sigma^2", func(m *RBM) *float32 { return &m.LogVar[i] }, sigma2(i)})
+	}
+	for j := 0; j < 3; j++ {
+		params = append(params, param{"c", func(m *RBM) *float32 { return &m.HidBias[j] }, func(*RBM) float64 { return 1 }})
+	}
+	want := make([]float64, len(params))
+	for k, p := range params {
+		want[k] = numGrad(t, m, data, p.p(m)) * p.pre(m)
+	}
+	before := m.Clone()
+	cfg := Config{Epochs: 1, BatchSize: big.Rows, LearningRate: 1, Steps: 200, LearnSigma: true, SigmaRate: 1, Seed: 5}
+	if _, err := m.Fit(context.Background(), big, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range params {
+		got := float64(*p.p(m) - *p.p(before))
+		if math.Abs(got-want[k]) > 0.03+0.05*math.Abs(want[k]) {
+			t.Fatalf("%s (parameter %d): CD-200 step %.4f, sigma^2 x exact gradient %.4f", p.name, k, got, want[k])
+		}
+	}
+}
+
+// Trained with learned variances on independent Gaussian data, the model
+// recovers each feature's mean and standard deviation.
+func TestLearnSigmaRecoversVariances(t *testing.T) {
+	means, stds := []float64{1, -1, 0.5}, []float64{0.5, 1, 2}
+	r := rand.New(rand.NewPCG(3, 3))
+	data := mat32.New(3000, 3)
+	for i := 0; i < data.Rows; i++ {
+		for j := range means {
+			data.Set(i, j, float32(means[j]+stds[j]*r.NormFloat64()))
+		}
+	}
+	m := NewInitUnits(3, 2, Gaussian, Bernoulli, true, data, 1)
+	clear(m.LogVar) // start every sigma at 1, away from the answer
+	clear(m.VisBias)
+	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+	cfg.Epochs, cfg.LRDecay, cfg.SigmaRate = 60, 0, 1
+	if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	std := m.VisibleStd()
+	for j := range means {
+		if math.Abs(float64(m.VisBias[j])-means[j]) > 0.15 || math.Abs(float64(std[j])/stds[j]-1) > 0.15 {
+			t.Fatalf("feature %d: bias %.3f, sigma %.3f; data mean %.2f, deviation %.2f", j, m.VisBias[j], std[j], means[j], stds[j])
+		}
+	}
+}
+
+func TestGaussianAISMatchesExact(t *testing.T) {
+	m := tinyGauss(4, 6, 8)
+	exact, err := m.LogPartition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := m.DefaultAISBase(gaussData6())
+	cfg.Runs, cfg.Betas, cfg.Seed = 200, DefaultBetas(2000), 1
+	res, err := m.AIS(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(res.LogZ-exact) > 0.1 {
+		t.Fatalf("AIS log Z %.4f [%.4f, %.4f], exact %.4f", res.LogZ, res.LogZLow, res.LogZHigh, exact)
+	}
+}
+
+func gaussData6() *mat32.Dense {
+	r := rand.New(rand.NewPCG(6, 6))
+	d := mat32.New(200, 6)
+	for i := range d.Data {
+		d.Data[i] = float32(r.NormFloat64())
+	}
+	return d
+}
+
+// A Gaussian model trained with the defaults is deterministic and raises
+// the exact likelihood of its data.
+func TestGaussianTrainingIsDeterministicAndLearns(t *testing.T) {
+	// Three clusters with deviation 0.3 around centres at +-1.5.
+	data := gaussData6()
+	centres := [3][6]float32{{1.5, 1.5, -1.5, 1.5, -1.5, 1.5}, {-1.5, 1.5, 1.5, -1.5, 1.5, 1.5}, {-1.5, -1.5, -1.5, 1.5, 1.5, -1.5}}
+	for i := 0; i < data.Rows; i++ {
+		for j, x := range data.Row(i) {
+			data.Set(i, j, centres[i%3][j]+0.3*x)
+		}
+	}
+	fit := func(learn bool) *RBM {
+		m := NewInitUnits(6, 4, Gaussian, Bernoulli, learn, data, 2)
+		cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+		cfg.LearnSigma, cfg.Epochs, cfg.LRDecay = learn, 1000, 0.01
+		if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, learn := range []bool{false, true} {
+		a, b := fit(learn), fit(learn)
+		for i := range a.W.Data {
+			if a.W.Data[i] != b.W.Data[i] {
+				t.Fatalf("learnSigma=%v: same seed, different weights", learn)
+			}
+		}
+		start := NewInitUnits(6, 4, Gaussian, Bernoulli, learn, data, 2)
+		before, after := exactLL(t, start, data), exactLL(t, a, data)
+		if !(after > before+1) {
+			t.Fatalf("learnSigma=%v: exact log-likelihood %.3f -> %.3f, want a rise of more than 1 nat", learn, before, after)
+		}
+		t.Logf("learnSigma=%v: exact log-likelihood %.3f -> %.3f", learn, before, after)
+	}
+}
+
+func TestReLUHiddenUnits(t *testing.T) {
+	// The free-energy term is the sum of the stepped sigmoid units' terms.
+	for _, x := range []float64{-30, -2, 0, 0.7, 5, 40} {
+		want := 0.0
+		for k := 1; k < 2000; k++ {
+			want += softplus(x - float64(k) + 0.5)
+		}
+		if got := reluFree(x); math.Abs(got-want) > 1e-9*max(1, want) {
+			t.Fatalf("reluFree(%g) = %.12g, sum %.12g", x, got, want)
+		}
+	}
+	data := tinyData()
+	m := NewInitUnits(6, 4, Bernoulli, ReLU, false, data, 1)
+	for r := 0; r < data.Rows; r++ {
+		fe := m.FreeEnergies(data)
+		if got := m.FreeEnergy(data.Row(r)); math.Abs(got-fe[r]) > 1e-4 {
+			t.Fatalf("FreeEnergy %.6f, FreeEnergies %.6f", got, fe[r])
+		}
+	}
+	cfg := DefaultConfigFor(Bernoulli, ReLU, data.Rows)
+	cfg.Epochs, cfg.BatchSize = 300, 5
+	stats, err := m.Fit(context.Background(), data, cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, last := stats[0].ReconError, stats[len(stats)-1].ReconError; !(last < 0.7*first) {
+		t.Fatalf("reconstruction error %.4f -> %.4f: ReLU hidden units did not learn", first, last)
+	}
+	for _, h := range m.Transform(data).Data {
+		if h < 0 {
+			t.Fatalf("ReLU feature %g < 0", h)
+		}
+	}
+	if _, err := m.LogPartition(); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("exact log Z of ReLU units: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestScaler(t *testing.T) {
+	data := mat32.FromSlice(3, 3, []float32{1, 5, 2, 3, 5, 4, 5, 5, 9})
+	s, constant, err := FitScaler(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(constant) != 1 || constant[0] != 1 || s.Std[1] != 1 {
+		t.Fatalf("constant features %v, divisors %v", constant, s.Std)
+	}
+	x := data.Clone()
+	s.Apply(x)
+	for j := 0; j < 3; j++ {
+		mean, sq := 0.0, 0.0
+		for i := 0; i < 3; i++ {
+			mean += float64(x.At(i, j)) / 3
+			sq += float64(x.At(i, j)) * float64(x.At(i, j)) / 3
+		}
+		wantSq := 1.0
+		if j == 1 {
+			wantSq = 0
+		}
+		if math.Abs(mean) > 1e-6 || math.Abs(sq-wantSq) > 1e-5 {
+			t.Fatalf("feature %d after standardising: mean %g, mean square %g", j, mean, sq)
+		}
+	}
+	s.Invert(x)
+	for i := range x.Data {
+		if math.Abs(float64(x.Data[i]-data.Data[i])) > 1e-5 {
+			t.Fatalf("Invert(Apply(x)) = %v, want %v", x.Data, data.Data)
+		}
+	}
+	if _, _, err := FitScaler(mat32.FromSlice(2, 2, []float32{1, 2, 1, 2})); !errors.Is(err, ErrConstantData) {
+		t.Fatalf("constant data: %v", err)
+	}
+}
+
+func TestUnitTypeErrors(t *testing.T) {
+	data := gaussData6()
+	g := NewInitUnits(6, 3, Gaussian, Bernoulli, false, data, 1)
+	b := NewInit(6, 3, nil, 1)
+	cfg := DefaultConfig()
+	for _, c := range []struct {
+		m    *RBM
+		cfg  func(Config) Config
+		want string
+	}{
+		{b, func(c Config) Config { c.LearnSigma = true; return c }, "Gaussian visible units"},
+		{g, func(c Config) Config { c.LearnSigma = true; return c }, "variances"},
+		{g, func(c Config) Config { c.SampleData = true; return c }, "Bernoulli visible units"},
+		{NewInitUnits(6, 3, Gaussian, Bernoulli, true, data, 1), func(c Config) Config { c.Centered = true; return c }, "centred"},
+		{NewInitUnits(6, 3, Bernoulli, ReLU, false, nil, 1), func(c Config) Config { c.SparsityTarget, c.SparsityCost = 0.1, 1; return c }, "sparsity"},
+	} {
+		if _, err := NewTrainer(c.m, c.cfg(cfg)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("NewTrainer: %v, want an error containing %q", err, c.want)
+		}
+	}
+	nan := data.Clone()
+	nan.Data[7] = float32(math.NaN())
+	if err := CheckData(g, nan); err == nil || !strings.Contains(err.Error(), "sample 2, feature 2 is not a finite number") {
+		t.Fatalf("NaN data: %v", err)
+	}
+	if err := CheckData(g, data); err != nil {
+		t.Fatalf("Gaussian data: %v", err)
+	}
+	if _, err := g.PseudoLogLikelihood(data, 1); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("PLL of a Gaussian model: %v, want ErrUnsupported", err)
+	}
+	if u, err := ParseUnits("relu"); err != nil || u != ReLU || u.String() != "relu" {
+		t.Fatalf("ParseUnits(relu) = %v, %v", u, err)
+	}
+	if _, err := ParseUnits("softmax"); err == nil {
+		t.Fatal("ParseUnits accepted softmax")
+	}
+	bad := g.Clone()
+	bad.HidUnits = Gaussian
+	if bad.Validate() == nil {
+		t.Fatal("Gaussian hidden units validated")
+	}
+}
+
+// A Gaussian model given unstandardised data and a large learning rate
+// stops with an error that names the epoch and what to change, and the
+// error is ErrDiverged.
+func TestGaussianDivergenceAdvice(t *testing.T) {
+	data := gaussData6()
+	mat32.Scale(data, 1000)
+	m := NewInitUnits(6, 4, Gaussian, Bernoulli, false, nil, 1)
+	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+	cfg.LearnSigma, cfg.LearningRate, cfg.LRDecay = false, 1, 0
+	_, err := m.Fit(context.Background(), data, cfg, Hooks{})
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "epoch ") || !strings.Contains(err.Error(), "standardise") {
+		t.Fatalf("error %v, want ErrDiverged naming the epoch and advising to standardise", err)
+	}
+}
