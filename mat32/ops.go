@@ -17,9 +17,14 @@ func ParallelRows(rows, cols int, f func(r0, r1 int)) {
 		f(0, rows)
 		return
 	}
-	j := &funcJob{rows: rows, f: f}
+	j := funcJobs.Get().(*funcJob)
+	j.rows, j.f = rows, f
 	split(w, j, &j.sy)
+	j.f = nil
+	funcJobs.Put(j)
 }
+
+var funcJobs = sync.Pool{New: func() any { return new(funcJob) }}
 
 // kernel names an element-wise kernel that kernelJob runs.
 type kernel int

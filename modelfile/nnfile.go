@@ -1,0 +1,135 @@
+package modelfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/harmonium-ml/harmonium/nn"
+)
+
+// FormatNN is the format tag of a neural-network model file.
+const FormatNN = "harmonium.nn/v1"
+
+// metaArch is the metadata key of a network's architecture (nn.Arch as JSON).
+const metaArch = "architecture"
+
+// maxArchJSON bounds the architecture's JSON a reader decodes (4096 layers
+// of a few hundred bytes each), so that decoding allocates little.
+const maxArchJSON = 1 << 20
+
+// nnTensor returns the name of parameter name of layer i: "layers.0.weights".
+func nnTensor(i int, name string) string { return fmt.Sprintf("layers.%d.%s", i, name) }
+
+// SaveNN writes net to path with the given metadata: one F32 tensor per
+// parameter, named layers.K.weights and layers.K.bias (K the layer's index;
+// shapes as nn.Param.Shape: dense [in, out], conv2d [channels, kernel,
+// kernel, filters]), and the metadata format = harmonium.nn/v1 and
+// architecture, the nn.Arch as JSON. Every layer must be an nn.Specifier.
+func SaveNN(path string, net *nn.Network, meta map[string]string) error {
+	arch, err := net.Arch()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	aj, err := json.Marshal(arch)
+	if err != nil {
+		return fmt.Errorf("write %s: architecture: %w", path, err)
+	}
+	md := map[string]string{}
+	for k, v := range meta {
+		md[k] = v
+	}
+	md["format"] = FormatNN
+	md[metaArch] = string(aj)
+	var ts []Tensor
+	for i, l := range net.Layers() {
+		for _, p := range l.Params() {
+			ts = append(ts, Tensor{Name: nnTensor(i, p.Name), Shape: p.Shape, Data: p.Value.Data})
+		}
+	}
+	return Write(path, ts, md)
+}
+
+// LoadNN reads a neural-network model file written by SaveNN. It checks the
+// format, decodes the architecture and checks it (every size within nn's
+// limits) before allocating anything for it, and requires exactly the
+// tensors the architecture has, each of its shape and finite. Errors are
+// one line, "read PATH: ...", naming the tensor or setting at fault.
+func LoadNN(path string) (*nn.Network, map[string]string, error) {
+	f, err := Read(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	net, err := loadNN(checker{path, f})
+	if err != nil {
+		return nil, nil, err
+	}
+	return net, f.Meta, nil
+}
+
+func loadNN(c checker) (*nn.Network, error) {
+	switch format := c.f.Meta["format"]; format {
+	case FormatNN:
+	case "":
+		return nil, c.errorf("not a harmonium model: no format in the metadata")
+	case FormatRBM, FormatCF:
+		return nil, c.errorf("a %s model, not a neural network (%s)", format, FormatNN)
+	default:
+		return nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatNN)
+	}
+	arch, err := c.arch()
+	if err != nil {
+		return nil, err
+	}
+	infos, err := arch.Params()
+	if err != nil {
+		return nil, c.errorf("architecture: %v", err)
+	}
+	vals := make([][]float32, len(infos))
+	want := map[string]bool{}
+	for k, p := range infos {
+		name := nnTensor(p.Layer, p.Name)
+		want[name] = true
+		if vals[k], err = c.floats(name, p.Shape...); err != nil {
+			return nil, err
+		}
+	}
+	for name := range c.f.Tensors {
+		if !want[name] {
+			return nil, c.errorf("tensor %s is not a parameter of the architecture", name)
+		}
+	}
+	net, err := nn.Build(arch)
+	if err != nil {
+		return nil, c.errorf("architecture: %v", err)
+	}
+	k := 0
+	for _, l := range net.Layers() {
+		for _, p := range l.Params() {
+			copy(p.Value.Data, vals[k])
+			k++
+		}
+	}
+	return net, nil
+}
+
+// arch decodes the architecture metadata, refusing unknown fields.
+func (c checker) arch() (nn.Arch, error) {
+	s, ok := c.f.Meta[metaArch]
+	if !ok {
+		return nn.Arch{}, c.errorf("metadata %s missing", metaArch)
+	}
+	if len(s) > maxArchJSON {
+		return nn.Arch{}, c.errorf("metadata %s has %d bytes, more than %d", metaArch, len(s), maxArchJSON)
+	}
+	var a nn.Arch
+	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&a); err != nil {
+		return nn.Arch{}, c.errorf("metadata %s is not a network architecture: %s", metaArch, oneLine(err))
+	}
+	if d.More() {
+		return nn.Arch{}, c.errorf("metadata %s has data after the architecture", metaArch)
+	}
+	return a, nil
+}
