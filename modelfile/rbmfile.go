@@ -228,5 +228,6 @@ func ConfigMeta(c rbm.Config) map[string]string {
 		"momentum": f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
 		"weight_decay": f(c.WeightDecay), "sparsity_target": f(c.SparsityTarget), "sparsity_cost": f(c.SparsityCost),
 		"seed": strconv.FormatUint(c.Seed, 10), "learn_sigma": strconv.FormatBool(c.LearnSigma), "sigma_rate": f(c.SigmaRate),
+		"tempering": strconv.Itoa(c.Tempering),
 	}
 }

@@ -241,6 +241,7 @@ func TestTrainingRaisesExactLikelihood(t *testing.T) {
 		{Epochs: 300, BatchSize: 2, LearningRate: 0.05, Steps: 3, Momentum: 0.9, InitialMomentum: 0.5, MomentumWarmup: 5, SparsityTarget: 0.2, SparsityCost: 0.1, Seed: 3},
 		{Epochs: 300, BatchSize: 5, LearningRate: 0.1, Steps: 1, SampleData: true, Seed: 4},
 		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Persistent: true, Centered: true, OffsetRate: 0.01, Seed: 5},
+		{Epochs: 1000, BatchSize: 5, LearningRate: 0.05, Steps: 1, Tempering: 4, Momentum: 0.5, Seed: 6},
 	} {
 		m := NewInit(6, 4, data, 7)
 		before := exactLL(t, m, data)

@@ -60,8 +60,19 @@ type Config struct {
 	// have variances (NewInitUnits with learnSigma).
 	LearnSigma bool
 	SigmaRate  float64
-	Seed       uint64 // seeds minibatch order and sampling
+	// Tempering, when 2 or more, samples the negative phase by parallel
+	// tempering (Desjardins et al. 2010): that many persistent chains per
+	// minibatch sample, at inverse temperatures 1, 1-1/K, ..., 1/K, each
+	// running Steps Gibbs sweeps per update with swaps between neighbours;
+	// the chains at temperature 1 give the negative statistics. It
+	// replaces Persistent and needs Bernoulli hidden units.
+	Tempering int
+	Seed      uint64 // seeds minibatch order and sampling
 }
+
+// persistent reports whether the negative phase continues persistent
+// chains (PCD or parallel tempering).
+func (c Config) persistent() bool { return c.Persistent || c.Tempering > 1 }
 
 // DefaultConfig returns the settings harmonium uses unless told otherwise:
 // CD-1, batch 100, learning rate 0.1, momentum 0.5 for 5 epochs then 0.9,
@@ -103,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sparsity target %g needs a positive sparsity cost (0 would turn the penalty off)", c.SparsityTarget)
 	case c.SigmaRate < 0 || c.SigmaRate > 1:
 		return fmt.Errorf("sigma rate must be in [0, 1], got %g", c.SigmaRate)
+	case c.Tempering < 0 || c.Tempering > 1000:
+		return fmt.Errorf("parallel tempering needs 2 to 1000 temperatures (0 turns it off), got %d", c.Tempering)
 	}
 	return nil
 }
@@ -142,6 +155,8 @@ func (c Config) checkUnits(m *RBM) error {
 		return errors.New("centred training of Gaussian units with learned variances is not supported")
 	case c.SparsityTarget > 0 && m.HidUnits != Bernoulli:
 		return fmt.Errorf("a sparsity target needs Bernoulli hidden units, the model has %v", m.HidUnits)
+	case c.Tempering > 1 && m.HidUnits != Bernoulli:
+		return fmt.Errorf("parallel tempering needs Bernoulli hidden units, the model has %v", m.HidUnits)
 	}
 	return nil
 }
@@ -163,6 +178,10 @@ type EpochStats struct {
 	LearningRate float64       // used in this epoch
 	Momentum     float64       // used in this epoch
 	Duration     time.Duration // wall time of the epoch
+	// SwapRate is the fraction of proposed swaps between neighbouring
+	// temperatures that parallel tempering accepted in the epoch (0 without
+	// tempering).
+	SwapRate float64
 }
 
 // State is what training keeps besides the model: enough to resume exactly.
@@ -211,6 +230,8 @@ type Trainer struct {
 	// standard deviations of the visible units.
 	wUp, gW *mat32.Dense
 	std     []float32
+
+	pt *tempering // parallel tempering's scratch (nil without it)
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
@@ -292,19 +313,30 @@ func CheckData(m *RBM, data *mat32.Dense) error {
 }
 
 // ErrDiverged is returned when training produces NaN or Inf.
-var ErrDiverged = errors.New("training diverged (NaN or Inf); lower the learning rate")
+var ErrDiverged = errors.New("training diverged")
 
 // diverged returns the error of a run that diverged in the given epoch
-// (1-based), with advice for the model's unit types.
-func (t *Trainer) diverged(epoch int) error {
-	advice := ""
+// (1-based), saying why and with advice for the model's unit types.
+func (t *Trainer) diverged(epoch int, why string) error {
+	advice := "; lower the learning rate"
 	switch {
+	case t.Model.VisUnits == Gaussian && t.Config.persistent():
+		advice = fmt.Sprintf("; Gaussian visible units with persistent chains need a learning rate of 0.01 or less (this run used %g) and standardised data", t.Config.LearningRate)
 	case t.Model.VisUnits == Gaussian:
-		advice = fmt.Sprintf(" (Gaussian visible units: standardise the data and use a learning rate of 0.01 or less; this run used %g)", t.Config.LearningRate)
+		advice = fmt.Sprintf("; Gaussian visible units need standardised data and a smaller learning rate (this run used %g)", t.Config.LearningRate)
 	case t.Model.HidUnits == ReLU:
-		advice = fmt.Sprintf(" (ReLU hidden units: use a learning rate of 0.01 or less; this run used %g)", t.Config.LearningRate)
+		advice = fmt.Sprintf("; ReLU hidden units need a learning rate of 0.01 or less (this run used %g)", t.Config.LearningRate)
 	}
-	return fmt.Errorf("epoch %d: %w%s", epoch, ErrDiverged, advice)
+	return fmt.Errorf("epoch %d: %w%s%s", epoch, ErrDiverged, why, advice)
+}
+
+// meanSquaredNorm returns the mean over the rows of data of sum_i v_i^2.
+func meanSquaredNorm(data *mat32.Dense) float64 {
+	s := 0.0
+	for _, x := range data.Data {
+		s += float64(x) * float64(x)
+	}
+	return s / float64(max(data.Rows, 1))
 }
 
 // Fit trains from the trainer's current epoch up to Config.Epochs over the
@@ -322,12 +354,18 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 	cfg := t.Config
 	n := data.Rows
 	bs := min(cfg.BatchSize, n)
-	if cfg.Persistent {
+	if cfg.Tempering > 1 {
+		t.fitTempering(data, bs)
+	} else if cfg.Persistent {
 		t.fitChains(data, bs)
 	}
 	if cfg.Centered {
 		t.startCentring(data)
 	}
+	// A reconstruction error this far above the data's own scale means the
+	// weights have blown up even if nothing is NaN yet (Gaussian units
+	// with clamped variances stay finite while they diverge).
+	limit := 100 * (meanSquaredNorm(data) + float64(data.Cols))
 	perm := make([]int, n)
 	var stats []EpochStats
 	for t.State.Epoch < cfg.Epochs {
@@ -359,8 +397,14 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 			}
 		}
 		st := EpochStats{Epoch: e + 1, ReconError: errSum / float64(n), LearningRate: lr, Momentum: mom, Duration: time.Since(start)}
+		if t.pt != nil {
+			st.SwapRate = t.pt.rate()
+		}
 		if math.IsNaN(st.ReconError) || math.IsInf(st.ReconError, 0) || t.Model.Validate() != nil {
-			return stats, t.diverged(e + 1)
+			return stats, t.diverged(e+1, " (NaN or Inf)")
+		}
+		if st.ReconError > limit {
+			return stats, t.diverged(e+1, fmt.Sprintf(" (reconstruction error %.3g, over 100 times the data's mean squared norm plus its width)", st.ReconError))
 		}
 		t.State.Epoch++
 		stats = append(stats, st)
@@ -428,7 +472,7 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 
 	var recon float64
 	vneg := buf.vr
-	if !cfg.Persistent && cfg.Steps == 1 && !t.sampleVisible() {
+	if !cfg.persistent() && cfg.Steps == 1 && !t.sampleVisible() {
 		recon = t.biasGrad(buf.v0, buf.vr, st.VelVis, t.gvis, scale)
 	} else {
 		recon = mat32.DiffStats(buf.v0, buf.vr, t.dvis, 0)
@@ -468,6 +512,9 @@ func (t *Trainer) sampleVisible() bool { return t.Config.SampleVisible || t.Conf
 // returns the final visible states: means, or samples when they are used.
 func (t *Trainer) negative(buf *buffers, rng *mat32.RNG) *mat32.Dense {
 	m, cfg := t.Model, t.Config
+	if cfg.Tempering > 1 {
+		return t.temper(buf, rng)
+	}
 	vneg, hs := buf.vr, buf.h0s
 	if cfg.Persistent {
 		m.up(t.wUp, t.chainsOf(buf), buf.hp, buf.hs, rng)

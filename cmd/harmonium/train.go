@@ -33,6 +33,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	lrDecay := fs.Float64("lr-decay", 0, "divide the learning rate by 1 + DECAY*epoch each epoch")
 	cd := fs.Int("cd", 1, "k for CD-k: Gibbs steps in the negative phase")
 	pcd := fs.Int("pcd", 0, "k for persistent CD (PCD-k); replaces --cd")
+	pt := fs.Int("pt", 0, "parallel tempering with this many temperatures (1, 1-1/K, ..., 1/K) per chain, --cd sweeps per update with swaps between neighbours; replaces --pcd")
 	momentum := fs.Float64("momentum", def.Momentum, "momentum (from epoch --momentum-warmup on; 0 turns it off)")
 	initMom := fs.Float64("initial-momentum", def.InitialMomentum, "momentum during the warm-up epochs (capped at --momentum)")
 	warmup := fs.Int("momentum-warmup", def.MomentumWarmup, "epochs at --initial-momentum")
@@ -112,6 +113,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if *pcd > 0 {
 		cfg.Steps, cfg.Persistent = *pcd, true
 	}
+	if *pt == 1 || *pt < 0 {
+		return usageError{fmt.Errorf("--pt needs at least 2 temperatures (0 turns it off), got %d", *pt)}
+	}
+	if *pt > 0 && *pcd > 0 {
+		return usageError{errors.New("--pt and --pcd are two negative phases: choose one")}
+	}
+	cfg.Tempering = *pt
 	if *sparsity == 0 {
 		cfg.SparsityCost = 0
 	}
@@ -135,7 +143,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	applyUnitDefaults(&cfg, rbm.DefaultConfigFor(vu, hu, int(float64(set.X.Rows)*(1-*validate))), given)
+	applyUnitDefaults(&cfg, rbm.DefaultConfigFor(vu, hu, int(float64(set.X.Rows)*(1-*validate))), given, vu)
 	pics := pictureFlags{shape: *imageShape}
 	shape, zoom, shapeErr := pics.resolve(set.X.Cols, set, nil)
 	if *imageShape != "" && shapeErr != nil {
@@ -207,6 +215,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if cfg.Persistent {
 		method = fmt.Sprintf("PCD-%d", cfg.Steps)
 	}
+	if cfg.Tempering > 1 {
+		method = fmt.Sprintf("PT-%d (%d temperatures)", cfg.Steps, cfg.Tempering)
+	}
 	say("data: %s, %s\n", set.Source, set.Shape())
 	if valid != nil {
 		say("validation: %d samples held out, training on %d\n", valid.X.Rows, train.X.Rows)
@@ -239,6 +250,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			b.done()
 			r := epochRecord{Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds()}
 			line := fmt.Sprintf("epoch %*d/%d  recon error %8.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.ReconError)
+			if cfg.Tempering > 1 {
+				line += fmt.Sprintf("  swaps %3.0f%%", 100*s.SwapRate)
+			}
 			if track {
 				r.FreeEnergy = model.MeanFreeEnergy(feSubset)
 				line += fmt.Sprintf("  free energy %9.3f", r.FreeEnergy)
@@ -377,10 +391,15 @@ func nearlyStandard(x *mat32.Dense) bool {
 
 // applyUnitDefaults gives the settings the user left alone (not in given)
 // the recipe of the unit types. The learning-rate decay of a recipe that
-// has one is scaled to the number of epochs actually run.
-func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool) {
+// has one is scaled to the number of epochs actually run; Gaussian visible
+// units with persistent chains (PCD, tempering) take a learning rate of
+// 0.01, as larger ones make them diverge.
+func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, vu rbm.Units) {
 	if !given["lr"] {
 		cfg.LearningRate = def.LearningRate
+		if vu == rbm.Gaussian && (cfg.Persistent || cfg.Tempering > 1) {
+			cfg.LearningRate = 0.01
+		}
 	}
 	if !given["epochs"] {
 		cfg.Epochs = def.Epochs
