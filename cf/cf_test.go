@@ -206,7 +206,9 @@ func TestMovieLens100K(t *testing.T) {
 		t.Fatalf("u1: %d and %d ratings", len(train.List), len(test.List))
 	}
 	cfg := DefaultConfig()
-	cfg.Epochs, cfg.ItemBased = 12, true
+	// The plain RBM: the conditional one (the default) starts slower and
+	// reaches 0.9563 after 12 epochs here, 0.9169 after the default 35.
+	cfg.Epochs, cfg.ItemBased, cfg.Conditional, cfg.Implicit.Hidden = 12, true, false, 0
 	m, err := Train(context.Background(), train, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +305,8 @@ func TestConcurrentPredictions(t *testing.T) {
 		}
 		m := &Model{ItemBased: tr.ItemBased, Binary: tr.Binary, LikeThreshold: tr.LikeThreshold, Levels: tr.Levels,
 			Items: tr.Items, Users: tr.Users, Hidden: tr.Hidden, W: tr.W, VisBias: tr.VisBias, HidBias: tr.HidBias,
-			Mean: tr.Mean, UserOffset: tr.UserOffset, ItemOffset: tr.ItemOffset, UserItems: tr.UserItems, UserLevels: tr.UserLevels}
+			Mean: tr.Mean, UserOffset: tr.UserOffset, ItemOffset: tr.ItemOffset, UserItems: tr.UserItems, UserLevels: tr.UserLevels,
+			D: tr.D, Implied: tr.Implied, Implicit: tr.Implicit}
 		var wg sync.WaitGroup
 		errs := make(chan string, 12)
 		for g := range 12 {

@@ -14,7 +14,7 @@ var ErrUnknownUser = errors.New("unknown user")
 // hiddenMean sets h to p(h=1|V) for user u's training ratings.
 func (m *Model) hiddenMean(u int, h []float32) {
 	K, F := m.K(), m.Hidden
-	copy(h, m.HidBias)
+	m.caseBias(h, u)
 	for i, it := range m.UserItems[u] {
 		row := m.W[(int(it)*K+int(m.UserLevels[u][i]))*F:][:F]
 		for f, w := range row {
@@ -92,6 +92,16 @@ func (m *Model) clip(x float64) float64 {
 	return math.Min(math.Max(x, m.Levels[0]), m.Levels[len(m.Levels)-1])
 }
 
+// blend returns the prediction of the rating of visible it by case u from
+// the RBM's expected rating: that, or with BaselineBlend the weighted mean
+// of it and the baseline (u may be -1, a folded-in user).
+func (m *Model) blend(rbm float64, u, it int) float64 {
+	if m.BaselineBlend == 0 {
+		return rbm
+	}
+	return (1-m.BaselineBlend)*rbm + m.BaselineBlend*m.baseline(u, it)
+}
+
 // baseline returns Mean plus the offsets of the user and item (either may
 // be -1, unknown).
 func (m *Model) baseline(u, it int) float64 {
@@ -165,7 +175,7 @@ func (m *Model) Evaluate(test *Ratings) Metrics {
 	for _, u := range users {
 		m.hiddenMean(u, h)
 		for _, p := range byUser[u] {
-			add(m.expected(p.it, h), p.value)
+			add(m.blend(m.expected(p.it, h), u, p.it), p.value)
 		}
 	}
 	if met.N > 0 {
@@ -224,99 +234,12 @@ func (m *Model) ensureIndex() {
 	})
 }
 
-// Recommendation is an item and its predicted rating.
-type Recommendation struct {
-	Item      string  `json:"item"`
-	Predicted float64 `json:"predicted"`
-}
-
-// Recommend returns the top items (highest predicted rating) that user has
-// not rated in training.
-func (m *Model) Recommend(user string, top int) ([]Recommendation, error) {
-	if top <= 0 {
-		return nil, fmt.Errorf("top must be positive, got %d", top)
-	}
-	recs, err := m.scoreUnrated(user, nil)
-	if err != nil {
-		return nil, err
-	}
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
-	return recs[:min(top, len(recs))], nil
-}
-
-// scoreUnrated predicts user's rating of every item the user has not rated
-// in training. For an item-based model, caseHidden (when not nil) holds
-// p(h|V) of every case, computed once for many users.
-func (m *Model) scoreUnrated(user string, caseHidden [][]float32) ([]Recommendation, error) {
-	m.ensureIndex()
-	h := make([]float32, m.Hidden)
-	var recs []Recommendation
-	if m.ItemBased {
-		// The user is a visible unit; each item is a case.
-		v, ok := m.itemIndex[user]
-		if !ok {
-			return nil, fmt.Errorf("%w %q: the model has no ratings of theirs", ErrUnknownUser, user)
-		}
-		for c := range m.UserItems {
-			if contains(m.UserItems[c], int32(v)) {
-				continue
-			}
-			hc := h
-			if caseHidden != nil {
-				hc = caseHidden[c]
-			} else {
-				m.hiddenMean(c, h)
-			}
-			recs = append(recs, Recommendation{Item: m.Users[c], Predicted: m.expected(v, hc)})
-		}
-		return recs, nil
-	}
-	u, ok := m.userIndex[user]
-	if !ok {
-		return nil, fmt.Errorf("%w %q: the model has no ratings of theirs", ErrUnknownUser, user)
-	}
-	m.hiddenMean(u, h)
-	for it := range m.Items {
-		if !contains(m.UserItems[u], int32(it)) {
-			recs = append(recs, Recommendation{Item: m.Items[it], Predicted: m.expected(it, h)})
-		}
-	}
-	return recs, nil
-}
-
 // TopN are ranking metrics at a cut-off N, averaged over the test users
 // with at least one relevant held-out rating.
 type TopN struct {
 	N                       int
 	Precision, Recall, NDCG float64
 	Users                   int
-}
-
-// EvaluateTopN ranks, for every test user the model knows, the items the
-// user has not rated in training, and scores the first n against the test
-// ratings of at least relevant (binary relevance).
-func (m *Model) EvaluateTopN(test *Ratings, n int, relevant float64) TopN {
-	m.ensureIndex()
-	var caseHidden [][]float32
-	if m.ItemBased {
-		caseHidden = make([][]float32, len(m.UserItems))
-		for c := range caseHidden {
-			caseHidden[c] = make([]float32, m.Hidden)
-			m.hiddenMean(c, caseHidden[c])
-		}
-	}
-	return topN(test, n, relevant, func(user string) ([]string, bool) {
-		recs, err := m.scoreUnrated(user, caseHidden)
-		if err != nil {
-			return nil, false // unknown user: nothing to rank
-		}
-		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
-		ids := make([]string, min(n, len(recs)))
-		for i := range ids {
-			ids[i] = recs[i].Item
-		}
-		return ids, true
-	})
 }
 
 // EvaluatePopularTopN scores the most-popular ranking as EvaluateTopN
@@ -420,6 +343,13 @@ func (m *Model) itemBaseline(it int) float64 {
 // popularOrder returns the items' indices by decreasing number of training
 // ratings, ties by increasing id.
 func (m *Model) popularOrder() []int {
+	order, _ := m.popularity()
+	return order
+}
+
+// popularity returns popularOrder and each item's number of training
+// ratings.
+func (m *Model) popularity() ([]int, []int) {
 	count := make([]int, m.numItems())
 	if m.ItemBased {
 		for c, items := range m.UserItems {
@@ -446,7 +376,7 @@ func (m *Model) popularOrder() []int {
 		}
 		return x < y
 	})
-	return order
+	return order, count
 }
 
 // ratedBy returns whether user rated item it in training, or false if the
@@ -471,81 +401,20 @@ func (m *Model) ratedBy(user string) (func(it int) bool, bool) {
 }
 
 // Popular returns the top items by number of training ratings (ties by
-// id), each with its baseline prediction (Mean plus the item's offset):
-// what to recommend to a user the model does not know.
+// id), each with its baseline prediction (Mean plus the item's offset)
+// and, as its score, that number: what to recommend to a user the model
+// does not know.
 func (m *Model) Popular(top int) ([]Recommendation, error) {
 	if top <= 0 {
 		return nil, fmt.Errorf("top must be positive, got %d", top)
 	}
 	m.ensureIndex()
-	order := m.popularOrder()
+	order, count := m.popularity()
 	recs := make([]Recommendation, min(top, len(order)))
 	for i := range recs {
-		recs[i] = Recommendation{Item: m.itemID(order[i]), Predicted: m.itemBaseline(order[i])}
+		recs[i] = Recommendation{Item: m.itemID(order[i]), Predicted: m.itemBaseline(order[i]), Score: float64(count[order[i]])}
 	}
 	return recs, nil
-}
-
-// RecommendFor folds in a user the model has not seen, given as item ->
-// rating: p(h|V) from the ratings of items the model knows (each mapped to
-// the nearest rating level, after the like threshold for a like/dislike
-// model), then the top items not among the ratings by expected rating. It
-// also returns how many of the rated items the model does not know (they
-// are ignored). It needs a user-based model: in an item-based one a user
-// is a visible unit, and a new one has no weights.
-func (m *Model) RecommendFor(ratings map[string]float64, top int) (recs []Recommendation, unknown int, err error) {
-	if top <= 0 {
-		return nil, 0, fmt.Errorf("top must be positive, got %d", top)
-	}
-	if m.ItemBased {
-		return nil, 0, errors.New("fold-in needs a user-based model: in this item-based one a new user would be a new visible unit, which has no weights (retrain, or use a user-based model)")
-	}
-	if len(ratings) == 0 {
-		return nil, 0, errors.New("no ratings given")
-	}
-	m.ensureIndex()
-	type iv struct {
-		it    int
-		level int
-	}
-	var known []iv
-	for item, v := range ratings {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, 0, fmt.Errorf("rating of item %q is %v, not a number", item, v)
-		}
-		it, ok := m.itemIndex[item]
-		if !ok {
-			unknown++
-			continue
-		}
-		known = append(known, iv{it, m.nearestLevel(v)})
-	}
-	if len(known) == 0 {
-		return nil, unknown, fmt.Errorf("none of the %d rated items is known to the model", len(ratings))
-	}
-	// Sum in item order, so that the result does not depend on the map's.
-	sort.Slice(known, func(a, b int) bool { return known[a].it < known[b].it })
-	K, F := m.K(), m.Hidden
-	h := make([]float32, F)
-	copy(h, m.HidBias)
-	rated := make([]bool, len(m.Items))
-	for _, r := range known {
-		rated[r.it] = true
-		row := m.W[(r.it*K+r.level)*F:][:F]
-		for f, w := range row {
-			h[f] += w
-		}
-	}
-	for f, x := range h {
-		h[f] = sigmoid(x)
-	}
-	for it := range m.Items {
-		if !rated[it] {
-			recs = append(recs, Recommendation{Item: m.Items[it], Predicted: m.expected(it, h)})
-		}
-	}
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Predicted > recs[j].Predicted })
-	return recs[:min(top, len(recs))], unknown, nil
 }
 
 // nearestLevel returns the index of the level closest to rating v (the

@@ -22,6 +22,15 @@ const (
 	tTrainCase    = "train_case"     // I32 [ratings]
 	tTrainVisible = "train_visible"  // I32 [ratings]
 	tTrainLevel   = "train_level"    // I32 [ratings]
+
+	// Optional: a conditional model's D and implied pairs, and the
+	// implicit-feedback RBM.
+	tCFCond         = "conditional_weights"   // F32 [visibles, hidden]
+	tImpliedCase    = "implied_case"          // I32 [pairs]
+	tImpliedVisible = "implied_visible"       // I32 [pairs]
+	tImplicitW      = "implicit_weights"      // F32 [items, implicit hidden]
+	tImplicitVis    = "implicit_visible_bias" // F32 [items]
+	tImplicitHid    = "implicit_hidden_bias"  // F32 [implicit hidden]
 )
 
 // maxLevels is the most rating levels a model may have (level indices are
@@ -35,7 +44,15 @@ const maxLevels = 255
 // train_case, train_visible and train_level (indices into the cases, the
 // visibles and the levels). The metadata holds the format, the rating
 // levels and the id maps (cases, visibles) as JSON, and item_based,
-// binary, like_threshold and mean.
+// binary, like_threshold and mean, and baseline_blend when not 0.
+//
+// Optional tensors: a conditional model's conditional_weights (D)
+// [visibles, hidden] and its implied pairs implied_case and
+// implied_visible (I32, equal length); the implicit-feedback RBM's
+// implicit_weights [items, implicit hidden], implicit_visible_bias
+// [items] and implicit_hidden_bias [implicit hidden], items being the
+// cases of an item-based model and the visibles of a user-based one.
+// Files without them load as models without those parts.
 //
 // Files written before the index tensors became I32 store them as F32
 // (exact only up to 2^24); LoadCF reads either dtype, so the format tag is
@@ -59,6 +76,9 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	md["binary"] = strconv.FormatBool(m.Binary)
 	md["like_threshold"] = strconv.FormatFloat(m.LikeThreshold, 'g', -1, 64)
 	md["mean"] = strconv.FormatFloat(m.Mean, 'g', -1, 64)
+	if m.BaselineBlend != 0 {
+		md["baseline_blend"] = strconv.FormatFloat(m.BaselineBlend, 'g', -1, 64)
+	}
 	n := 0
 	for c := range m.UserItems {
 		n += len(m.UserItems[c])
@@ -74,7 +94,7 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 		}
 	}
 	M, K, F := len(m.Items), m.K(), m.Hidden
-	return Write(path, []Tensor{
+	ts := []Tensor{
 		{Name: tCFWeights, Shape: []int{M, K, F}, Data: m.W},
 		{Name: tCFVisBias, Shape: []int{M, K}, Data: m.VisBias},
 		{Name: tCFHidBias, Shape: []int{F}, Data: m.HidBias},
@@ -83,7 +103,33 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 		{Name: tTrainCase, Shape: []int{len(tc)}, Ints: tc},
 		{Name: tTrainVisible, Shape: []int{len(tv)}, Ints: tv},
 		{Name: tTrainLevel, Shape: []int{len(tl)}, Ints: tl},
-	}, md)
+	}
+	if m.D != nil {
+		if len(m.D) != M*F {
+			return fmt.Errorf("write %s: conditional weights D has %d values, want %d x %d", path, len(m.D), M, F)
+		}
+		ts = append(ts, Tensor{Name: tCFCond, Shape: []int{M, F}, Data: m.D})
+		ic, iv := []int32{}, []int32{}
+		for c, vs := range m.Implied {
+			for _, v := range vs {
+				ic, iv = append(ic, int32(c)), append(iv, v)
+			}
+		}
+		ts = append(ts, Tensor{Name: tImpliedCase, Shape: []int{len(ic)}, Ints: ic}, Tensor{Name: tImpliedVisible, Shape: []int{len(iv)}, Ints: iv})
+	}
+	if im := m.Implicit; im != nil {
+		items := len(m.Items)
+		if m.ItemBased {
+			items = len(m.Users)
+		}
+		if err := im.Validate(items); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		ts = append(ts, Tensor{Name: tImplicitW, Shape: []int{items, im.Hidden}, Data: im.W},
+			Tensor{Name: tImplicitVis, Shape: []int{items}, Data: im.VisBias},
+			Tensor{Name: tImplicitHid, Shape: []int{im.Hidden}, Data: im.HidBias})
+	}
+	return Write(path, ts, md)
 }
 
 // LoadCF reads a collaborative-filtering model file, checking its format,
@@ -161,6 +207,14 @@ func loadCF(c checker) (*cf.Model, error) {
 	if m.Mean, err = c.metaFloat("mean"); err != nil {
 		return nil, err
 	}
+	if _, ok := f.Meta["baseline_blend"]; ok {
+		if m.BaselineBlend, err = c.metaFloat("baseline_blend"); err != nil {
+			return nil, err
+		}
+		if !(m.BaselineBlend >= 0 && m.BaselineBlend < 1) {
+			return nil, c.errorf("metadata baseline_blend %v is not in [0, 1)", m.BaselineBlend)
+		}
+	}
 	M, C := len(m.Items), len(m.Users)
 	w, err := c.tensor(tCFWeights, 3)
 	if err != nil {
@@ -206,7 +260,72 @@ func loadCF(c checker) (*cf.Model, error) {
 		m.UserItems[u] = append(m.UserItems[u], vs[i])
 		m.UserLevels[u] = append(m.UserLevels[u], uint8(ls[i]))
 	}
+	if err := loadCFExtras(c, m); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// loadCFExtras reads the optional parts: a conditional model's D and
+// implied pairs, and the implicit-feedback RBM.
+func loadCFExtras(c checker, m *cf.Model) error {
+	f := c.f
+	M, C, F := len(m.Items), len(m.Users), m.Hidden
+	if _, ok := f.Tensors[tCFCond]; ok {
+		var err error
+		if m.D, err = c.floats(tCFCond, M, F); err != nil {
+			return err
+		}
+		ic, err := c.indices(tImpliedCase, C, -1)
+		if err != nil {
+			return err
+		}
+		iv, err := c.indices(tImpliedVisible, M, len(ic))
+		if err != nil {
+			return err
+		}
+		if len(ic) > 0 {
+			m.Implied = make([][]int32, C)
+			for i, u := range ic {
+				m.Implied[u] = append(m.Implied[u], iv[i])
+			}
+		}
+	} else {
+		for _, name := range []string{tImpliedCase, tImpliedVisible} {
+			if _, ok := f.Tensors[name]; ok {
+				return c.errorf("tensor %s without %s", name, tCFCond)
+			}
+		}
+	}
+	_, hasW := f.Tensors[tImplicitW]
+	_, hasV := f.Tensors[tImplicitVis]
+	_, hasH := f.Tensors[tImplicitHid]
+	if !hasW && !hasV && !hasH {
+		return nil
+	}
+	if !hasW || !hasV || !hasH {
+		return c.errorf("the implicit-feedback model needs %s, %s and %s; some are missing", tImplicitW, tImplicitVis, tImplicitHid)
+	}
+	items := M
+	if m.ItemBased {
+		items = C
+	}
+	w, err := c.tensor(tImplicitW, 2)
+	if err != nil {
+		return err
+	}
+	if w.Shape[0] != items || w.Shape[1] < 1 {
+		return c.errorf("tensor %s has shape %v, want [%d, hidden] (items) with hidden at least 1", tImplicitW, w.Shape, items)
+	}
+	im := &cf.Implicit{Hidden: w.Shape[1], W: w.Data}
+	if im.VisBias, err = c.floats(tImplicitVis, items); err != nil {
+		return err
+	}
+	if im.HidBias, err = c.floats(tImplicitHid, im.Hidden); err != nil {
+		return err
+	}
+	m.Implicit = im
+	return nil
 }
 
 // indices returns the 1-D index tensor name, I32 or (as older files store

@@ -2,6 +2,7 @@ package modelfile
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,70 @@ func TestCFRoundTrip(t *testing.T) {
 	}
 	if _, _, _, err := LoadRBM(filepath.Join(dir, "m.safetensors")); err == nil || !strings.Contains(err.Error(), "softmax visible units") {
 		t.Fatalf("CF file as an RBM: %v", err)
+	}
+}
+
+// A conditional model with implied pairs and an implicit-feedback part
+// round-trips: the same predictions, rankings and parts; a file with only
+// some of the implicit tensors is refused.
+func TestCFRoundTripConditionalImplicit(t *testing.T) {
+	dir := t.TempDir()
+	var list []cf.Rating
+	for u := range 30 {
+		for i := range 12 {
+			if (u+i)%3 != 0 {
+				list = append(list, cf.Rating{User: fmt.Sprint("u", u), Item: fmt.Sprint("i", i), Value: float64(1 + (u*i)%5)})
+			}
+		}
+	}
+	train := &cf.Ratings{List: list}
+	implied := &cf.Ratings{List: []cf.Rating{{User: "u0", Item: "i0"}, {User: "u3", Item: "i6"}}}
+	for _, itemBased := range []bool{false, true} {
+		cfg := cf.DefaultConfig()
+		cfg.Hidden, cfg.Epochs, cfg.ItemBased, cfg.Conditional, cfg.Implied = 4, 2, itemBased, true, implied
+		cfg.Implicit.Hidden, cfg.Implicit.Epochs = 3, 2
+		m, err := cf.Train(context.Background(), train, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "m.safetensors")
+		if err := SaveCF(p, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := LoadCF(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.D == nil || got.Implicit == nil || got.ImpliedPairs() != 2 || got.Implicit.Hidden != 3 {
+			t.Fatalf("item-based=%v: D %v, implicit %v, %d implied pairs", itemBased, got.D != nil, got.Implicit != nil, got.ImpliedPairs())
+		}
+		test := &cf.Ratings{List: []cf.Rating{{User: "u0", Item: "i0", Value: 5}, {User: "u3", Item: "i6", Value: 4}}}
+		if a, b := m.Evaluate(test), got.Evaluate(test); a != b {
+			t.Fatalf("item-based=%v: predictions differ: %+v vs %+v", itemBased, a, b)
+		}
+		for _, by := range []cf.Ranking{cf.RankRelevant, cf.RankChosen} {
+			ra, _ := m.RecommendBy("u0", 3, by, 0)
+			rb, err := got.RecommendBy("u0", 3, by, 0)
+			if err != nil || fmt.Sprint(ra) != fmt.Sprint(rb) {
+				t.Fatalf("item-based=%v, %v: %v vs %v (%v)", itemBased, by, ra, rb, err)
+			}
+		}
+	}
+	f, err := Read(filepath.Join(dir, "m.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []Tensor
+	for name, x := range f.Tensors {
+		if name != tImplicitHid {
+			ts = append(ts, x)
+		}
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	if err := Write(bad, ts, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadCF(bad); err == nil || !strings.Contains(err.Error(), "implicit") {
+		t.Fatalf("a file missing %s: %v", tImplicitHid, err)
 	}
 }

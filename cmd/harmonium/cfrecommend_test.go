@@ -112,7 +112,7 @@ func TestCFEvalPopularRow(t *testing.T) {
 		t.Fatal(errs)
 	}
 	code, out, errs := harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "3")
-	if code != 0 || !strings.Contains(out, "  model         precision@3") || !strings.Contains(out, "  most popular  precision@3") || !strings.Contains(out, "NDCG model / most popular:") {
+	if code != 0 || !strings.Contains(out, "  model (relevant)   precision@3") || !strings.Contains(out, "  most popular       precision@3") || !strings.Contains(out, "NDCG model / most popular:") {
 		t.Fatalf("cf eval --topn: %d %q %q", code, out, errs)
 	}
 	code, out, _ = harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "3", "--json")
