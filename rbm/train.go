@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
+	"github.com/harmonium-ml/harmonium/fit"
 	"github.com/harmonium-ml/harmonium/mat32"
 )
 
@@ -362,60 +362,69 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 	if cfg.Centered {
 		t.startCentring(data)
 	}
-	// A reconstruction error this far above the data's own scale means the
-	// weights have blown up even if nothing is NaN yet (Gaussian units
-	// with clamped variances stay finite while they diverge).
-	limit := 100 * (meanSquaredNorm(data) + float64(data.Cols))
-	perm := make([]int, n)
-	var stats []EpochStats
-	for t.State.Epoch < cfg.Epochs {
-		e := t.State.Epoch
-		start := time.Now()
-		lr, mom := cfg.rates(e)
-		for i := range perm {
-			perm[i] = i
-		}
-		rand.New(rand.NewPCG(cfg.Seed, uint64(e))).Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		rng := mat32.NewRNG(cfg.Seed, uint64(e)+1)
-		batches := (n + bs - 1) / bs
-		errSum := 0.0
-		for b := 0; b < batches; b++ {
-			if err := ctx.Err(); err != nil {
-				return stats, err
-			}
-			lo, hi := b*bs, min((b+1)*bs, n)
-			buf := t.buffers(hi - lo)
-			for r, idx := range perm[lo:hi] {
-				copy(buf.v0.Row(r), data.Row(idx))
-			}
-			if cfg.SampleData {
-				mat32.Bernoulli(buf.v0, buf.v0, rng)
-			}
-			errSum += t.step(buf, float32(lr), float32(mom), rng)
-			if hooks.Batch != nil {
-				hooks.Batch(e+1, b+1, batches)
-			}
-		}
-		st := EpochStats{Epoch: e + 1, ReconError: errSum / float64(n), LearningRate: lr, Momentum: mom, Duration: time.Since(start)}
-		if t.pt != nil {
-			st.SwapRate = t.pt.rate()
-		}
-		if math.IsNaN(st.ReconError) || math.IsInf(st.ReconError, 0) || t.Model.Validate() != nil {
-			return stats, t.diverged(e+1, " (NaN or Inf)")
-		}
-		if st.ReconError > limit {
-			return stats, t.diverged(e+1, fmt.Sprintf(" (reconstruction error %.3g, over 100 times the data's mean squared norm plus its width)", st.ReconError))
-		}
-		t.State.Epoch++
-		stats = append(stats, st)
-		if hooks.Epoch != nil {
-			if err := hooks.Epoch(st); err != nil {
-				return stats, err
-			}
-		}
-	}
-	return stats, nil
+	run := &epochRun{t: t, data: data, hooks: hooks,
+		// A reconstruction error this far above the data's own scale means
+		// the weights have blown up even if nothing is NaN yet (Gaussian
+		// units with clamped variances stay finite while they diverge).
+		limit: 100 * (meanSquaredNorm(data) + float64(data.Cols))}
+	err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: bs, Seed: cfg.Seed, Batch: hooks.Batch}, n, t.State.Epoch, run)
+	return run.stats, err
 }
+
+// epochRun is one call of Fit as the epoch driver sees it.
+type epochRun struct {
+	t       *Trainer
+	data    *mat32.Dense
+	hooks   Hooks
+	limit   float64 // the reconstruction error that counts as divergence
+	stats   []EpochStats
+	lr, mom float64
+	rng     *mat32.RNG
+}
+
+// BeginEpoch sets the epoch's learning rate, momentum and random stream.
+func (r *epochRun) BeginEpoch(epoch int) error {
+	r.lr, r.mom = r.t.Config.rates(epoch)
+	r.rng = mat32.NewRNG(r.t.Config.Seed, uint64(epoch)+1)
+	return nil
+}
+
+// Step trains on the samples idx and returns their summed squared
+// reconstruction error.
+func (r *epochRun) Step(idx []int) (float64, error) {
+	buf := r.t.buffers(len(idx))
+	for row, i := range idx {
+		copy(buf.v0.Row(row), r.data.Row(i))
+	}
+	if r.t.Config.SampleData {
+		mat32.Bernoulli(buf.v0, buf.v0, r.rng)
+	}
+	return r.t.step(buf, float32(r.lr), float32(r.mom), r.rng), nil
+}
+
+// EndEpoch checks the model, counts the epoch and calls the epoch hook.
+func (r *epochRun) EndEpoch(e fit.Epoch) error {
+	t := r.t
+	st := EpochStats{Epoch: e.Epoch + 1, ReconError: e.Loss, LearningRate: r.lr, Momentum: r.mom, Duration: e.Duration}
+	if t.pt != nil {
+		st.SwapRate = t.pt.rate()
+	}
+	if t.Model.Validate() != nil {
+		return r.Diverged(e)
+	}
+	if st.ReconError > r.limit {
+		return t.diverged(st.Epoch, fmt.Sprintf(" (reconstruction error %.3g, over 100 times the data's mean squared norm plus its width)", st.ReconError))
+	}
+	t.State.Epoch++
+	r.stats = append(r.stats, st)
+	if r.hooks.Epoch != nil {
+		return r.hooks.Epoch(st)
+	}
+	return nil
+}
+
+// Diverged is the error of an epoch that produced NaN or Inf.
+func (r *epochRun) Diverged(e fit.Epoch) error { return r.t.diverged(e.Epoch+1, " (NaN or Inf)") }
 
 // MemoryBytes estimates the memory that training a model with nv visible
 // and nh hidden units takes, besides the data: the weights, their velocity
