@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/harmonium-ml/harmonium/fit"
 	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
@@ -370,34 +371,56 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 	t := newTrainer(m, cfg)
 	t.start()
 	defer t.stop()
-	order := make([]int, len(m.Users))
-	for e := 0; e < cfg.Epochs; e++ {
-		start := time.Now()
-		T := cfg.steps(e)
-		for i := range order {
-			order[i] = i
+	run := &epochRun{t: t, m: m, cfg: cfg, hook: epoch}
+	if err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, Seed: cfg.Seed}, len(m.Users), 0, run); err != nil {
+		if run.hookErr {
+			return m, err
 		}
-		rand.New(rand.NewPCG(cfg.Seed, uint64(e))).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for b := 0; b < len(order); b += cfg.BatchSize {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			t.minibatch(order[b:min(b+cfg.BatchSize, len(order))], e, T)
-		}
-		st := EpochStats{Epoch: e + 1, Steps: T, TrainRMSE: t.trainRMSE(), Duration: time.Since(start)}
-		if what := diverged(m, st.TrainRMSE); what != "" {
-			return nil, fmt.Errorf("epoch %d: %w (%s); lower the learning rate (--lr, now %g)", e+1, ErrDiverged, what, cfg.LearningRate)
-		}
-		if epoch != nil {
-			if err := epoch(m, st); err != nil {
-				return m, err
-			}
-		}
+		return nil, err
 	}
 	if err := m.trainImplicit(ctx, cfg.Implicit, cfg.Seed); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// epochRun is one call of Train as the epoch driver sees it.
+type epochRun struct {
+	t       *trainer
+	m       *Model
+	cfg     Config
+	hook    func(*Model, EpochStats) error
+	hookErr bool // the epoch hook stopped training
+	epoch   int
+	steps   int // Gibbs steps of CD-T in this epoch
+}
+
+// BeginEpoch sets the number of Gibbs steps of the epoch.
+func (r *epochRun) BeginEpoch(e int) error {
+	r.epoch, r.steps = e, r.cfg.steps(e)
+	return nil
+}
+
+// Step trains on one minibatch of cases; the epoch's error is measured
+// at its end.
+func (r *epochRun) Step(idx []int) (float64, error) {
+	r.t.minibatch(idx, r.epoch, r.steps)
+	return 0, nil
+}
+
+// EndEpoch checks for divergence and calls the epoch hook.
+func (r *epochRun) EndEpoch(e fit.Epoch) error {
+	st := EpochStats{Epoch: e.Epoch + 1, Steps: r.steps, TrainRMSE: r.t.trainRMSE(), Duration: e.Duration}
+	if what := diverged(r.m, st.TrainRMSE); what != "" {
+		return fmt.Errorf("epoch %d: %w (%s); lower the learning rate (--lr, now %g)", st.Epoch, ErrDiverged, what, r.cfg.LearningRate)
+	}
+	if r.hook != nil {
+		if err := r.hook(r.m, st); err != nil {
+			r.hookErr = true
+			return err
+		}
+	}
+	return nil
 }
 
 // diverged says what is not finite, or "".
