@@ -25,11 +25,14 @@ func (m *RBM) LogPartitionFast() (float64, error) {
 	if m.VisUnits == Gaussian {
 		return m.gaussLogPartition(true)
 	}
+	if m.HidUnits != Bernoulli {
+		return m.visibleLogPartition()
+	}
 	nv, nh := m.Visible(), m.Hidden()
-	n := min(nv, nh)
-	if err := m.checkExact(n); err != nil {
+	if err := m.CanEnumerate(); err != nil {
 		return 0, err
 	}
+	n := min(nv, nh)
 	// Enumerate layer A (n units, biases a) and sum out layer B (biases b)
 	// through its inputs S*M + b, M = W' or W.
 	aBias, bBias := m.HidBias, m.VisBias

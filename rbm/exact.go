@@ -20,15 +20,22 @@ const MaxExactUnits = 25
 // visible units integrated out in closed form:
 // log Z = sum_i log(2 pi sigma_i^2)/2 + log sum_h exp(c.h +
 // sum_i ((b_i + (Wh)_i)^2 - b_i^2) / (2 sigma_i^2)).
+//
+// Hidden units other than Bernoulli (ReLU, Gaussian) need Bernoulli visible
+// units, whose states are enumerated with the free energy summing the
+// hidden units out.
 func (m *RBM) LogPartition() (float64, error) {
 	if m.VisUnits == Gaussian {
 		return m.gaussLogPartition(false)
 	}
+	if m.HidUnits != Bernoulli {
+		return m.visibleLogPartition()
+	}
 	nv, nh := m.Visible(), m.Hidden()
-	n := min(nv, nh)
-	if err := m.checkExact(n); err != nil {
+	if err := m.CanEnumerate(); err != nil {
 		return 0, err
 	}
+	n := min(nv, nh)
 	// term(s) is the log of the unnormalised marginal of state s of the
 	// enumerated layer.
 	var term func(s uint64, x []float64) float64
@@ -94,23 +101,51 @@ func (m *RBM) LogPartition() (float64, error) {
 // Gaussian visible units, else the smaller) must have at most
 // MaxExactUnits units, and the hidden units must be Bernoulli.
 func (m *RBM) CanEnumerate() error {
-	n := min(m.Visible(), m.Hidden())
-	if m.VisUnits == Gaussian {
-		n = m.Hidden()
+	switch {
+	case m.VisUnits == Gaussian && m.HidUnits != Bernoulli:
+		return fmt.Errorf("exact log Z with %v visible and %v hidden units: %w", m.VisUnits, m.HidUnits, ErrUnsupported)
+	case m.VisUnits == Gaussian:
+		return checkExact(m.Hidden())
+	case m.HidUnits != Bernoulli:
+		return checkExact(m.Visible())
 	}
-	return m.checkExact(n)
+	return checkExact(min(m.Visible(), m.Hidden()))
 }
 
 // checkExact reports whether log Z can be computed by enumerating a layer
 // of n units.
-func (m *RBM) checkExact(n int) error {
-	if m.HidUnits != Bernoulli {
-		return fmt.Errorf("exact log Z with %v hidden units: %w", m.HidUnits, ErrUnsupported)
-	}
+func checkExact(n int) error {
 	if n > MaxExactUnits {
-		return fmt.Errorf("exact log Z needs 2^%d states; the enumerated layer (the smaller, or the hidden one for Gaussian visible units) can have at most %d units", n, MaxExactUnits)
+		return fmt.Errorf("exact log Z needs 2^%d states; the enumerated layer (the smaller; the hidden one for Gaussian visible units, the visible one for other hidden units) can have at most %d units", n, MaxExactUnits)
 	}
 	return nil
+}
+
+// visibleLogPartition returns log Z = log sum_v e^{-F(v)} by enumerating
+// the binary visible states.
+func (m *RBM) visibleLogPartition() (float64, error) {
+	if err := m.CanEnumerate(); err != nil {
+		return 0, err
+	}
+	nv := m.Visible()
+	states := 1 << nv
+	block := min(states, logZBlock)
+	v := mat32.New(block, nv)
+	total := newLogSum()
+	for start := 0; start < states; start += block {
+		rows := min(block, states-start)
+		vc := v.Slice(0, rows)
+		for r := 0; r < rows; r++ {
+			row := vc.Row(r)
+			for i := range row {
+				row[i] = float32((start + r) >> i & 1)
+			}
+		}
+		for _, f := range m.FreeEnergies(vc) {
+			total.add(-f)
+		}
+	}
+	return total.value(), nil
 }
 
 // LogLikelihood returns the mean log-probability of the rows of v under the

@@ -17,7 +17,7 @@ import (
 // float32 products, otherwise every term is computed in float64.
 func (m *RBM) gaussLogPartition(fast bool) (float64, error) {
 	nv, nh := m.Visible(), m.Hidden()
-	if err := m.checkExact(nh); err != nil {
+	if err := m.CanEnumerate(); err != nil {
 		return 0, err
 	}
 	prec := make([]float64, nv)

@@ -274,8 +274,61 @@ func TestReLUHiddenUnits(t *testing.T) {
 			t.Fatalf("ReLU feature %g < 0", h)
 		}
 	}
-	if _, err := m.LogPartition(); !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("exact log Z of ReLU units: %v, want ErrUnsupported", err)
+	// log Z of the stepped sigmoid units sums e^{-F(v)} over the binary v.
+	acc := newLogSum()
+	for s := uint64(0); s < 1<<6; s++ {
+		acc.add(-m.FreeEnergy(bits(s, 6)))
+	}
+	exact, err := m.LogPartition()
+	fast, err2 := m.LogPartitionFast()
+	if err != nil || err2 != nil || math.Abs(exact-acc.value()) > 1e-6 || math.Abs(fast-exact) > 1e-4 {
+		t.Fatalf("log Z of ReLU units: %v (%v), fast %v (%v), sum over v %v", exact, err, fast, err2, acc.value())
+	}
+	if _, err := m.AIS(context.Background(), AISConfig{Runs: 2, Betas: DefaultBetas(10), BaseBias: make([]float32, 6)}, nil); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("AIS of ReLU units: %v, want ErrUnsupported", err)
+	}
+}
+
+// Gaussian hidden units (linear code units): the free energy integrates
+// the hidden units out (checked by numerical integration), log Z
+// enumerates the visible states, and training raises the likelihood.
+func TestGaussianHiddenUnits(t *testing.T) {
+	m := tiny(7, 3, 2)
+	m.HidUnits = Gaussian
+	for i := range m.W.Data {
+		m.W.Data[i] *= 0.5
+	}
+	for s := uint64(0); s < 8; s++ {
+		v := bits(s, 3)
+		const lim, step = 8.0, 0.02
+		acc := newLogSum()
+		h := make([]float32, 2)
+		for a := -lim; a <= lim; a += step {
+			for b := -lim; b <= lim; b += step {
+				h[0], h[1] = float32(a), float32(b)
+				acc.add(-m.Energy(v, h))
+			}
+		}
+		want := -(acc.value() + 2*math.Log(step))
+		if got := m.FreeEnergy(v); math.Abs(got-want) > 1e-4 {
+			t.Fatalf("F(%v) = %.6f, numerical integration %.6f", v, got, want)
+		}
+	}
+	data := tinyData()
+	g := NewInitUnits(6, 2, Bernoulli, Gaussian, false, data, 1)
+	before := exactLL(t, g, data)
+	cfg := DefaultConfig()
+	cfg.Epochs, cfg.BatchSize, cfg.LearningRate = 300, 5, 0.01
+	if _, err := g.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := exactLL(t, g, data); !(after > before+0.5) {
+		t.Fatalf("exact log-likelihood %.3f -> %.3f with Gaussian hidden units", before, after)
+	}
+	bad := g.Clone()
+	bad.VisUnits = Gaussian
+	if bad.Validate() == nil {
+		t.Fatal("Gaussian units in both layers validated")
 	}
 }
 
@@ -353,9 +406,9 @@ func TestUnitTypeErrors(t *testing.T) {
 		t.Fatal("ParseUnits accepted softmax")
 	}
 	bad := g.Clone()
-	bad.HidUnits = Gaussian
+	bad.HidUnits = Units(7)
 	if bad.Validate() == nil {
-		t.Fatal("Gaussian hidden units validated")
+		t.Fatal("unknown hidden units validated")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 )
@@ -126,8 +127,11 @@ func (m *RBM) Validate() error {
 	if m.VisUnits != Bernoulli && m.VisUnits != Gaussian {
 		return fmt.Errorf("rbm: visible units must be bernoulli or gaussian, not %v", m.VisUnits)
 	}
-	if m.HidUnits != Bernoulli && m.HidUnits != ReLU {
-		return fmt.Errorf("rbm: hidden units must be bernoulli or relu, not %v", m.HidUnits)
+	if m.HidUnits != Bernoulli && m.HidUnits != ReLU && m.HidUnits != Gaussian {
+		return fmt.Errorf("rbm: hidden units must be bernoulli, relu or gaussian, not %v", m.HidUnits)
+	}
+	if m.HidUnits == Gaussian && m.VisUnits == Gaussian {
+		return fmt.Errorf("rbm: Gaussian units in both layers have no proper distribution; use Bernoulli units in one of them")
 	}
 	if m.LogVar != nil && m.VisUnits != Gaussian {
 		return fmt.Errorf("rbm: only Gaussian visible units have a variance")
@@ -223,6 +227,9 @@ func (m *RBM) Energy(v, h []float32) float64 {
 	}
 	for j, hj := range h {
 		e -= float64(m.HidBias[j]) * float64(hj)
+		if m.HidUnits == Gaussian {
+			e += 0.5 * float64(hj) * float64(hj)
+		}
 	}
 	return e
 }
@@ -321,7 +328,27 @@ func (m *RBM) up(w, v, hp, hs *mat32.Dense, rng *mat32.RNG) {
 		return
 	}
 	mat32.Gemm(false, false, 1, v, w, 0, hp)
-	m.HidUnits.activate(hp, hs, m.HidBias, nil, rng)
+	var std []float32
+	if m.HidUnits == Gaussian {
+		std = ones(m.Hidden())
+	}
+	m.HidUnits.activate(hp, hs, m.HidBias, std, rng)
+}
+
+var onesCache atomic.Pointer[[]float32]
+
+// ones returns a read-only slice of n ones: the standard deviation of
+// Gaussian hidden units.
+func ones(n int) []float32 {
+	if p := onesCache.Load(); p != nil && len(*p) >= n {
+		return (*p)[:n]
+	}
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 1
+	}
+	onesCache.Store(&s)
+	return s
 }
 
 // down sets vp to the visible means given the hidden states h and, when vs
@@ -337,7 +364,8 @@ func (m *RBM) down(h, vp, vs *mat32.Dense, std []float32, rng *mat32.RNG) {
 }
 
 // HiddenProbs sets dst (rows x Hidden) to the mean of the hidden units
-// given each row of v: p(h=1|v) for Bernoulli units, max(0, input) for ReLU.
+// given each row of v: p(h=1|v) for Bernoulli units, max(0, input) for
+// ReLU, the input itself for Gaussian units.
 func (m *RBM) HiddenProbs(dst, v *mat32.Dense) {
 	m.up(m.upWeights(), v, dst, nil, nil)
 }

@@ -125,11 +125,11 @@ func (c Config) Validate() error {
 // DefaultConfig. Gaussian visible units learn their standard deviations
 // (LearnSigma, SigmaRate 0.1) with CD-5 at a learning rate of 0.05,
 // decayed to a tenth over the run (LRDecay 10/Epochs), for about 10,000
-// updates (between 10 and 1,000 epochs). ReLU hidden units take a learning
-// rate of 0.01 with Bernoulli visible units.
+// updates (between 10 and 1,000 epochs). ReLU and Gaussian hidden units
+// take a learning rate of 0.01 with Bernoulli visible units.
 func DefaultConfigFor(vis, hid Units, samples int) Config {
 	c := DefaultConfig()
-	if hid == ReLU {
+	if hid != Bernoulli {
 		c.LearningRate = 0.01
 	}
 	if vis != Gaussian {
@@ -324,8 +324,8 @@ func (t *Trainer) diverged(epoch int, why string) error {
 		advice = fmt.Sprintf("; Gaussian visible units with persistent chains need a learning rate of 0.01 or less (this run used %g) and standardised data", t.Config.LearningRate)
 	case t.Model.VisUnits == Gaussian:
 		advice = fmt.Sprintf("; Gaussian visible units need standardised data and a smaller learning rate (this run used %g)", t.Config.LearningRate)
-	case t.Model.HidUnits == ReLU:
-		advice = fmt.Sprintf("; ReLU hidden units need a learning rate of 0.01 or less (this run used %g)", t.Config.LearningRate)
+	case t.Model.HidUnits != Bernoulli:
+		advice = fmt.Sprintf("; %v hidden units need a learning rate of 0.01 or less (this run used %g)", t.Model.HidUnits, t.Config.LearningRate)
 	}
 	return fmt.Errorf("epoch %d: %w%s%s", epoch, ErrDiverged, why, advice)
 }

@@ -20,7 +20,9 @@ const (
 	// probabilities in [0, 1].
 	Bernoulli Units = iota
 	// Gaussian units are real-valued with mean x and a standard deviation
-	// sigma per unit: u|x ~ N(x, sigma^2). Visible layers only.
+	// sigma per unit: u|x ~ N(x, sigma^2). Gaussian hidden units (linear
+	// units with unit-variance noise, as in the code layer of a deep
+	// autoencoder) need Bernoulli visible units.
 	Gaussian
 	// ReLU units are noisy rectified linear units (Nair & Hinton 2010):
 	// mean max(0, x), samples max(0, x + N(0, sigmoid(x))). Hidden layers
@@ -126,8 +128,11 @@ func reluFree(x float64) float64 {
 // unit of type u with input x (bias included), as a positive number to be
 // subtracted: softplus(x) for Bernoulli units.
 func (u Units) hiddenFree(x float64) float64 {
-	if u == ReLU {
+	switch u {
+	case ReLU:
 		return reluFree(x)
+	case Gaussian: // log of the integral of e^{xh - h^2/2} dh
+		return 0.5*x*x + 0.5*math.Log(2*math.Pi)
 	}
 	return softplus(x)
 }

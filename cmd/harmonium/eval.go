@@ -225,8 +225,8 @@ func checkEstimators(m *rbm.RBM, path string, exact, ais, pll bool) error {
 	if pll && (m.VisUnits != rbm.Bernoulli || m.HidUnits != rbm.Bernoulli) {
 		return fmt.Errorf("--pll: %s has %v visible and %v hidden units; the pseudo-likelihood is defined for binary units only (use --exact or --ais for the log-likelihood)", path, m.VisUnits, m.HidUnits)
 	}
-	if (exact || ais) && m.HidUnits != rbm.Bernoulli {
-		return fmt.Errorf("%s has %v hidden units: --exact and --ais support Bernoulli hidden units only", path, m.HidUnits)
+	if ais && m.HidUnits != rbm.Bernoulli {
+		return fmt.Errorf("--ais: %s has %v hidden units; AIS supports Bernoulli hidden units only (--exact works for up to %d visible units)", path, m.HidUnits, rbm.MaxExactUnits)
 	}
 	if !exact {
 		return nil

@@ -45,7 +45,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	offsetRate := fs.Float64("offset-rate", def.OffsetRate, "with --centered: how fast the offsets follow the minibatch means (0 keeps them at the data's mean and 1/2)")
 	sampleData := fs.Bool("sample-data", false, "train on a fresh binary sample of every minibatch, each value the probability of a 1 (dynamic binarisation; best for likelihood)")
 	visible := fs.String("visible", "bernoulli", "visible units: bernoulli (values in [0, 1]) or gaussian (real values)")
-	hiddenUnits := fs.String("hidden-units", "bernoulli", "hidden units: bernoulli or relu (noisy rectified linear units)")
+	hiddenUnits := fs.String("hidden-units", "bernoulli", "hidden units: bernoulli, relu (noisy rectified linear units) or gaussian (linear units with unit-variance noise; with Bernoulli visible units)")
 	learnSigma := fs.Bool("learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data)")
 	sigmaRate := fs.Float64("sigma-rate", 0.1, "with --learn-sigma: the standard deviations' learning rate as a fraction of --lr")
 	standardize := fs.Bool("standardize", false, "standardise each feature to mean 0 and standard deviation 1 on the training data; the model keeps the mapping and every command applies it (constant features are only centred)")
@@ -68,8 +68,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return usageError{fmt.Errorf("--visible must be bernoulli or gaussian, got %q", *visible)}
 	}
 	hu, err := rbm.ParseUnits(*hiddenUnits)
-	if err != nil || hu == rbm.Gaussian {
-		return usageError{fmt.Errorf("--hidden-units must be bernoulli or relu, got %q", *hiddenUnits)}
+	if err != nil {
+		return usageError{fmt.Errorf("--hidden-units must be bernoulli, relu or gaussian, got %q", *hiddenUnits)}
+	}
+	if hu == rbm.Gaussian && vu == rbm.Gaussian {
+		return usageError{errors.New("--hidden-units gaussian needs --visible bernoulli (Gaussian units in both layers have no proper distribution)")}
 	}
 	if *standardize && vu != rbm.Gaussian {
 		return usageError{errors.New("--standardize needs --visible gaussian (Bernoulli units need values in [0, 1])")}
