@@ -84,6 +84,8 @@ func TestGaussianThroughTheCLI(t *testing.T) {
 		{"sample", "--model", model, "--n", "9", "--steps", "20", "--image-shape", "1x7", "--out", filepath.Join(dir, "s.png"), "--quiet"},
 		{"sample", "--model", model, "--data", test, "--init", "data", "--n", "9", "--steps", "20", "--image-shape", "1x7", "--out", filepath.Join(dir, "sd.png"), "--quiet"},
 		{"filters", "--model", model, "--n", "6", "--image-shape", "1x7", "--out", filepath.Join(dir, "w.png")},
+		{"train", "--data", train, "--visible", "gaussian", "--standardize", "--hidden", "4", "--epochs", "3", "--validate", "0.2", "--image-shape", "1x7",
+			"--report", filepath.Join(dir, "r.html"), "--curve", filepath.Join(dir, "c.png"), "--out", filepath.Join(dir, "g2.safetensors"), "--quiet"},
 	} {
 		if code, _, errs := harmonium(t, c...); code != 0 {
 			t.Fatalf("%v: %s", c, errs)
@@ -116,6 +118,8 @@ func TestGaussianBadInput(t *testing.T) {
 		{[]string{"train", "--data", train, "--standardize", "--out", out}, "--standardize needs --visible gaussian"},
 		{[]string{"train", "--data", train, "--visible", "softmax", "--out", out}, "--visible must be bernoulli or gaussian"},
 		{[]string{"train", "--data", train, "--visible", "gaussian", "--sample-data", "--out", out}, "--sample-data draws binary data"},
+		{[]string{"train", "--data", train, "--visible", "gaussian", "--monitor", "pll", "--out", out}, "--monitor pll needs Bernoulli units"},
+		{[]string{"train", "--data", train, "--visible", "gaussian", "--hidden-units", "gaussian", "--out", out}, "--hidden-units gaussian needs --visible bernoulli"},
 		{[]string{"eval", "--model", model, "--data", train, "--pll"}, "the pseudo-likelihood is defined for binary units only"},
 		{[]string{"eval", "--model", model, "--data", constant}, "2 values per sample"},
 	} {

@@ -101,21 +101,21 @@ func buildReport(m *rbm.RBM, show *dataset.Set, h []epochRecord, cfg rbm.Config,
 	n := min(32, show.X.Rows)
 	orig := gather(show.X, pick(n, show.X.Rows, true, seed))
 	rec := m.Reconstruct(orig, mat32.NewRNG(seed, 3))
+	g := greys(m, orig, rec)
 	r.Figures = append(r.Figures, viz.Figure{Title: "Reconstructions", Caption: fmt.Sprintf("%d random samples of %s and p(v|h) with h sampled from p(h|v).", n, show.Source),
-		Data: viz.PNGBytes(viz.Reconstructions(orig, rec, shape, zoom))})
+		Data: viz.PNGBytes(viz.Reconstructions(g[0], g[1], shape, zoom))})
 	chains := min(8, show.X.Rows)
-	v := mat32.New(chains, m.Visible())
 	rng := mat32.NewRNG(seed, 4)
-	mat32.Bernoulli(v, gather(show.X, pick(chains, show.X.Rows, true, seed+1)), rng)
+	v := m.InitChains(chains, gather(show.X, pick(chains, show.X.Rows, true, seed+1)), rng)
 	frames, at := []*mat32.Dense{v.Clone()}, []int{0}
 	for _, s := range sampleSteps {
 		frames, at = append(frames, m.Gibbs(v, s-at[len(at)-1], rng)), append(at, s)
 	}
 	caption := fmt.Sprintf("Gibbs chains started at samples of the data, one per row, after %v steps.", sampleSteps)
-	if mean := meanOf(frames[len(frames)-1].Data); mean < 0.02 || mean > 0.98 {
+	if mean := meanOf(frames[len(frames)-1].Data); m.VisUnits == rbm.Bernoulli && (mean < 0.02 || mean > 0.98) {
 		caption += fmt.Sprintf(" The chains fade to a %s picture (mean %.3f): a model trained by CD-k learns to reconstruct the data near where its chains start but has not shaped the rest of its distribution. The short chains on the left show what the model keeps of each digit; for samples of the model itself, train with --pcd 1 (persistent chains).", map[bool]string{true: "blank", false: "dark"}[mean < 0.02], mean)
 	}
-	r.Figures = append(r.Figures, viz.Figure{Title: "Samples", Caption: caption, Data: viz.PNGBytes(viz.Samples(frames, at, shape, zoom))})
+	r.Figures = append(r.Figures, viz.Figure{Title: "Samples", Caption: caption, Data: viz.PNGBytes(viz.Samples(greys(m, frames...), at, shape, zoom))})
 	return r
 }
 

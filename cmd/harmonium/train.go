@@ -135,6 +135,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if *centered && *learnSigma {
 		return usageError{errors.New("--centered with --learn-sigma is not supported (train with one of them)")}
 	}
+	if *monitor == "pll" && (vu != rbm.Bernoulli || hu != rbm.Bernoulli) {
+		return usageError{errors.New("--monitor pll needs Bernoulli units in both layers (the pseudo-likelihood is defined for binary units); use --monitor free-energy-gap")}
+	}
 	if *sparsity > 0 && hu != rbm.Bernoulli {
 		return usageError{errors.New("--sparsity needs --hidden-units bernoulli")}
 	}
