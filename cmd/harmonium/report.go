@@ -20,6 +20,7 @@ type epochRecord struct {
 	ValidFreeEnergy float64 `json:"validation_free_energy,omitempty"`
 	PLL             float64 `json:"pseudo_log_likelihood,omitempty"`
 	FreeEnergyGap   float64 `json:"free_energy_gap,omitempty"`
+	SwapRate        float64 `json:"swap_rate,omitempty"` // parallel tempering's accepted swaps
 	Seconds         float64 `json:"seconds"`
 }
 

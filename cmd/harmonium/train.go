@@ -254,7 +254,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		},
 		Epoch: func(s rbm.EpochStats) error {
 			b.done()
-			r := epochRecord{Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds()}
+			r := epochRecord{Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds(), SwapRate: s.SwapRate}
 			line := fmt.Sprintf("epoch %*d/%d  recon error %8.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.ReconError)
 			if cfg.Tempering > 1 {
 				line += fmt.Sprintf("  swaps %3.0f%%", 100*s.SwapRate)
