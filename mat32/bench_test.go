@@ -105,6 +105,23 @@ func BenchmarkSoftplusRowSums(b *testing.B)   { benchKernel(b, "SoftplusRowSums"
 func BenchmarkAISHidden(b *testing.B)         { benchKernel(b, "AISHidden") }
 func BenchmarkFlipSoftplusSums(b *testing.B)  { benchKernel(b, "FlipSoftplusSums") }
 
+// benchKernelSizes runs the kernel benchmarks called name/size for each
+// size, as sub-benchmarks size/path.
+func benchKernelSizes(b *testing.B, name string, sizes ...string) {
+	for _, size := range sizes {
+		b.Run(size, func(b *testing.B) { benchKernel(b, name+"/"+size) })
+	}
+}
+
+func BenchmarkGaussianSample(b *testing.B) {
+	benchKernelSizes(b, "GaussianSample", "100x784", "100x500")
+}
+func BenchmarkReLUBiasSample(b *testing.B) {
+	benchKernelSizes(b, "ReLUBiasSample", "100x784", "100x500")
+}
+func BenchmarkReLUBias(b *testing.B)   { benchKernelSizes(b, "ReLUBias", "100x500") }
+func BenchmarkLinearBias(b *testing.B) { benchKernelSizes(b, "LinearBias", "100x500") }
+
 // BenchmarkUniform measures the random numbers alone (one goroutine).
 func BenchmarkUniform(b *testing.B) {
 	for _, p := range allPaths {

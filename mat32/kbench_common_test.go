@@ -31,6 +31,23 @@ func kernelBenches() []kernelBench {
 		vis[i] = float32(i % 2)
 	}
 	out, d := make([]float64, 784), make([]float64, 100)
+	// Real-valued units: Gaussian visible units (784) and noisy rectified
+	// hidden units (500), and a Gaussian layer of 500.
+	std784, std500 := make([]float32, 784), make([]float32, 500)
+	for j := range std784 {
+		std784[j] = 0.5 + r.Float32()
+	}
+	for j := range std500 {
+		std500[j] = 0.5 + r.Float32()
+	}
+	mean784, g784 := randDense(r, 100, 784), New(100, 784)
+	mean500, g500 := randDense(r, 100, 500), New(100, 500)
+	// ReLUBiasSample overwrites p with max(0, p + bias): the values drift
+	// by the bias each call but stay finite, and the kernels' cost does not
+	// depend on them.
+	rp784, rs784, rb784 := randDense(r, 100, 784), New(100, 784), randDense(r, 1, 784).Data
+	rp500, rs500 := randDense(r, 100, 500), New(100, 500)
+	lx := randDense(r, 100, 500)
 	return []kernelBench{
 		// The sigmoid of its own output stays in (0.5, 0.75): no need to
 		// restore x between calls.
@@ -43,5 +60,12 @@ func kernelBenches() []kernelBench {
 		{"SoftplusRowSums", 100 * 500, func() { SoftplusRowSums(x, bias, 0.7, d) }},
 		{"AISHidden", 100 * 500, func() { AISHidden(x, bias, 0.5, 0.499, s, rng, d) }},
 		{"FlipSoftplusSums", 784 * 500, func() { FlipSoftplusSums(w, wn, vis, bias, out) }},
+		{"GaussianSample/100x784", 100 * 784, func() { GaussianSample(g784, mean784, std784, rng) }},
+		{"GaussianSample/100x500", 100 * 500, func() { GaussianSample(g500, mean500, std500, rng) }},
+		{"ReLUBiasSample/100x784", 100 * 784, func() { ReLUBiasSample(rp784, rs784, rb784, rng) }},
+		{"ReLUBiasSample/100x500", 100 * 500, func() { ReLUBiasSample(rp500, rs500, bias, rng) }},
+		{"ReLUBias/100x500", 100 * 500, func() { ReLUBiasSample(rp500, nil, bias, nil) }},
+		// Its own output plus a bias each call: drifts, stays finite.
+		{"LinearBias/100x500", 100 * 500, func() { LinearBias(lx, bias) }},
 	}
 }

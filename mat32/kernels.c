@@ -3,6 +3,7 @@
 // The portable scalar kernels, and the dispatch of each kernel to the
 // version its path argument names. See kernels.h.
 
+#include <math.h>
 #include <string.h>
 #include "kernels.h"
 
@@ -73,6 +74,22 @@ void hm_ais_hidden(int path, const float *x, const float *bias, int64_t rows, in
 }
 void hm_flip_rowsum(int path, const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out) {
 	HM_DISPATCH(HM_VOID, hm_flip_rowsum, (w, wneg, v, rows, cols, x, out))
+}
+
+void hm_normals(int path, uint64_t key, uint64_t base, uint64_t c0, int64_t n, float *out) {
+	HM_DISPATCH(HM_VOID, hm_normals, (key, base, c0, n, out))
+}
+void hm_gaussian_sample(int path, float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	HM_DISPATCH(HM_VOID, hm_gaussian_sample, (s, mean, std, rows, cols, key, base, c0))
+}
+void hm_relu_bias(int path, float *x, const float *bias, int64_t rows, int64_t cols) {
+	HM_DISPATCH(HM_VOID, hm_relu_bias, (x, bias, rows, cols))
+}
+void hm_relu_bias_sample(int path, float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	HM_DISPATCH(HM_VOID, hm_relu_bias_sample, (p, s, bias, rows, cols, key, base, c0))
+}
+void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols) {
+	HM_DISPATCH(HM_VOID, hm_add_row, (x, v, rows, cols))
 }
 
 // ---- Scalar versions ----
@@ -296,5 +313,139 @@ void hm_flip_rowsum_scalar(const float *w, const float *wneg, const float *v, in
 		for (; j < cols; j++) total += (double)hm_softplus(row[j] + x[j]);
 		for (int k = 0; k < HM_LANES; k++) total += (double)acc[k];
 		out[i] = total;
+	}
+}
+
+// ---- Real-valued units (real.go) ----
+
+static inline uint32_t hm_bits(float f) {
+	uint32_t b;
+	memcpy(&b, &f, 4);
+	return b;
+}
+
+static inline float hm_float(uint32_t b) {
+	float f;
+	memcpy(&f, &b, 4);
+	return f;
+}
+
+// hm_log_uniform is logUniform: ln((w>>8 + 1) / 2^24).
+static inline float hm_log_uniform(uint32_t w) {
+	uint32_t bits = hm_bits((float)(int32_t)((w >> 8) + 1));
+	uint32_t t = bits - HM_SQRT_HALF_BITS;
+	float e = (float)((int32_t)(t >> 23) - 24);
+	float x = hm_float(bits - (t & 0xFF800000u)) - 1.0f;
+	float z = x * x;
+	float y = HM_LOG_L0;
+	y = y * x + HM_LOG_L1;
+	y = y * x + HM_LOG_L2;
+	y = y * x + HM_LOG_L3;
+	y = y * x + HM_LOG_L4;
+	y = y * x + HM_LOG_L5;
+	y = y * x + HM_LOG_L6;
+	y = y * x + HM_LOG_L7;
+	y = y * x + HM_LOG_L8;
+	y = (y * x) * z;
+	y = y + e * HM_LN2_LO;
+	y = y + z * -0.5f;
+	x = x + y;
+	return x + e * HM_LN2_HI;
+}
+
+// hm_normal_pair is normalPair: two normal deviates from the numbers w0
+// and w1 of the stream.
+static inline void hm_normal_pair(uint32_t w0, uint32_t w1, float *out) {
+	float r = sqrtf(hm_log_uniform(w0) * -2.0f);
+	uint32_t t = w1 >> 8, q = (t + (1u << 21)) >> 22;
+	float a = (float)((int32_t)t - (int32_t)(q << 22)) * HM_TURN_STEP;
+	float z = a * a;
+	float s = HM_SIN_S0;
+	s = s * z + HM_SIN_S1;
+	s = s * z + HM_SIN_S2;
+	s = (s * z) * a + a;
+	float c = HM_COS_C0;
+	c = c * z + HM_COS_C1;
+	c = c * z + HM_COS_C2;
+	c = (c * z) * z;
+	c = c + z * -0.5f;
+	c = c + 1.0f;
+	uint32_t sb = hm_bits(s), cb = hm_bits(c);
+	if (q & 1) {
+		uint32_t tmp = sb;
+		sb = cb;
+		cb = tmp;
+	}
+	sb ^= (q & 2) << 30;
+	cb ^= ((q + 1) & 2) << 30;
+	out[0] = r * hm_float(cb);
+	out[1] = r * hm_float(sb);
+}
+
+// hm_normals_chunk writes the normal deviates of elements c0 ... c0+n-1
+// (n <= HM_NCHUNK) of the block at base to z (HM_ZBUF floats) and returns
+// a pointer to element c0's.
+static const float *hm_normals_chunk(uint64_t key, uint64_t base, uint64_t c0, int64_t n, uint32_t *buf, float *z) {
+	uint64_t e0 = c0 & ~(uint64_t)1;
+	int64_t m = (int64_t)(c0 - e0) + n;
+	m += m & 1;
+	const uint32_t *w = hm_fill(key, base + e0, m, buf);
+	for (int64_t k = 0; k < m; k += 2) hm_normal_pair(w[k], w[k + 1], z + k);
+	return z + (c0 - e0);
+}
+
+static inline float hm_relu(float x) { return x < 0 ? 0.0f : x; }
+
+void hm_normals_scalar(uint64_t key, uint64_t base, uint64_t c0, int64_t n, float *out) {
+	uint32_t buf[HM_BUF];
+	float zb[HM_ZBUF];
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		memcpy(out + lo, hm_normals_chunk(key, base, c0 + (uint64_t)lo, m, buf, zb), (size_t)m * 4);
+	}
+}
+
+void hm_gaussian_sample_scalar(float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	uint32_t buf[HM_BUF];
+	float zb[HM_ZBUF];
+	int64_t n = rows * cols, j = 0;
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		const float *z = hm_normals_chunk(key, base, c0 + (uint64_t)lo, m, buf, zb);
+		for (int64_t k = 0; k < m; k++) {
+			s[lo + k] = mean[lo + k] + std[j] * z[k];
+			if (++j == cols) j = 0;
+		}
+	}
+}
+
+void hm_relu_bias_scalar(float *x, const float *bias, int64_t rows, int64_t cols) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		for (int64_t j = 0; j < cols; j++) row[j] = hm_relu(row[j] + bias[j]);
+	}
+}
+
+void hm_relu_bias_sample_scalar(float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	uint32_t buf[HM_BUF];
+	float zb[HM_ZBUF];
+	int64_t n = rows * cols, j = 0;
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		const float *z = hm_normals_chunk(key, base, c0 + (uint64_t)lo, m, buf, zb);
+		for (int64_t k = 0; k < m; k++) {
+			float x = p[lo + k] + bias[j];
+			float sd = sqrtf(hm_sigmoid(x));
+			s[lo + k] = hm_relu(x + sd * z[k]);
+			p[lo + k] = hm_relu(x);
+			if (++j == cols) j = 0;
+		}
+	}
+}
+
+void hm_add_row_scalar(float *x, const float *v, int64_t rows, int64_t cols) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		for (int64_t j = 0; j < cols; j++) row[j] = row[j] + v[j];
 	}
 }

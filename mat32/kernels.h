@@ -61,6 +61,16 @@ void hm_softplus_rowsum(int path, const float *x, const float *bias, int64_t row
 void hm_ais_hidden(int path, const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta);
 void hm_flip_rowsum(int path, const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, double *out);
 
+// Real-valued units (see real.go). The normal deviate of element e of a
+// block of the stream at counter base comes from numbers base + (e & ~1)
+// and base + (e | 1) by the Box-Muller transform; the kernels below work on
+// rows whole rows of cols values that are elements c0 ... of the block.
+void hm_normals(int path, uint64_t key, uint64_t base, uint64_t c0, int64_t n, float *out);
+void hm_gaussian_sample(int path, float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0);
+void hm_relu_bias(int path, float *x, const float *bias, int64_t rows, int64_t cols);
+void hm_relu_bias_sample(int path, float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0);
+void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols);
+
 // The versions of each kernel, declared for every suffix in HM_ISAS.
 #define HM_DECLARE(sfx)                                                                                                       \
 	void hm_philox_fill_##sfx(uint64_t key, uint64_t c0, int64_t n, uint32_t *out);                                          \
@@ -77,7 +87,14 @@ void hm_flip_rowsum(int path, const float *w, const float *wneg, const float *v,
 	void hm_ais_hidden_##sfx(const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s,     \
 	                         uint64_t key, uint64_t base, double *delta);                                                    \
 	void hm_flip_rowsum_##sfx(const float *w, const float *wneg, const float *v, int64_t rows, int64_t cols, const float *x, \
-	                          double *out);
+	                          double *out);                                                                                \
+	void hm_normals_##sfx(uint64_t key, uint64_t base, uint64_t c0, int64_t n, float *out);                                \
+	void hm_gaussian_sample_##sfx(float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key,  \
+	                              uint64_t base, uint64_t c0);                                                             \
+	void hm_relu_bias_##sfx(float *x, const float *bias, int64_t rows, int64_t cols);                                      \
+	void hm_relu_bias_sample_##sfx(float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key,         \
+	                               uint64_t base, uint64_t c0);                                                            \
+	void hm_add_row_##sfx(float *x, const float *v, int64_t rows, int64_t cols);
 
 HM_DECLARE(scalar)
 #if HM_X86_SIMD
@@ -91,5 +108,35 @@ HM_DECLARE(avx512)
 // The buffer also holds the partial blocks at both ends and the rest of
 // the last group of vectors' blocks (kernels_simd.h: 2 groups of 16 blocks).
 #define HM_BUF (HM_CHUNK + 2 * 4 * 16 + 8)
+// Normal deviates are computed HM_NCHUNK at a time into a buffer of
+// HM_ZBUF floats (with the rest of the last vectors), from at most
+// HM_NCHUNK + 2 numbers of the stream (a pair of numbers per pair of
+// deviates, and a pair that the chunk shares with its neighbour at each
+// end): with the partial blocks at both ends, at most HM_CHUNK / 4 blocks,
+// a whole number of the vector versions' groups of blocks.
+#define HM_NCHUNK (HM_CHUNK - 8)
+#define HM_ZBUF (HM_CHUNK + 32)
+
+// The constants of the Box-Muller transform (real.go): Cephes's logf,
+// sinf and cosf polynomials, and 2 pi / 2^24 as a float.
+#define HM_LOG_L0 7.0376836292E-2f
+#define HM_LOG_L1 -1.1514610310E-1f
+#define HM_LOG_L2 1.1676998740E-1f
+#define HM_LOG_L3 -1.2420140846E-1f
+#define HM_LOG_L4 1.4249322787E-1f
+#define HM_LOG_L5 -1.6668057665E-1f
+#define HM_LOG_L6 2.0000714765E-1f
+#define HM_LOG_L7 -2.4999993993E-1f
+#define HM_LOG_L8 3.3333331174E-1f
+#define HM_LN2_HI 0.693359375f
+#define HM_LN2_LO -2.12194440e-4f
+#define HM_SQRT_HALF_BITS 0x3F3504F3u
+#define HM_SIN_S0 -1.9515295891E-4f
+#define HM_SIN_S1 8.3321608736E-3f
+#define HM_SIN_S2 -1.6666654611E-1f
+#define HM_COS_C0 2.443315711809948E-5f
+#define HM_COS_C1 -1.388731625493765E-3f
+#define HM_COS_C2 4.166664568298827E-2f
+#define HM_TURN_STEP 0x1.921fb6p-22f
 
 #endif

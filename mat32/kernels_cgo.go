@@ -158,3 +158,73 @@ func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64
 	}
 	C.hm_flip_rowsum(C.int(p), fptr(w), fptr(wneg), fptr(v), C.int64_t(rows), C.int64_t(cols), fptr(x), (*C.double)(unsafe.Pointer(&out[0])))
 }
+
+// normals sets out[i] to the normal deviate of element c0+i of the block
+// of stream key at base; see normalsGo.
+func normals(key, base, c0 uint64, out []float32) {
+	if len(out) == 0 {
+		return
+	}
+	p := currentPath()
+	if p == pathGo {
+		normalsGo(key, base, c0, out)
+		return
+	}
+	C.hm_normals(C.int(p), C.uint64_t(key), C.uint64_t(base), C.uint64_t(c0), C.int64_t(len(out)), fptr(out))
+}
+
+// gaussianSample, reluBias, reluBiasSample and addRow work on rows whole
+// rows of len(std) (len(bias), len(v)) values; see the Go references.
+func gaussianSample(s, mean, std []float32, rows int, key, base, c0 uint64) {
+	if rows == 0 || len(std) == 0 {
+		return
+	}
+	_, _ = s[rows*len(std)-1], mean[rows*len(std)-1]
+	p := currentPath()
+	if p == pathGo {
+		gaussianSampleGo(s, mean, std, rows, key, base, c0)
+		return
+	}
+	C.hm_gaussian_sample(C.int(p), fptr(s), fptr(mean), fptr(std), C.int64_t(rows), C.int64_t(len(std)),
+		C.uint64_t(key), C.uint64_t(base), C.uint64_t(c0))
+}
+
+func reluBias(x, bias []float32, rows int) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_ = x[rows*len(bias)-1]
+	p := currentPath()
+	if p == pathGo {
+		reluBiasGo(x, bias, rows)
+		return
+	}
+	C.hm_relu_bias(C.int(p), fptr(x), fptr(bias), C.int64_t(rows), C.int64_t(len(bias)))
+}
+
+func reluBiasSample(x, s, bias []float32, rows int, key, base, c0 uint64) {
+	if rows == 0 || len(bias) == 0 {
+		return
+	}
+	_, _ = x[rows*len(bias)-1], s[rows*len(bias)-1]
+	p := currentPath()
+	if p == pathGo {
+		reluBiasSampleGo(x, s, bias, rows, key, base, c0)
+		return
+	}
+	C.hm_relu_bias_sample(C.int(p), fptr(x), fptr(s), fptr(bias), C.int64_t(rows), C.int64_t(len(bias)),
+		C.uint64_t(key), C.uint64_t(base), C.uint64_t(c0))
+}
+
+func addRow(x, v []float32, rows int) {
+	if rows == 0 || len(v) == 0 {
+		return
+	}
+	_ = x[rows*len(v)-1]
+	p := currentPath()
+	if p == pathGo {
+		addRowGo(x, v, rows)
+		return
+	}
+	C.hm_add_row(C.int(p), fptr(x), fptr(v), C.int64_t(rows), C.int64_t(len(v)))
+}

@@ -40,3 +40,17 @@ func aisHidden(x, bias []float32, rows int, bk, bp float32, s []float32, key, ba
 func flipRowSum(w, wneg, v []float32, rows, cols int, x []float32, out []float64) {
 	flipRowSumGo(w, wneg, v, rows, cols, x, out)
 }
+
+func normals(key, base, c0 uint64, out []float32) { normalsGo(key, base, c0, out) }
+
+func gaussianSample(s, mean, std []float32, rows int, key, base, c0 uint64) {
+	gaussianSampleGo(s, mean, std, rows, key, base, c0)
+}
+
+func reluBias(x, bias []float32, rows int) { reluBiasGo(x, bias, rows) }
+
+func reluBiasSample(x, s, bias []float32, rows int, key, base, c0 uint64) {
+	reluBiasSampleGo(x, s, bias, rows, key, base, c0)
+}
+
+func addRow(x, v []float32, rows int) { addRowGo(x, v, rows) }

@@ -75,6 +75,33 @@ HM_INL vf vpow2(vf n) {
 HM_INL vi vldi(const uint32_t *p) { return _mm512_loadu_si512((const void *)p); }
 HM_INL vf vunif(vi w) { return vmul(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), vset(1.0f / 16777216.0f)); }
 HM_INL void vstore_tmp(float *tmp, vf v) { _mm512_storeu_ps(tmp, v); }
+HM_INL vf vsqrt(vf a) { return _mm512_sqrt_ps(a); }
+
+// 32-bit integer lanes (the normal deviates' bit manipulations).
+HM_INL vi iadd32(vi a, vi b) { return _mm512_add_epi32(a, b); }
+HM_INL vi isub32(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+HM_INL vi iand(vi a, vi b) { return _mm512_and_si512(a, b); }
+HM_INL vi ixor(vi a, vi b) { return _mm512_xor_si512(a, b); }
+#define isrl32(a, n) _mm512_srli_epi32((a), (n))
+#define isll32(a, n) _mm512_slli_epi32((a), (n))
+HM_INL vf vcvti(vi a) { return _mm512_cvtepi32_ps(a); } // signed 32-bit integers to float
+HM_INL vi vbits(vf a) { return _mm512_castps_si512(a); }
+HM_INL vf vfrombits(vi a) { return _mm512_castsi512_ps(a); }
+// vselodd is b in the lanes where k is odd, else a.
+HM_INL vf vselodd(vi k, vf a, vf b) { return _mm512_mask_blend_ps(_mm512_test_epi32_mask(k, _mm512_set1_epi32(1)), a, b); }
+// ievens and iodds are the words 0, 2, 4, ... and 1, 3, 5, ... of a
+// followed by b.
+HM_INL vi ievens(vi a, vi b) {
+	return _mm512_permutex2var_epi32(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+}
+HM_INL vi iodds(vi a, vi b) {
+	return _mm512_permutex2var_epi32(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
+}
+// vst2 stores x and y interleaved: p[2i] = x[i], p[2i+1] = y[i].
+HM_INL void vst2(float *p, vf x, vf y) {
+	_mm512_storeu_ps(p, _mm512_permutex2var_ps(x, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), y));
+	_mm512_storeu_ps(p + 16, _mm512_permutex2var_ps(x, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), y));
+}
 
 // Integer lanes for Philox: each 64-bit lane holds one block's word in its
 // low half (the high half is ignored, and may hold anything).
@@ -136,6 +163,33 @@ HM_INL vf vpow2(vf n) {
 HM_INL vi vldi(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 HM_INL vf vunif(vi w) { return vmul(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), vset(1.0f / 16777216.0f)); }
 HM_INL void vstore_tmp(float *tmp, vf v) { _mm256_storeu_ps(tmp, v); }
+HM_INL vf vsqrt(vf a) { return _mm256_sqrt_ps(a); }
+
+HM_INL vi iadd32(vi a, vi b) { return _mm256_add_epi32(a, b); }
+HM_INL vi isub32(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+HM_INL vi iand(vi a, vi b) { return _mm256_and_si256(a, b); }
+HM_INL vi ixor(vi a, vi b) { return _mm256_xor_si256(a, b); }
+#define isrl32(a, n) _mm256_srli_epi32((a), (n))
+#define isll32(a, n) _mm256_slli_epi32((a), (n))
+HM_INL vf vcvti(vi a) { return _mm256_cvtepi32_ps(a); }
+HM_INL vi vbits(vf a) { return _mm256_castps_si256(a); }
+HM_INL vf vfrombits(vi a) { return _mm256_castsi256_ps(a); }
+// blendv picks by the sign bit: k's lowest bit moved there.
+HM_INL vf vselodd(vi k, vf a, vf b) { return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(k, 31))); }
+HM_INL vi ievens(vi a, vi b) {
+	// a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order 0 2 1 3.
+	__m256 e = _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), 0x88);
+	return _mm256_permute4x64_epi64(_mm256_castps_si256(e), 0xD8);
+}
+HM_INL vi iodds(vi a, vi b) {
+	__m256 o = _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), 0xDD);
+	return _mm256_permute4x64_epi64(_mm256_castps_si256(o), 0xD8);
+}
+HM_INL void vst2(float *p, vf x, vf y) {
+	vf lo = _mm256_unpacklo_ps(x, y), hi = _mm256_unpackhi_ps(x, y); // x0 y0 x1 y1 | x4 y4 x5 y5, x2 y2 x3 y3 | x6 ...
+	_mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+	_mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
 
 HM_INL vi iset(uint32_t a) { return _mm256_set1_epi32((int)a); }
 HM_INL vi iset64(uint64_t a) { return _mm256_set1_epi64x((long long)a); }
@@ -502,5 +556,181 @@ HM_EXPORT void HM_NAME(hm_flip_rowsum)(const float *w, const float *wneg, const 
 			total = hm_add_tail(total, vsoftplus(vadd(vldm(row + j, m), vldm(x + j, m))), cols - j);
 		}
 		out[i] = hm_lanes_total(total, acc);
+	}
+}
+
+// ---- Real-valued units (real.go, kernels.c) ----
+
+// vlog_uniform is hm_log_uniform (logUniform) on each lane.
+HM_INL vf vlog_uniform(vi w) {
+	vi bits = vbits(vcvti(iadd32(isrl32(w, 8), iset(1))));
+	vi t = isub32(bits, iset(HM_SQRT_HALF_BITS));
+	vf e = vcvti(isub32(isrl32(t, 23), iset(24)));
+	vf x = vsub(vfrombits(isub32(bits, iand(t, iset(0xFF800000u)))), vset(1.0f));
+	vf z = vmul(x, x);
+	vf y = vset(HM_LOG_L0);
+	y = vadd(vmul(y, x), vset(HM_LOG_L1));
+	y = vadd(vmul(y, x), vset(HM_LOG_L2));
+	y = vadd(vmul(y, x), vset(HM_LOG_L3));
+	y = vadd(vmul(y, x), vset(HM_LOG_L4));
+	y = vadd(vmul(y, x), vset(HM_LOG_L5));
+	y = vadd(vmul(y, x), vset(HM_LOG_L6));
+	y = vadd(vmul(y, x), vset(HM_LOG_L7));
+	y = vadd(vmul(y, x), vset(HM_LOG_L8));
+	y = vmul(vmul(y, x), z);
+	y = vadd(y, vmul(e, vset(HM_LN2_LO)));
+	y = vadd(y, vmul(z, vset(-0.5f)));
+	x = vadd(x, y);
+	return vadd(x, vmul(e, vset(HM_LN2_HI)));
+}
+
+// vnormal_pair is hm_normal_pair on each lane: the deviates r cos and
+// r sin from the numbers w0 (radius) and w1 (angle).
+HM_INL void vnormal_pair(vi w0, vi w1, vf *zc, vf *zs) {
+	vf r = vsqrt(vmul(vlog_uniform(w0), vset(-2.0f)));
+	vi t = isrl32(w1, 8);
+	vi q = isrl32(iadd32(t, iset(1u << 21)), 22);
+	vf a = vmul(vcvti(isub32(t, isll32(q, 22))), vset(HM_TURN_STEP));
+	vf z = vmul(a, a);
+	vf s = vset(HM_SIN_S0);
+	s = vadd(vmul(s, z), vset(HM_SIN_S1));
+	s = vadd(vmul(s, z), vset(HM_SIN_S2));
+	s = vadd(vmul(vmul(s, z), a), a);
+	vf c = vset(HM_COS_C0);
+	c = vadd(vmul(c, z), vset(HM_COS_C1));
+	c = vadd(vmul(c, z), vset(HM_COS_C2));
+	c = vmul(vmul(c, z), z);
+	c = vadd(c, vmul(z, vset(-0.5f)));
+	c = vadd(c, vset(1.0f));
+	vf sq = vselodd(q, s, c), cq = vselodd(q, c, s);
+	sq = vfrombits(ixor(vbits(sq), isll32(iand(q, iset(2)), 30)));
+	cq = vfrombits(ixor(vbits(cq), isll32(iand(iadd32(q, iset(1)), iset(2)), 30)));
+	*zc = vmul(r, cq);
+	*zs = vmul(r, sq);
+}
+
+// vnormals writes the normal deviates of elements c0 ... c0+n-1 (n <=
+// HM_NCHUNK) of the block at base to z (HM_ZBUF floats) and returns a
+// pointer to element c0's. It computes whole vectors of pairs: the last
+// may read words of buf past those vfill computed for it (but inside buf),
+// and their deviates are never used.
+HM_INL const float *vnormals(uint64_t key, uint64_t base, uint64_t c0, int64_t n, uint32_t *buf, float *z) {
+	uint64_t e0 = c0 & ~(uint64_t)1;
+	int64_t m = (int64_t)(c0 - e0) + n;
+	m += m & 1;
+	const uint32_t *w = vfill(key, base + e0, m, buf);
+	for (int64_t k = 0; k < m; k += 2 * HM_W) {
+		vi a = vldi(w + k), b = vldi(w + k + HM_W);
+		vf zc, zs;
+		vnormal_pair(ievens(a, b), iodds(a, b), &zc, &zs);
+		vst2(z + k, zc, zs);
+	}
+	return z + (c0 - e0);
+}
+
+HM_EXPORT void HM_NAME(hm_normals)(uint64_t key, uint64_t base, uint64_t c0, int64_t n, float *out) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	float zb[HM_ZBUF] __attribute__((aligned(64)));
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		memcpy(out + lo, vnormals(key, base, c0 + (uint64_t)lo, m, buf, zb), (size_t)m * 4);
+	}
+}
+
+// The sampling kernels draw HM_NCHUNK deviates at a time for consecutive
+// elements, and go through them in segments that end where rows do (j is
+// the column of the segment's first element).
+
+HM_EXPORT void HM_NAME(hm_gaussian_sample)(float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	float zb[HM_ZBUF] __attribute__((aligned(64)));
+	const int64_t n = rows * cols;
+	int64_t j = 0;
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		const float *z = vnormals(key, base, c0 + (uint64_t)lo, m, buf, zb);
+		for (int64_t k = 0; k < m;) {
+			int64_t len = m - k < cols - j ? m - k : cols - j;
+			float *sp = s + lo + k;
+			const float *mp = mean + lo + k, *dp = std + j, *zp = z + k;
+			int64_t i = 0;
+			for (; i + HM_W <= len; i += HM_W) vst(sp + i, vadd(vld(mp + i), vmul(vld(dp + i), vld(zp + i))));
+			if (i < len) {
+				vmask t = vtail(len - i);
+				vstm(sp + i, t, vadd(vldm(mp + i, t), vmul(vldm(dp + i, t), vldm(zp + i, t))));
+			}
+			k += len;
+			j += len;
+			if (j == cols) j = 0;
+		}
+	}
+}
+
+// vrelu is x < 0 ? 0 : x (NaN stays NaN, -0 stays -0).
+HM_INL vf vrelu(vf x) { return vmax(vzero(), x); }
+
+HM_EXPORT void HM_NAME(hm_relu_bias)(float *x, const float *bias, int64_t rows, int64_t cols) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		int64_t j = 0;
+		for (; j + HM_W <= cols; j += HM_W) vst(row + j, vrelu(vadd(vld(row + j), vld(bias + j))));
+		if (j < cols) {
+			vmask m = vtail(cols - j);
+			vstm(row + j, m, vrelu(vadd(vldm(row + j, m), vldm(bias + j, m))));
+		}
+	}
+}
+
+// vrelu_sample stores relu(x + sqrt(sigmoid(x)) z) to s and relu(x) to p,
+// x = p + b, in that order (s may be p).
+HM_INL void vrelu_sample(float *p, float *s, vf b, vf z, vmask m, int full) {
+	vf x = vadd(full ? vld(p) : vldm(p, m), b);
+	vf y = vrelu(vadd(x, vmul(vsqrt(vsigmoid(x)), z)));
+	x = vrelu(x);
+	if (full) {
+		vst(s, y);
+		vst(p, x);
+	} else {
+		vstm(s, m, y);
+		vstm(p, m, x);
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_relu_bias_sample)(float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
+	uint32_t buf[HM_BUF] __attribute__((aligned(64)));
+	float zb[HM_ZBUF] __attribute__((aligned(64)));
+	const int64_t n = rows * cols;
+	int64_t j = 0;
+	for (int64_t lo = 0; lo < n; lo += HM_NCHUNK) {
+		int64_t m = n - lo < HM_NCHUNK ? n - lo : HM_NCHUNK;
+		const float *z = vnormals(key, base, c0 + (uint64_t)lo, m, buf, zb);
+		for (int64_t k = 0; k < m;) {
+			int64_t len = m - k < cols - j ? m - k : cols - j;
+			float *pp = p + lo + k, *sp = s + lo + k;
+			const float *bp = bias + j, *zp = z + k;
+			int64_t i = 0;
+			for (; i + HM_W <= len; i += HM_W) vrelu_sample(pp + i, sp + i, vld(bp + i), vld(zp + i), vtail(HM_W), 1);
+			if (i < len) {
+				vmask t = vtail(len - i);
+				vrelu_sample(pp + i, sp + i, vldm(bp + i, t), vldm(zp + i, t), t, 0);
+			}
+			k += len;
+			j += len;
+			if (j == cols) j = 0;
+		}
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_add_row)(float *x, const float *v, int64_t rows, int64_t cols) {
+	for (int64_t i = 0; i < rows; i++) {
+		float *row = x + i * cols;
+		int64_t j = 0;
+		for (; j + 4 * HM_W <= cols; j += 4 * HM_W)
+			for (int k = 0; k < 4; k++) vst(row + j + k * HM_W, vadd(vld(row + j + k * HM_W), vld(v + j + k * HM_W)));
+		for (; j + HM_W <= cols; j += HM_W) vst(row + j, vadd(vld(row + j), vld(v + j)));
+		if (j < cols) {
+			vmask m = vtail(cols - j);
+			vstm(row + j, m, vadd(vldm(row + j, m), vldm(v + j, m)));
+		}
 	}
 }

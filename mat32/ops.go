@@ -66,11 +66,11 @@ func (j *kernelJob) run(p, parts int) {
 	case kMomentum:
 		momentumStep(j.x[lo:hi], j.b[lo:hi], j.f)
 	case kGaussian:
-		gaussianRange(j.s[lo:hi], j.x[lo:hi], j.b, j.cols, j.key, j.base, uint64(lo))
+		gaussianSample(j.s[lo:hi], j.x[lo:hi], j.b, r1-r0, j.key, j.base, uint64(lo))
 	case kReLU:
-		reluRange(j.x[lo:hi], j.b, j.cols)
+		reluBias(j.x[lo:hi], j.b, r1-r0)
 	case kReLUSample:
-		reluSampleRange(j.x[lo:hi], j.s[lo:hi], j.b, j.cols, j.key, j.base, uint64(lo))
+		reluBiasSample(j.x[lo:hi], j.s[lo:hi], j.b, r1-r0, j.key, j.base, uint64(lo))
 	}
 }
 
@@ -136,12 +136,7 @@ func Scale(m *Dense, f float32) {
 // AddRowVector adds v to every row of m.
 func AddRowVector(m *Dense, v []float32) {
 	checkBias(m, v)
-	for i := 0; i < m.Rows; i++ {
-		row := m.Row(i)
-		for j, x := range v {
-			row[j] += x
-		}
-	}
+	addRow(m.Data, v, m.Rows)
 }
 
 // ColumnSums adds to dst[j] alpha times the sum of column j of m.
