@@ -14,7 +14,18 @@ import (
 
 	"github.com/harmonium-ml/harmonium/cf"
 	"github.com/harmonium-ml/harmonium/modelfile"
+	"github.com/harmonium-ml/harmonium/serve/ratingstore"
 )
+
+// readRatings reads a ratings file, or every rating stored in a ratings
+// database (db:FILE, or a name ending in .db or .sqlite) such as harmonium
+// serve keeps.
+func readRatings(path string) (*cf.Ratings, error) {
+	if db, ok := ratingstore.IsDatabase(path); ok {
+		return ratingstore.Read(db)
+	}
+	return cf.ReadRatings(path)
+}
 
 func runCF(ctx context.Context, e *env, args []string) error {
 	subs := map[string]func(context.Context, *env, []string) error{"train": runCFTrain, "eval": runCFEval, "recommend": runCFRecommend}
@@ -48,7 +59,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "cf train", "train a collaborative-filtering RBM on ratings (one case per item by default, or per user with --user-based), printing train and test RMSE each epoch.",
 		"harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --out ml.safetensors")
 	def := cf.DefaultConfig()
-	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, or any CSV of user,item,rating (required)")
+	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, any CSV of user,item,rating, or a ratings database of harmonium serve (db:FILE, or FILE.db): everything stored there (required)")
 	testPath := fs.String("test", "", "held-out ratings to report RMSE on")
 	split := fs.Float64("split", 0, "hold out this fraction of --ratings (chosen by --seed) instead of --test")
 	saveSplit := fs.String("save-split", "", "with --split: write the two parts to DIR/train.tsv and DIR/test.tsv (user, item, rating; tab separated), so other tools can use the same split")
@@ -118,13 +129,13 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	train, err := cf.ReadRatings(*ratings)
+	train, err := readRatings(*ratings)
 	if err != nil {
 		return err
 	}
 	var test *cf.Ratings
 	if *testPath != "" {
-		if test, err = cf.ReadRatings(*testPath); err != nil {
+		if test, err = readRatings(*testPath); err != nil {
 			return err
 		}
 	} else if *split > 0 {
@@ -144,7 +155,7 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	case *impliedTest:
 		cfg.Implied = test
 	case *implied != "":
-		if cfg.Implied, err = cf.ReadRatings(*implied); err != nil {
+		if cfg.Implied, err = readRatings(*implied); err != nil {
 			return err
 		}
 	}
@@ -264,7 +275,7 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	test, err := cf.ReadRatings(*ratings)
+	test, err := readRatings(*ratings)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,258 @@
+// Package serve answers HTTP requests with harmonium's models: recommendations,
+// predictions and similar items from collaborative-filtering models, ratings
+// collected into a database and used at once, and features, reconstructions
+// and anomaly scores from RBMs, with health checks, Prometheus metrics and
+// an OpenAPI description. See the README's "Serving" section and
+// serve/openapi.json for the endpoints.
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/harmonium-ml/harmonium/serve/ratingstore"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI description of the endpoints.
+func OpenAPI() []byte { return openAPI }
+
+// Defaults of Options.
+const (
+	DefaultMaxBody  = 1 << 20 // bytes
+	DefaultMaxBatch = 1024    // instances or ratings per request
+	DefaultTopMax   = 1000    // largest n of recommend and similar
+)
+
+// Options are a Server's settings; zero values take the defaults.
+type Options struct {
+	DB       string            // the ratings database's file (required)
+	MaxBody  int64             // largest request body in bytes (DefaultMaxBody)
+	MaxBatch int               // most instances or ratings in one request (DefaultMaxBatch)
+	Workers  int               // requests worked on at once; others queue (GOMAXPROCS)
+	Token    string            // bearer token required by POST /v1/ratings ("" none)
+	Titles   map[string]string // item titles by id, for responses
+	Logger   *slog.Logger      // one line per request (slog.Default())
+}
+
+// Server is an http.Handler serving models and a ratings database. It is
+// safe for concurrent use.
+type Server struct {
+	opt       Options
+	models    map[string]*Model
+	order     []string // model names as given
+	defaultCF *Model   // the first cf model, for recommender endpoints
+	store     *ratingstore.Store
+	users     *userState
+	slots     chan struct{}
+	metrics   *metrics
+	handler   http.Handler
+	draining  atomic.Bool
+}
+
+// New returns a Server for models (each name once), opening or creating
+// the ratings database and folding the ratings stored there into the cf
+// models' users.
+func New(models []*Model, opt Options) (*Server, error) {
+	if opt.DB == "" {
+		return nil, errors.New("serve: no ratings database (Options.DB)")
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = DefaultMaxBatch
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Server{opt: opt, models: map[string]*Model{}, slots: make(chan struct{}, opt.Workers), metrics: newMetrics()}
+	for _, m := range models {
+		if _, dup := s.models[m.Name]; dup {
+			return nil, fmt.Errorf("serve: two models named %q", m.Name)
+		}
+		s.models[m.Name] = m
+		s.order = append(s.order, m.Name)
+		if m.Kind == KindCF && s.defaultCF == nil {
+			s.defaultCF = m
+		}
+		s.metrics.loadTime.WithLabelValues(m.Name, m.Kind).Set(m.LoadTime.Seconds())
+	}
+	s.users = newUserState(models)
+	store, err := ratingstore.Open(opt.DB, s.users.committed)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	all, err := store.All(context.Background())
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.users.committed(all.List)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Close stops answering readiness checks and closes the database after
+// the writes in progress; call it once the HTTP server has shut down.
+func (s *Server) Close() error {
+	s.draining.Store(true)
+	return s.store.Close()
+}
+
+// Drain makes /readyz fail, so that load balancers stop sending requests
+// before shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ServeHTTP answers a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes returns the handler of every endpoint, wrapped in the logging and
+// metrics middleware.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.Handle("GET /v1/recommend/{user}", s.work(s.recommend))
+	mux.Handle("GET /v1/predict/{user}/{item}", s.work(s.predict))
+	mux.Handle("GET /v1/similar/{item}", s.work(s.similar))
+	mux.Handle("POST /v1/ratings", s.work(s.postRatings))
+	mux.Handle("POST /v1/models/{name}/{op}", s.work(s.modelOp))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no endpoint %s %s (see /openapi.json)", ErrNotFound, r.Method, r.URL.Path))
+	})
+	return s.observe(mux)
+}
+
+// work wraps a handler that computes: it waits for one of the work slots
+// (as many as cores), so that requests queue rather than oversubscribe
+// the cores, and turns the error it returns into a JSON error response.
+func (s *Server) work(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.slots <- struct{}{}:
+		case <-r.Context().Done():
+			writeError(w, fmt.Errorf("%w: %v", ErrOverloaded, r.Context().Err()))
+			return
+		}
+		defer func() { <-s.slots }()
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// observe refuses paths that are not clean (with "..", "//" or "." segments:
+// no path is ever looked up on disk, and such paths would otherwise be
+// redirected), then counts, times and logs every request.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.metrics.inflight.Inc()
+		sw := &statusWriter{ResponseWriter: w}
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
+			writeError(sw, badRequest("path %q is not canonical (no '.', '..' or empty segments)", p))
+		} else {
+			next.ServeHTTP(sw, r)
+		}
+		s.metrics.inflight.Dec()
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		code := fmt.Sprint(sw.code)
+		d := time.Since(start)
+		s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
+		s.metrics.latency.WithLabelValues(route, r.Method, code).Observe(d.Seconds())
+		s.opt.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.String("route", route), slog.Int("status", sw.code),
+			slog.Int("bytes", sw.bytes), slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
+	})
+}
+
+// readyz answers 200 when the models are loaded and the database answers,
+// 503 otherwise (and while shutting down).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeError(w, fmt.Errorf("%w: shutting down", ErrOverloaded))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", ErrOverloaded, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "models": len(s.models), "database": s.store.Path()})
+}
+
+// listModels answers GET /v1/models.
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	list := make([]map[string]any, 0, len(s.order))
+	for _, name := range s.order {
+		list = append(list, s.models[name].info())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"models": list})
+}
+
+// authorized checks the bearer token when one is required.
+func (s *Server) authorized(r *http.Request) error {
+	if s.opt.Token == "" {
+		return nil
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opt.Token)) != 1 {
+		return ErrUnauthorized
+	}
+	return nil
+}
