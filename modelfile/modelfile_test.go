@@ -91,7 +91,7 @@ func TestBadModelFiles(t *testing.T) {
 		"shape":     {withHeader(strings.Replace(header, `"shape":[5]`, `"shape":[4]`, 1)), "needs 16 bytes"},
 		"format":    {withHeader(strings.Replace(header, "harmonium.rbm/v1", "harmonium.rbm/v9", 1)), `unknown model format "harmonium.rbm/v9"`},
 		"units":     {withHeader(strings.Replace(header, `"visible_units":"bernoulli"`, `"visible_units":"softmax"`, 1)), `metadata visible_units: unknown unit type "softmax"`},
-		"hidunits":  {withHeader(strings.Replace(header, `"hidden_units":"bernoulli"`, `"hidden_units":"gaussian"`, 1)), `hidden units must be bernoulli or relu`},
+		"hidunits":  {withHeader(strings.Replace(header, `"hidden_units":"bernoulli"`, `"hidden_units":"softmax"`, 1)), `metadata hidden_units: unknown unit type "softmax"`},
 		"noformat":  {withHeader(strings.Replace(header, `"format"`, `"formax"`, 1)), "no format"},
 		"trailing":  {append(append([]byte{}, gb...), 0, 0, 0, 0), "bytes of data follow"},
 	}

@@ -287,3 +287,35 @@ func mustShape(s LayerSpec, in Shape) Shape {
 	}
 	return out
 }
+
+// MemoryBytes estimates the memory, in bytes, of training a network of the
+// architecture on minibatches of batch samples: the parameters with their
+// gradients, optimiser state and a copy for early stopping, and every
+// layer's output and gradient buffers, including a convolution's lowered
+// input. The training data are not included.
+func (a Arch) MemoryBytes(batch int) (float64, error) {
+	infos, err := a.Params()
+	if err != nil {
+		return 0, err
+	}
+	var params float64
+	for _, p := range infos {
+		n := 1.0
+		for _, d := range p.Shape {
+			n *= float64(d)
+		}
+		params += n
+	}
+	values := 5 * params // value, gradient, two optimiser moments, best copy
+	cur := a.Input
+	b := float64(max(batch, evalChunk))
+	for _, s := range a.Layers {
+		out, _, _ := s.OutputShape(cur)
+		values += 3 * b * float64(out.Size()) // output, input gradient, a mask or index
+		if s.Kind == KindConv2D {
+			values += 2 * b * float64(out.H*out.W) * float64(cur.C*s.Kernel*s.Kernel) // lowered input and its gradient
+		}
+		cur = out
+	}
+	return 4 * values, nil
+}

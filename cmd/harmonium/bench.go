@@ -7,16 +7,17 @@ import (
 	"slices"
 	"time"
 
+	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "time CD-1 training epochs over 60,000 samples (MNIST's training set size) and print seconds per epoch; data loading is not timed. "+
+	fs := newFlags(e, "bench", "time CD-1 training epochs (or, with --arch, neural-network training epochs) over 60,000 samples (MNIST's training set size) and print seconds per epoch; data loading is not timed. "+
 		"It first prints the CPU's instruction-set extensions, the element-wise kernels in use (HARMONIUM_KERNELS=avx512, avx2, scalar or go chooses), "+
 		"the products' backend and how it spreads products over the cores (HARMONIUM_GEMM), and the rates of the products and of the sigmoid-and-sample kernel, measured briefly. "+
 		"Set HARMONIUM_BLAS=go to time the pure-Go backend.",
-		"harmonium bench --data ../shared/data/mnist --epochs 3")
+		"harmonium bench --data ../shared/data/mnist --epochs 3\n  harmonium bench --data ../shared/data/mnist --arch cnn --epochs 1")
 	var data dataFlags
 	data.register(fs, "train")
 	epochs := fs.Int("epochs", 3, "epochs to time")
@@ -25,6 +26,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rows := fs.Int("rows", 60000, "samples per epoch: the data is repeated or cut to this many")
 	momentum := fs.Float64("momentum", 0, "momentum (0: plain CD-1, the algorithm of the published comparisons)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	arch := fs.String("arch", "", "time a neural network instead: mlp:800,800 or cnn (as nn train --arch), with its recipe's settings and --batch, on MNIST (the data must have labels)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +36,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	set, err := data.load(ctx, e)
 	if err != nil {
 		return err
+	}
+	if *arch != "" {
+		return reportNNBench(ctx, e, *arch, set, *epochs, *batch, *rows, *jsonOut)
 	}
 	x := mat32.New(*rows, set.X.Cols)
 	for i := 0; i < *rows; i++ {
@@ -83,5 +88,30 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "best %.3f s/epoch, median %.3f s (%.0f GFLOP per epoch in products, %.0f GFLOP/s at best)\n",
 		sorted[0], sorted[len(sorted)/2], gflop, gflop/sorted[0])
+	return nil
+}
+
+// reportNNBench times training epochs of a neural network (bench --arch)
+// and prints seconds per epoch.
+func reportNNBench(ctx context.Context, e *env, arch string, set *dataset.Set, epochs, batch, rows int, jsonOut bool) error {
+	if !jsonOut {
+		fmt.Fprintf(e.stdout, "%s, %d x %d, batch %d, its nn train recipe; %d workers\n", arch, rows, set.X.Cols, batch, mat32.Workers())
+		fmt.Fprintf(e.stdout, "CPU features:     %s\n", mat32.CPUFeatures())
+		fmt.Fprintf(e.stdout, "products:         %s %s\n", mat32.Backend(), mat32.GemmStrategy())
+	}
+	secs, params, err := benchNN(ctx, arch, set, epochs, batch, rows)
+	if err != nil {
+		return err
+	}
+	sorted := slices.Clone(secs)
+	slices.Sort(sorted)
+	if jsonOut {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"arch": arch, "seconds_per_epoch": secs, "best": sorted[0], "median": sorted[len(sorted)/2],
+			"rows": rows, "batch": batch, "parameters": params, "backend": mat32.Backend(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers()})
+	}
+	for i, s := range secs {
+		fmt.Fprintf(e.stdout, "epoch %d: %.3f s\n", i+1, s)
+	}
+	fmt.Fprintf(e.stdout, "best %.3f s/epoch, median %.3f s (%d parameters)\n", sorted[0], sorted[len(sorted)/2], params)
 	return nil
 }

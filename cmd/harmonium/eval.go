@@ -179,6 +179,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	model := fs.String("model", "", "model file (required)")
 	out := fs.String("out", "", "output file, .npy (float32) or .csv (required)")
 	labelsOut := fs.String("labels-out", "", "also write the data's labels, one per sample, to this .npy (int64) or .csv file (MNIST has them)")
+	layer := fs.Int("layer", -1, "for a neural network (harmonium nn train): the layer, 0-based, whose outputs to write (required for one; an RBM has one hidden layer)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -187,6 +188,18 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	}
 	if *labelsOut != "" && !npyOrCSV(*labelsOut) {
 		return usageError{fmt.Errorf("--labels-out must name a .npy or .csv file, got %q", *labelsOut)}
+	}
+	if *model != "" {
+		kind, _, err := modelfile.KindOf(*model)
+		if err != nil {
+			return err
+		}
+		if kind == modelfile.KindNN {
+			return nnFeatures(ctx, e, *model, *layer, &data, *out, *labelsOut)
+		}
+		if *layer != -1 {
+			return usageError{fmt.Errorf("--layer applies to neural networks; %s is %s, whose features are p(h=1|v) of its one hidden layer (leave out --layer)", *model, kind.Describe())}
+		}
 	}
 	m, _, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {

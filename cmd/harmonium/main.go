@@ -33,6 +33,8 @@ var commands = []command{
 	{"filters", "draw the hidden units' weights as image tiles (PNG)", runFilters},
 	{"sample", "draw samples from Gibbs chains, or how chains evolve (PNG)", runSample},
 	{"cf", "collaborative filtering on ratings: cf train, cf eval, cf recommend", runCF},
+	{"nn", "neural networks trained by backpropagation: nn train (MLP or CNN classifiers)", runNN},
+	{"classify", "predict classes with a neural network: accuracy and confusion matrix", runClassify},
 	{"bench", "time CD-1 training epochs at 784-500 (seconds per epoch)", runBench},
 }
 

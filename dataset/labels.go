@@ -1,0 +1,231 @@
+package dataset
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// MaxLabel is the largest class label ReadLabels accepts.
+const MaxLabel = 1<<31 - 1
+
+// ReadLabels reads class labels, one non-negative integer per sample, from
+// a .csv file (one per line, optionally gzipped, with an optional header
+// line that is not a number) or a .npy file (a 1-D array, or 2-D with one
+// column, of int8/16/32/64, uint8/16/32/64, or float32/float64 holding whole
+// numbers). Errors are one line naming the file and the line (CSV) or
+// sample (NPY): a value that is not an integer, a negative value, a value
+// over MaxLabel, more than one value on a line. A .npy header is checked
+// against the file's length before anything is allocated for the data.
+func ReadLabels(path string) ([]int, error) {
+	r, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Peek at the magic without consuming it; a plain file's reader is
+	// already buffered (and knows the bytes left), a gzip stream is not.
+	var src io.Reader = r
+	br, ok := r.r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(r)
+		src = br
+	}
+	magic, _ := br.Peek(6)
+	var labels []int
+	switch {
+	case string(magic) == "\x93NUMPY":
+		labels, err = readNPYLabels(src, path)
+	case strings.HasSuffix(strings.ToLower(path), ".npy"):
+		return nil, fmt.Errorf("read %s: not a .npy file (bad magic)", path)
+	default:
+		labels, err = readCSVLabels(src, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("read %s: no labels", path)
+	}
+	return labels, nil
+}
+
+// readCSVLabels reads one integer per line; blank lines are skipped.
+func readCSVLabels(r io.Reader, path string) ([]int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<16)
+	sc.Split(scanLines())
+	var labels []int
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			continue
+		}
+		if len(labels) == 0 && line == 1 && isHeader(text) && !strings.Contains(text, ",") {
+			continue // a column name
+		}
+		if strings.Contains(text, ",") {
+			return nil, fmt.Errorf("read %s: line %d has %d fields, expected one label", path, line, strings.Count(text, ",")+1)
+		}
+		v, err := parseLabel(text)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: line %d: %s %v", path, line, quoteField(text), err)
+		}
+		if len(labels) >= maxValues {
+			return nil, fmt.Errorf("read %s: line %d: more than %d labels (the limit)", path, line, maxValues)
+		}
+		labels = append(labels, v)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("read %s: line %d is longer than %d bytes: not one label per line", path, line+1, 1<<16)
+		}
+		return nil, readErr(path, err, "truncated: the compressed data ends early")
+	}
+	return labels, nil
+}
+
+// parseLabel parses a class label: a whole number in [0, MaxLabel],
+// written as an integer or as a number with a zero fraction ("3.0", "3e0").
+func parseLabel(s string) (int, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return checkLabel(float64(n))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	notInt := errors.New("is not an integer")
+	switch {
+	case errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0): // 1e400: a huge whole number
+	case err != nil, math.IsNaN(f), math.IsInf(f, 0), f != math.Trunc(f):
+		return 0, notInt
+	}
+	return checkLabel(f)
+}
+
+// checkLabel checks the range of a label whose value is the whole number f.
+func checkLabel(f float64) (int, error) {
+	switch {
+	case f < 0:
+		return 0, errors.New("is negative: class labels are 0, 1, 2, ...")
+	case f > MaxLabel:
+		return 0, fmt.Errorf("is larger than %d", MaxLabel)
+	}
+	return int(f), nil
+}
+
+// npyLabelTypes are the dtypes ReadLabels accepts in a .npy file, with
+// their sizes in bytes.
+var npyLabelTypes = map[string]int{
+	"|i1": 1, "<i2": 2, "<i4": 4, "<i8": 8, "|u1": 1, "<u1": 1, "<u2": 2, "<u4": 4, "<u8": 8,
+	"<f4": 4, "<f8": 8,
+}
+
+// readNPYLabels reads the labels of a .npy file whose magic was seen.
+func readNPYLabels(r io.Reader, path string) ([]int, error) {
+	var pre [12]byte
+	if _, err := io.ReadFull(r, pre[:10]); err != nil {
+		return nil, readErr(path, err, "truncated header")
+	}
+	var hlen int64
+	switch pre[6] {
+	case 1:
+		hlen = int64(binary.LittleEndian.Uint16(pre[8:10]))
+	case 2, 3:
+		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
+			return nil, readErr(path, err, "truncated header")
+		}
+		hlen = int64(binary.LittleEndian.Uint32(pre[8:12]))
+	default:
+		return nil, fmt.Errorf("read %s: unsupported .npy format version %d.%d (want 1.0, 2.0 or 3.0)", path, pre[6], pre[7])
+	}
+	if hlen > maxNPYHeader {
+		return nil, fmt.Errorf("read %s: .npy header of %d bytes is implausibly long (the limit is %d)", path, hlen, maxNPYHeader)
+	}
+	header := make([]byte, hlen)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, readErr(path, err, "truncated header")
+	}
+	h := string(header)
+	d, fo, sh := npyDescr.FindStringSubmatch(h), npyFortran.FindStringSubmatch(h), npyShape.FindStringSubmatch(h)
+	if d == nil || fo == nil || sh == nil {
+		return nil, fmt.Errorf("read %s: header is not a NumPy array header", path)
+	}
+	size := npyLabelTypes[d[1]]
+	if size == 0 {
+		return nil, fmt.Errorf("read %s: unsupported dtype %s for labels (want little-endian integers, or floats holding whole numbers)", path, showToken(d[1]))
+	}
+	dims, err := parseNPYShape(sh[1])
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	shape := npyShapeString(dims)
+	if !(len(dims) == 1 || len(dims) == 2 && dims[1] == 1) {
+		return nil, fmt.Errorf("read %s: array of shape %s: labels need shape (n,) or (n, 1)", path, shape)
+	}
+	n := dims[0]
+	if n > maxValues {
+		return nil, fmt.Errorf("read %s: array of shape %s has more than %d labels", path, shape, maxValues)
+	}
+	nbytes := n * int64(size)
+	if rem := remaining(r); rem >= 0 && rem < nbytes {
+		return nil, fmt.Errorf("read %s: truncated: shape %s needs %d bytes of data, file has %d", path, shape, nbytes, rem)
+	}
+	body, got, err := readBody(r, nbytes)
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("read %s: truncated: shape %s needs %d bytes of data, file has %d", path, shape, nbytes, got)
+		}
+		return nil, readErr(path, err, "")
+	}
+	labels := make([]int, n)
+	for i := range labels {
+		b := body[int64(i)*int64(size):]
+		var f float64
+		var bad string
+		switch d[1] {
+		case "|i1":
+			f = float64(int8(b[0]))
+		case "<i2":
+			f = float64(int16(binary.LittleEndian.Uint16(b)))
+		case "<i4":
+			f = float64(int32(binary.LittleEndian.Uint32(b)))
+		case "<i8":
+			v := int64(binary.LittleEndian.Uint64(b))
+			f = float64(v)
+			if v > MaxLabel {
+				f = MaxLabel + 1
+			}
+		case "|u1", "<u1":
+			f = float64(b[0])
+		case "<u2":
+			f = float64(binary.LittleEndian.Uint16(b))
+		case "<u4":
+			f = float64(binary.LittleEndian.Uint32(b))
+		case "<u8":
+			f = float64(min(binary.LittleEndian.Uint64(b), MaxLabel+1))
+		case "<f4":
+			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+		case "<f8":
+			f = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		}
+		if f != math.Trunc(f) || math.IsNaN(f) || math.IsInf(f, 0) {
+			bad = "is not an integer"
+		} else if _, err := checkLabel(f); err != nil {
+			bad = err.Error()
+		}
+		if bad != "" {
+			return nil, fmt.Errorf("read %s: sample %d: %g %s", path, i+1, f, bad)
+		}
+		labels[i] = int(f)
+	}
+	return labels, nil
+}
