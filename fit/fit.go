@@ -31,7 +31,8 @@ type Trainer interface {
 	// losses.
 	Step(idx []int) (float64, error)
 	// EndEpoch is called after the last minibatch of an epoch whose mean
-	// loss is finite; an error stops the run and is returned.
+	// loss is finite; an error stops the run and is returned, except
+	// ErrStop, which ends it early without an error (early stopping).
 	EndEpoch(e Epoch) error
 }
 
@@ -52,6 +53,10 @@ type Epoch struct {
 // ErrDiverged is returned (wrapped, naming the epoch) when an epoch's loss
 // is NaN or Inf.
 var ErrDiverged = errors.New("training diverged (NaN or Inf)")
+
+// ErrStop is returned by a trainer's EndEpoch to end training after that
+// epoch (early stopping); Run then returns nil.
+var ErrStop = errors.New("stop training")
 
 // Config sets up a run.
 type Config struct {
@@ -123,7 +128,9 @@ func Run(ctx context.Context, cfg Config, n, from int, t Trainer) error {
 			}
 			return fmt.Errorf("epoch %d: %w", e+1, ErrDiverged)
 		}
-		if err := t.EndEpoch(ep); err != nil {
+		if err := t.EndEpoch(ep); errors.Is(err, ErrStop) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}

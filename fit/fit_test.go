@@ -120,6 +120,10 @@ func TestRunStopsOnCancelErrorsAndDivergence(t *testing.T) {
 	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "epoch 2") || len(r.ended) != 1 {
 		t.Fatalf("divergence: %v, %d epochs ended", err, len(r.ended))
 	}
+	stop := &stopper{}
+	if err := Run(context.Background(), Config{Epochs: 5, BatchSize: 2}, 4, 0, stop); err != nil || len(stop.ended) != 2 {
+		t.Fatalf("early stop after epoch 2: %v, %d epochs ended", err, len(stop.ended))
+	}
 	d := &divergent{recorder{loss: func(int, int) float64 { return math.Inf(1) }}}
 	if err := Run(context.Background(), Config{Epochs: 1, BatchSize: 2}, 4, 0, d); err == nil || err.Error() != "own advice for epoch 0" {
 		t.Fatalf("a Divergent trainer's own error: %v", err)
@@ -138,4 +142,15 @@ type divergent struct{ recorder }
 
 func (d *divergent) Diverged(e Epoch) error {
 	return errors.New("own advice for epoch " + string(rune('0'+e.Epoch)))
+}
+
+// stopper ends training after its second epoch.
+type stopper struct{ recorder }
+
+func (s *stopper) EndEpoch(e Epoch) error {
+	s.recorder.EndEpoch(e)
+	if e.Epoch == 1 {
+		return ErrStop
+	}
+	return nil
 }

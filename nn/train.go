@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/harmonium-ml/harmonium/fit"
 	"github.com/harmonium-ml/harmonium/mat32"
 )
 
@@ -293,33 +294,18 @@ func (t *Trainer) Fit(ctx context.Context, train, val Data, hooks Hooks) ([]Epoc
 			t.best[i] = make([]float32, len(p.Value.Data))
 		}
 	}
-	var stats []EpochStats
-	for t.Epoch < cfg.Epochs {
-		st, err := t.epoch(ctx, train, hooks)
-		if err != nil {
-			return stats, err
-		}
-		t.validate(&st, val)
-		if val.Rows() > 0 && (math.IsNaN(st.ValLoss) || math.IsInf(st.ValLoss, 0)) {
-			return stats, fmt.Errorf("epoch %d: %w", st.Epoch, ErrDiverged)
-		}
-		t.Epoch++
-		stats = append(stats, st)
-		if hooks.Epoch != nil {
-			if err := hooks.Epoch(st); err != nil {
-				return stats, err
-			}
-		}
-		if st.Stop {
-			break
-		}
+	run := &epochRun{t: t, train: train, val: val, hooks: hooks}
+	order := func(e int, perm []int) { copy(perm, rand.New(rand.NewPCG(cfg.Seed, uint64(e))).Perm(len(perm))) }
+	err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, Seed: cfg.Seed, Order: order, Batch: hooks.Batch}, train.Rows(), t.Epoch, run)
+	if err != nil {
+		return run.stats, err
 	}
 	if cfg.Patience > 0 && !math.IsInf(t.bestLoss, 1) {
 		for i, p := range t.params {
 			copy(p.Value.Data, t.best[i])
 		}
 	}
-	return stats, nil
+	return run.stats, nil
 }
 
 func (t *Trainer) checkFit(train, val Data) error {
@@ -336,51 +322,72 @@ func (t *Trainer) checkFit(train, val Data) error {
 	return nil
 }
 
-// epoch runs one pass over train in shuffled minibatches.
-func (t *Trainer) epoch(ctx context.Context, train Data, hooks Hooks) (EpochStats, error) {
-	cfg, e := t.Config, t.Epoch
-	start := time.Now()
-	lr := cfg.LearningRate
+// epochRun is one call of Fit as the epoch driver sees it.
+type epochRun struct {
+	t          *Trainer
+	train, val Data
+	hooks      Hooks
+	stats      []EpochStats
+	lr         float64
+	lossSum    float64
+	correct    int
+}
+
+// BeginEpoch sets the epoch's learning rate and reseeds dropout.
+func (r *epochRun) BeginEpoch(e int) error {
+	cfg := r.t.Config
+	r.lr, r.lossSum, r.correct = cfg.LearningRate, 0, 0
 	if cfg.Schedule != nil {
-		lr *= cfg.Schedule.Factor(e)
+		r.lr *= cfg.Schedule.Factor(e)
 	}
-	for i, l := range t.Net.layers {
+	for i, l := range r.t.Net.layers {
 		if s, ok := l.(Seeder); ok {
 			s.Seed(cfg.Seed, uint64(e)<<16|uint64(i))
 		}
 	}
-	n := train.Rows()
-	perm := rand.New(rand.NewPCG(cfg.Seed, uint64(e))).Perm(n)
-	bs := min(cfg.BatchSize, n)
-	batches := (n + bs - 1) / bs
-	var lossSum float64
-	correct := 0
-	for b := range batches {
-		if err := ctx.Err(); err != nil {
-			return EpochStats{}, err
-		}
-		lo, hi := b*bs, min((b+1)*bs, n)
-		buf := t.batch(hi-lo, train)
-		buf.gather(train, perm[lo:hi])
-		loss, c := t.step(buf, lr)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return EpochStats{}, fmt.Errorf("epoch %d: %w", e+1, ErrDiverged)
-		}
-		lossSum += loss * float64(hi-lo)
-		correct += c
-		if hooks.Batch != nil {
-			hooks.Batch(e+1, b+1, batches)
-		}
+	return nil
+}
+
+// Step trains on the samples idx and returns their summed loss.
+func (r *epochRun) Step(idx []int) (float64, error) {
+	t := r.t
+	buf := t.batch(len(idx), r.train)
+	buf.gather(r.train, idx)
+	loss, c := t.step(buf, r.lr)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, fmt.Errorf("epoch %d: %w", t.Epoch+1, ErrDiverged)
 	}
+	r.lossSum += loss * float64(len(idx))
+	r.correct += c
+	return loss * float64(len(idx)), nil
+}
+
+// EndEpoch checks the parameters, validates, counts the epoch, calls the
+// hook and stops early when the patience has run out.
+func (r *epochRun) EndEpoch(e fit.Epoch) error {
+	t, n := r.t, r.train.Rows()
 	if !finiteParams(t.params) {
-		return EpochStats{}, fmt.Errorf("epoch %d: %w", e+1, ErrDiverged)
+		return fmt.Errorf("epoch %d: %w", e.Epoch+1, ErrDiverged)
 	}
-	st := EpochStats{Epoch: e + 1, Loss: lossSum / float64(n), Accuracy: math.NaN(), ValLoss: math.NaN(), ValAccuracy: math.NaN(), LearningRate: lr}
-	if train.Labels != nil {
-		st.Accuracy = float64(correct) / float64(n)
+	st := EpochStats{Epoch: e.Epoch + 1, Loss: r.lossSum / float64(n), Accuracy: math.NaN(), ValLoss: math.NaN(), ValAccuracy: math.NaN(), LearningRate: r.lr, Duration: e.Duration}
+	if r.train.Labels != nil {
+		st.Accuracy = float64(r.correct) / float64(n)
 	}
-	st.Duration = time.Since(start)
-	return st, nil
+	t.validate(&st, r.val)
+	if r.val.Rows() > 0 && (math.IsNaN(st.ValLoss) || math.IsInf(st.ValLoss, 0)) {
+		return fmt.Errorf("epoch %d: %w", st.Epoch, ErrDiverged)
+	}
+	t.Epoch++
+	r.stats = append(r.stats, st)
+	if r.hooks.Epoch != nil {
+		if err := r.hooks.Epoch(st); err != nil {
+			return err
+		}
+	}
+	if st.Stop {
+		return fit.ErrStop
+	}
+	return nil
 }
 
 // step trains on one minibatch and returns its mean loss and the number of
