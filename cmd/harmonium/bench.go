@@ -63,8 +63,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "CPU features:     %s\n", mat32.CPUFeatures())
 		fmt.Fprintf(e.stdout, "kernels:          %s\n", kernels)
 		fmt.Fprintf(e.stdout, "products:         %s\n", products)
-		fmt.Fprintf(e.stdout, "measured rates:   products %.0f GFLOP/s (this step's three shapes), sigmoid+sample %.0f Melem/s (%d x %d)\n",
-			rates.GemmGFLOPS, rates.SampleMelems, min(*batch, *rows), *hidden)
+		fmt.Fprintf(e.stdout, "measured rates:   products %.0f GFLOP/s (this step's three shapes), sigmoid+sample %.0f Melem/s, Gaussian sample %.0f Melem/s, noisy ReLU %.0f Melem/s (%d x %d)\n",
+			rates.GemmGFLOPS, rates.SampleMelems, rates.GaussianMelems, rates.ReLUMelems, min(*batch, *rows), *hidden)
 	}
 	var secs []float64
 	_, err = m.Fit(ctx, x, cfg, rbm.Hooks{Epoch: func(s rbm.EpochStats) error {
@@ -84,7 +84,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"seconds_per_epoch": secs, "best": sorted[0], "median": sorted[len(sorted)/2],
 			"gflop_per_epoch": gflop, "backend": mat32.Backend(), "gemm_strategy": mat32.GemmStrategy(), "backend_note": mat32.BackendNote(),
 			"kernels": mat32.KernelPath(), "kernel_note": mat32.KernelNote(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
-			"gemm_gflops": rates.GemmGFLOPS, "sample_melem_per_s": rates.SampleMelems})
+			"gemm_gflops": rates.GemmGFLOPS, "sample_melem_per_s": rates.SampleMelems,
+			"gaussian_melem_per_s": rates.GaussianMelems, "relu_melem_per_s": rates.ReLUMelems})
 	}
 	fmt.Fprintf(e.stdout, "best %.3f s/epoch, median %.3f s (%.0f GFLOP per epoch in products, %.0f GFLOP/s at best)\n",
 		sorted[0], sorted[len(sorted)/2], gflop, gflop/sorted[0])
