@@ -135,35 +135,15 @@ func readNPYLabels(r io.Reader, path string) ([]int, error) {
 	if _, err := io.ReadFull(r, pre[:10]); err != nil {
 		return nil, readErr(path, err, "truncated header")
 	}
-	var hlen int64
-	switch pre[6] {
-	case 1:
-		hlen = int64(binary.LittleEndian.Uint16(pre[8:10]))
-	case 2, 3:
-		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
-			return nil, readErr(path, err, "truncated header")
-		}
-		hlen = int64(binary.LittleEndian.Uint32(pre[8:12]))
-	default:
-		return nil, fmt.Errorf("read %s: unsupported .npy format version %d.%d (want 1.0, 2.0 or 3.0)", path, pre[6], pre[7])
+	d, _, sh, err := readNPYHeader(r, path, &pre)
+	if err != nil {
+		return nil, err
 	}
-	if hlen > maxNPYHeader {
-		return nil, fmt.Errorf("read %s: .npy header of %d bytes is implausibly long (the limit is %d)", path, hlen, maxNPYHeader)
-	}
-	header := make([]byte, hlen)
-	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, readErr(path, err, "truncated header")
-	}
-	h := string(header)
-	d, fo, sh := npyDescr.FindStringSubmatch(h), npyFortran.FindStringSubmatch(h), npyShape.FindStringSubmatch(h)
-	if d == nil || fo == nil || sh == nil {
-		return nil, fmt.Errorf("read %s: header is not a NumPy array header", path)
-	}
-	size := npyLabelTypes[d[1]]
+	size := npyLabelTypes[d]
 	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s for labels (want little-endian integers, or floats holding whole numbers)", path, showToken(d[1]))
+		return nil, fmt.Errorf("read %s: unsupported dtype %s for labels (want little-endian integers, or floats holding whole numbers)", path, showToken(d))
 	}
-	dims, err := parseNPYShape(sh[1])
+	dims, err := parseNPYShape(sh)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %v", path, err)
 	}
@@ -191,7 +171,7 @@ func readNPYLabels(r io.Reader, path string) ([]int, error) {
 		b := body[int64(i)*int64(size):]
 		var f float64
 		var bad string
-		switch d[1] {
+		switch d {
 		case "|i1":
 			f = float64(int8(b[0]))
 		case "<i2":

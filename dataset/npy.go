@@ -46,38 +46,18 @@ func ReadNPY(path string) (*Set, error) {
 		}
 		return nil, fmt.Errorf("read %s: not a .npy file (bad magic)", path)
 	}
-	var hlen int64
-	switch pre[6] {
-	case 1:
-		hlen = int64(binary.LittleEndian.Uint16(pre[8:10]))
-	case 2, 3:
-		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
-			return nil, readErr(path, err, "truncated header")
-		}
-		hlen = int64(binary.LittleEndian.Uint32(pre[8:12]))
-	default:
-		return nil, fmt.Errorf("read %s: unsupported .npy format version %d.%d (want 1.0, 2.0 or 3.0)", path, pre[6], pre[7])
+	d, fo, sh, err := readNPYHeader(r, path, &pre)
+	if err != nil {
+		return nil, err
 	}
-	if hlen > maxNPYHeader {
-		return nil, fmt.Errorf("read %s: .npy header of %d bytes is implausibly long (the limit is %d)", path, hlen, maxNPYHeader)
-	}
-	header := make([]byte, hlen)
-	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, readErr(path, err, "truncated header")
-	}
-	h := string(header)
-	d, fo, sh := npyDescr.FindStringSubmatch(h), npyFortran.FindStringSubmatch(h), npyShape.FindStringSubmatch(h)
-	if d == nil || fo == nil || sh == nil {
-		return nil, fmt.Errorf("read %s: header is not a NumPy array header", path)
-	}
-	if fo[1] == "True" {
+	if fo == "True" {
 		return nil, fmt.Errorf("read %s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", path)
 	}
-	size := npyItemSize[d[1]]
+	size := npyItemSize[d]
 	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", path, showToken(d[1]))
+		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", path, showToken(d))
 	}
-	dims, err := parseNPYShape(sh[1])
+	dims, err := parseNPYShape(sh)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %v", path, err)
 	}
@@ -100,7 +80,7 @@ func ReadNPY(path string) (*Set, error) {
 	if rows > maxValues/cols {
 		return nil, fmt.Errorf("read %s: array of shape %s has more than %d values", path, shape, maxValues)
 	}
-	data, err := readNPYData(r, path, shape, rows*cols, cols, d[1], size)
+	data, err := readNPYData(r, path, shape, rows*cols, cols, d, size)
 	if err != nil {
 		return nil, err
 	}
@@ -262,4 +242,35 @@ func writeNPYHeader(w io.Writer, descr, shape string) error {
 	}
 	_, err := io.WriteString(w, h)
 	return err
+}
+
+// readNPYHeader reads the rest of a .npy header whose first 10 bytes are in
+// pre (magic, version, and the first bytes of the header length) and
+// returns its dtype, Fortran-order and shape fields.
+func readNPYHeader(r io.Reader, path string, pre *[12]byte) (descr, fortran, shape string, err error) {
+	var hlen int64
+	switch pre[6] {
+	case 1:
+		hlen = int64(binary.LittleEndian.Uint16(pre[8:10]))
+	case 2, 3:
+		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
+			return "", "", "", readErr(path, err, "truncated header")
+		}
+		hlen = int64(binary.LittleEndian.Uint32(pre[8:12]))
+	default:
+		return "", "", "", fmt.Errorf("read %s: unsupported .npy format version %d.%d (want 1.0, 2.0 or 3.0)", path, pre[6], pre[7])
+	}
+	if hlen > maxNPYHeader {
+		return "", "", "", fmt.Errorf("read %s: .npy header of %d bytes is implausibly long (the limit is %d)", path, hlen, maxNPYHeader)
+	}
+	header := make([]byte, hlen)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return "", "", "", readErr(path, err, "truncated header")
+	}
+	h := string(header)
+	d, fo, sh := npyDescr.FindStringSubmatch(h), npyFortran.FindStringSubmatch(h), npyShape.FindStringSubmatch(h)
+	if d == nil || fo == nil || sh == nil {
+		return "", "", "", fmt.Errorf("read %s: header is not a NumPy array header", path)
+	}
+	return d[1], fo[1], sh[1], nil
 }
