@@ -250,13 +250,8 @@ func (m *RBM) AIS(ctx context.Context, cfg AISConfig, progress func(done, total 
 	dv := mat32.New(cfg.Runs, 1)
 	vb := make([]float32, nv)
 	for k := 1; k < len(betas); k++ {
-		if k%100 == 0 {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			if progress != nil {
-				progress(k, len(betas)-1)
-			}
+		if err := aisProgress(ctx, k, len(betas)-1, progress); err != nil {
+			return res, err
 		}
 		bk, bp := betas[k], betas[k-1]
 		// Weight update with the current v, then the transition at bk.
@@ -304,4 +299,19 @@ func (res *AISResult) finish(runs int) {
 	if mean-3*se > 0 {
 		res.LogZLow = res.LogZBase + top + math.Log(mean-3*se)
 	}
+}
+
+// aisProgress reports AIS's progress and checks for cancellation every
+// 100 temperatures.
+func aisProgress(ctx context.Context, k, total int, progress func(done, total int)) error {
+	if k%100 != 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if progress != nil {
+		progress(k, total)
+	}
+	return nil
 }

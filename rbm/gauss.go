@@ -152,13 +152,8 @@ func (m *RBM) aisGaussian(ctx context.Context, cfg AISConfig, progress func(done
 	std := make([]float32, nv)
 	betas := cfg.Betas
 	for k := 1; k < len(betas); k++ {
-		if k%100 == 0 {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			if progress != nil {
-				progress(k, len(betas)-1)
-			}
+		if err := aisProgress(ctx, k, len(betas)-1, progress); err != nil {
+			return res, err
 		}
 		bk, bpr := betas[k], betas[k-1]
 		// The visible terms of log p*_k(v) - log p*_{k-1}(v).
