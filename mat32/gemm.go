@@ -162,7 +162,9 @@ type gemmJob struct {
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
 
 func (j *gemmJob) run(p, parts int) {
-	if j.n >= j.m {
+	// Split columns when there are at least as many as rows, except for
+	// GradientStep (w set), whose weight step needs whole rows.
+	if j.n >= j.m && j.w == nil {
 		j0, j1 := blockBound(j.n, p, parts), blockBound(j.n, p+1, parts)
 		if j1 > j0 {
 			j.be.sgemm(j.tA, j.tB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[colOff(j.tB, j0, j.ldb):], j.ldb, j.beta, j.c[j0:], j.ldc)
