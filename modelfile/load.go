@@ -16,6 +16,7 @@ const (
 	KindRBM Kind = "rbm" // a restricted Boltzmann machine (FormatRBM)
 	KindCF  Kind = "cf"  // a collaborative-filtering RBM (FormatCF)
 	KindNN  Kind = "nn"  // a neural network (FormatNN)
+	KindDBN Kind = "dbn" // a deep belief network (FormatDBN)
 )
 
 // Describe returns the kind for a message: "an RBM", "a neural network".
@@ -27,6 +28,8 @@ func (k Kind) Describe() string {
 		return "a collaborative-filtering RBM"
 	case KindNN:
 		return "a neural network"
+	case KindDBN:
+		return "a deep belief network"
 	}
 	return "a model of kind " + string(k)
 }
@@ -80,13 +83,15 @@ func KindOf(path string) (Kind, string, error) {
 		return KindCF, format, nil
 	case FormatNN:
 		return KindNN, format, nil
+	case FormatDBN:
+		return KindDBN, format, nil
 	case "":
 		return fail("not a harmonium model: no format in the metadata")
 	}
 	if !printable(format) || len(format) > 100 {
 		return fail("unknown model format")
 	}
-	return fail("unknown model format %q (this harmonium reads %s, %s and %s)", format, FormatRBM, FormatCF, FormatNN)
+	return fail("unknown model format %q (this harmonium reads %s, %s, %s and %s)", format, FormatRBM, FormatCF, FormatNN, FormatDBN)
 }
 
 // WrongKind returns the error for a model file of kind k given to a command
@@ -102,6 +107,8 @@ func WrongKind(path string, k Kind, want string) error {
 		format, use = FormatCF, "harmonium cf eval or cf recommend"
 	case KindNN:
 		format, use = FormatNN, "harmonium classify (or harmonium features --layer K)"
+	case KindDBN:
+		format, use = FormatDBN, "harmonium dbn classify, dbn sample or finetune"
 	default:
 		return fmt.Errorf("%s is %s, not %s", path, k.Describe(), want)
 	}

@@ -110,6 +110,8 @@ func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
 		return nil, nil, c.errorf("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
 	case FormatNN:
 		return nil, nil, WrongKind(c.path, KindNN, "an RBM")
+	case FormatDBN:
+		return nil, nil, WrongKind(c.path, KindDBN, "an RBM")
 	default:
 		return nil, nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
 	}
