@@ -300,3 +300,20 @@ func (r *regularizer) clipColumns(c0, c1 int) {
 		}
 	}
 }
+
+// ParseOptimizer returns the optimiser named name (sgd, adam, rmsprop or
+// adagrad) with PyTorch's default settings; momentum and nesterov apply to
+// sgd.
+func ParseOptimizer(name string, momentum float64, nesterov bool) (Optimizer, error) {
+	switch name {
+	case "sgd":
+		return &SGD{Momentum: momentum, Nesterov: nesterov}, nil
+	case "adam":
+		return NewAdam(), nil
+	case "rmsprop":
+		return NewRMSprop(), nil
+	case "adagrad":
+		return NewAdaGrad(), nil
+	}
+	return nil, fmt.Errorf("unknown optimizer %q (want sgd, adam, rmsprop or adagrad)", name)
+}

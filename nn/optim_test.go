@@ -192,3 +192,17 @@ func TestSchedules(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOptimizer(t *testing.T) {
+	for _, name := range []string{"sgd", "adam", "rmsprop", "adagrad"} {
+		if o, err := ParseOptimizer(name, 0.9, true); err != nil || o == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if o, _ := ParseOptimizer("sgd", 0.9, true); o.(*SGD).Momentum != 0.9 || !o.(*SGD).Nesterov {
+		t.Fatalf("sgd settings: %+v", o)
+	}
+	if _, err := ParseOptimizer("lbfgs", 0, false); err == nil {
+		t.Fatal("unknown optimizer accepted")
+	}
+}

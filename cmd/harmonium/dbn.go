@@ -805,18 +805,11 @@ func (f *finetuneFlags) config() (nn.Config, error) {
 	if f.lrDecay != 1 {
 		cfg.Schedule = nn.ExpDecay{Gamma: f.lrDecay}
 	}
-	switch f.optimizer {
-	case "sgd":
-		cfg.Optimizer = &nn.SGD{Momentum: f.momentum}
-	case "adam":
-		cfg.Optimizer = nn.NewAdam()
-	case "rmsprop":
-		cfg.Optimizer = nn.NewRMSprop()
-	case "adagrad":
-		cfg.Optimizer = nn.NewAdaGrad()
-	default:
+	opt, err := nn.ParseOptimizer(f.optimizer, f.momentum, false)
+	if err != nil {
 		return bad("--optimizer must be sgd, adam, rmsprop or adagrad, got %q", f.optimizer)
 	}
+	cfg.Optimizer = opt
 	if err := cfg.Validate(); err != nil {
 		return nn.Config{}, usageError{err}
 	}

@@ -408,18 +408,11 @@ func (f *nnTrainFlags) config() (nn.Config, error) {
 	if f.lrDecay != 1 {
 		cfg.Schedule = nn.ExpDecay{Gamma: f.lrDecay}
 	}
-	switch f.optimizer {
-	case "adam":
-		cfg.Optimizer = nn.NewAdam()
-	case "sgd":
-		cfg.Optimizer = &nn.SGD{Momentum: f.momentum, Nesterov: f.nesterov}
-	case "rmsprop":
-		cfg.Optimizer = nn.NewRMSprop()
-	case "adagrad":
-		cfg.Optimizer = nn.NewAdaGrad()
-	default:
+	opt, err := nn.ParseOptimizer(f.optimizer, f.momentum, f.nesterov)
+	if err != nil {
 		return bad("--optimizer must be adam, sgd, rmsprop or adagrad, got %q", f.optimizer)
 	}
+	cfg.Optimizer = opt
 	if err := cfg.Validate(); err != nil {
 		return nn.Config{}, usageError{err}
 	}
