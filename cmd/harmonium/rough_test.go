@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,10 +82,11 @@ func TestTooLargeIsRefused(t *testing.T) {
 		{"sample", "--model", model, "--n", "1000000000", "--image-shape", "2x3", "--out", png},
 		{"sample", "--model", model, "--n", "100000", "--steps", "100", "--every", "1", "--image-shape", "2x3", "--zoom", "10", "--out", png},
 	} {
-		start := time.Now()
-		code, _, errs := harmonium(t, args...)
-		if code != 1 || !strings.Contains(errs, "picture too large") || time.Since(start) > 5*time.Second {
-			t.Errorf("%v: exit %d after %v, %q", args, code, time.Since(start), errs)
+		var code int
+		var errs string
+		mb := allocatedMB(func() { code, _, errs = harmonium(t, args...) })
+		if code != 1 || !strings.Contains(errs, "picture too large") || mb > maxRefusalMB {
+			t.Errorf("%v: exit %d after allocating %d MB, %q", args, code, mb, errs)
 		}
 	}
 	if _, err := os.Stat(png); err == nil {
@@ -260,14 +262,29 @@ func TestCrashersThroughTheCLI(t *testing.T) {
 		{[]string{"train", "--data", wrap, "--out", out}, "wrap.npy"},
 		{[]string{"train", "--data", v2, "--out", out}, "v2.npy"},
 	} {
-		start := time.Now()
-		code, _, errs := harmonium(t, c.args...)
+		var code int
+		var errs string
+		mb := allocatedMB(func() { code, _, errs = harmonium(t, c.args...) })
 		t.Logf("%v: %s", c.args[:2], errs)
-		if code != 1 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.file) || time.Since(start) > 2*time.Second {
-			t.Errorf("%v: exit %d after %v, stderr %q", c.args, code, time.Since(start), errs)
+		if code != 1 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.file) || mb > maxRefusalMB {
+			t.Errorf("%v: exit %d after allocating %d MB, stderr %q", c.args, code, mb, errs)
 		}
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("a failed run wrote its output")
 	}
+}
+
+// maxRefusalMB bounds what a command may allocate before it refuses work
+// that would not fit: the crashers claim gigabytes.
+const maxRefusalMB = 64
+
+// allocatedMB returns the megabytes the process allocated while f ran
+// (the tests of this package do not run in parallel).
+func allocatedMB(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) >> 20
 }
