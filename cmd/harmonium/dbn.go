@@ -579,33 +579,7 @@ func reportClasses(e *env, set *dataset.Set, pred []int, classes int, jsonOut bo
 		_, err := fmt.Fprint(e.stdout, b.String())
 		return err
 	}
-	confusion := make([][]int, classes)
-	for i := range confusion {
-		confusion[i] = make([]int, classes)
-	}
-	right := 0
-	for i, y := range set.Labels {
-		confusion[y][pred[i]]++
-		if y == pred[i] {
-			right++
-		}
-	}
-	acc := float64(right) / float64(max(len(pred), 1))
-	if jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"accuracy": acc, "error_rate": 1 - acc, "n": len(pred), "confusion": confusion})
-	}
-	fmt.Fprintf(e.stdout, "data:        %s, %s\n", set.Source, set.Shape())
-	fmt.Fprintf(e.stdout, "accuracy:    %.2f%% (%d of %d)\n", 100*acc, right, len(pred))
-	fmt.Fprintf(e.stdout, "error rate:  %.2f%%\n", 100*(1-acc))
-	fmt.Fprintln(e.stdout, "confusion (rows: true class, columns: predicted):")
-	for y, row := range confusion {
-		fmt.Fprintf(e.stdout, "  %3d:", y)
-		for _, c := range row {
-			fmt.Fprintf(e.stdout, " %5d", c)
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	return nil
+	return writeClassification(e, set, pred, classes, jsonOut)
 }
 
 func runDBNSample(ctx context.Context, e *env, args []string) error {

@@ -719,39 +719,7 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	confusion := make([][]int, classes)
-	for i := range confusion {
-		confusion[i] = make([]int, classes)
-	}
-	right := 0
-	for i, y := range set.Labels {
-		confusion[y][pred[i]]++
-		if y == pred[i] {
-			right++
-		}
-	}
-	acc := float64(right) / float64(len(pred))
-	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"accuracy": acc, "error_rate": 1 - acc, "n": len(pred), "confusion": confusion})
-	}
-	fmt.Fprintf(e.stdout, "data:        %s, %s\n", set.Source, set.Shape())
-	fmt.Fprintf(e.stdout, "accuracy:    %.2f%% (%d of %d)\n", 100*acc, right, len(pred))
-	fmt.Fprintf(e.stdout, "error rate:  %.2f%%\n", 100*(1-acc))
-	fmt.Fprintf(e.stdout, "confusion (rows: true class, columns: predicted):\n")
-	w := len(strconv.Itoa(len(pred)))
-	fmt.Fprintf(e.stdout, "%*s", w+1, "")
-	for j := range classes {
-		fmt.Fprintf(e.stdout, " %*d", w, j)
-	}
-	fmt.Fprintln(e.stdout)
-	for i, row := range confusion {
-		fmt.Fprintf(e.stdout, "%*d:", w, i)
-		for _, c := range row {
-			fmt.Fprintf(e.stdout, " %*d", w, c)
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	return nil
+	return writeClassification(e, set, pred, classes, *jsonOut)
 }
 
 // nnFeatures writes the activations of layer k of the network at
@@ -860,4 +828,42 @@ func benchNN(ctx context.Context, spec string, set *dataset.Set, epochs, batch, 
 		return nil
 	}})
 	return secs, params, err
+}
+
+// writeClassification prints the accuracy, error rate and confusion matrix
+// of the predictions pred against set's labels, as text or JSON.
+func writeClassification(e *env, set *dataset.Set, pred []int, classes int, jsonOut bool) error {
+	confusion := make([][]int, classes)
+	for i := range confusion {
+		confusion[i] = make([]int, classes)
+	}
+	right := 0
+	for i, y := range set.Labels {
+		confusion[y][pred[i]]++
+		if y == pred[i] {
+			right++
+		}
+	}
+	acc := float64(right) / float64(max(len(pred), 1))
+	if jsonOut {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"accuracy": acc, "error_rate": 1 - acc, "n": len(pred), "confusion": confusion})
+	}
+	fmt.Fprintf(e.stdout, "data:        %s, %s\n", set.Source, set.Shape())
+	fmt.Fprintf(e.stdout, "accuracy:    %.2f%% (%d of %d)\n", 100*acc, right, len(pred))
+	fmt.Fprintf(e.stdout, "error rate:  %.2f%%\n", 100*(1-acc))
+	fmt.Fprintf(e.stdout, "confusion (rows: true class, columns: predicted):\n")
+	w := len(strconv.Itoa(len(pred)))
+	fmt.Fprintf(e.stdout, "%*s", w+1, "")
+	for j := range classes {
+		fmt.Fprintf(e.stdout, " %*d", w, j)
+	}
+	fmt.Fprintln(e.stdout)
+	for i, row := range confusion {
+		fmt.Fprintf(e.stdout, "%*d:", w, i)
+		for _, c := range row {
+			fmt.Fprintf(e.stdout, " %*d", w, c)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
 }
