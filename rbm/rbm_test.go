@@ -187,22 +187,29 @@ func exactGradW(m *RBM, data *mat32.Dense) []float64 {
 	return grad
 }
 
+// gradientCase returns a small model with moderate weights, tinyData, and
+// tinyData repeated reps times: a minibatch large enough that one update
+// estimates the exact gradient.
+func gradientCase(reps int) (*RBM, *mat32.Dense, *mat32.Dense) {
+	m := tiny(4, 6, 4)
+	for i := range m.W.Data {
+		m.W.Data[i] *= 0.5
+	}
+	data := tinyData()
+	big := mat32.New(data.Rows*reps, 6)
+	for r := 0; r < big.Rows; r++ {
+		copy(big.Row(r), data.Row(r%data.Rows))
+	}
+	return m, data, big
+}
+
 // A CD-k update with long chains and many samples estimates the exact
 // log-likelihood gradient.
 func TestLongChainCDMatchesExactGradient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long; runs in the full suite (make test)")
 	}
-	m := tiny(4, 6, 4)
-	for i := range m.W.Data {
-		m.W.Data[i] *= 0.5
-	}
-	data := tinyData()
-	const reps = 8000
-	big := mat32.New(data.Rows*reps, 6)
-	for r := 0; r < big.Rows; r++ {
-		copy(big.Row(r), data.Row(r%data.Rows))
-	}
+	m, data, big := gradientCase(8000)
 	want := exactGradW(m, data)
 	before := m.Clone()
 	cfg := Config{Epochs: 1, BatchSize: big.Rows, LearningRate: 1, Steps: 200, SampleVisible: true, Seed: 5}

@@ -14,16 +14,7 @@ func TestTemperingMatchesExactGradient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long; runs in the full suite (make test)")
 	}
-	m := tiny(4, 6, 4)
-	for i := range m.W.Data {
-		m.W.Data[i] *= 0.5
-	}
-	data := tinyData()
-	const reps = 4000
-	big := mat32.New(data.Rows*reps, 6)
-	for r := 0; r < big.Rows; r++ {
-		copy(big.Row(r), data.Row(r%data.Rows))
-	}
+	m, data, big := gradientCase(4000)
 	want := exactGradW(m, data)
 	before := m.Clone()
 	cfg := Config{Epochs: 1, BatchSize: big.Rows, LearningRate: 1, Steps: 100, Tempering: 4, Seed: 5}
