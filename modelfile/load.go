@@ -17,6 +17,7 @@ const (
 	KindCF  Kind = "cf"  // a collaborative-filtering RBM (FormatCF)
 	KindNN  Kind = "nn"  // a neural network (FormatNN)
 	KindDBN Kind = "dbn" // a deep belief network (FormatDBN)
+	KindAE  Kind = "ae"  // an autoencoder (FormatAE)
 )
 
 // Describe returns the kind for a message: "an RBM", "a neural network".
@@ -30,6 +31,8 @@ func (k Kind) Describe() string {
 		return "a neural network"
 	case KindDBN:
 		return "a deep belief network"
+	case KindAE:
+		return "an autoencoder"
 	}
 	return "a model of kind " + string(k)
 }
@@ -85,13 +88,15 @@ func KindOf(path string) (Kind, string, error) {
 		return KindNN, format, nil
 	case FormatDBN:
 		return KindDBN, format, nil
+	case FormatAE:
+		return KindAE, format, nil
 	case "":
 		return fail("not a harmonium model: no format in the metadata")
 	}
 	if !printable(format) || len(format) > 100 {
 		return fail("unknown model format")
 	}
-	return fail("unknown model format %q (this harmonium reads %s, %s, %s and %s)", format, FormatRBM, FormatCF, FormatNN, FormatDBN)
+	return fail("unknown model format %q (this harmonium reads %s, %s, %s, %s and %s)", format, FormatRBM, FormatCF, FormatNN, FormatDBN, FormatAE)
 }
 
 // WrongKind returns the error for a model file of kind k given to a command
@@ -109,6 +114,8 @@ func WrongKind(path string, k Kind, want string) error {
 		format, use = FormatNN, "harmonium classify (or harmonium features --layer K)"
 	case KindDBN:
 		format, use = FormatDBN, "harmonium dbn classify, dbn sample or finetune"
+	case KindAE:
+		format, use = FormatAE, "harmonium eval, features, reconstruct, sample (vae) or compare"
 	default:
 		return fmt.Errorf("%s is %s, not %s", path, k.Describe(), want)
 	}

@@ -27,6 +27,16 @@ func nnTensor(i int, name string) string { return fmt.Sprintf("layers.%d.%s", i,
 // kernel, filters]), and the metadata format = harmonium.nn/v1 and
 // architecture, the nn.Arch as JSON. Every layer must be an nn.Specifier.
 func SaveNN(path string, net *nn.Network, meta map[string]string) error {
+	return saveNet(path, net, meta, FormatNN)
+}
+
+// saveNet writes net as SaveNN does, with the given format tag.
+func saveNet(path string, net *nn.Network, meta map[string]string, format string) error {
+	return saveNetWith(path, net, meta, format, nil)
+}
+
+// saveNetWith writes net as saveNet does, and the extra tensors.
+func saveNetWith(path string, net *nn.Network, meta map[string]string, format string, extra []Tensor) error {
 	arch, err := net.Arch()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -39,7 +49,7 @@ func SaveNN(path string, net *nn.Network, meta map[string]string) error {
 	for k, v := range meta {
 		md[k] = v
 	}
-	md["format"] = FormatNN
+	md["format"] = format
 	md[metaArch] = string(aj)
 	var ts []Tensor
 	for i, l := range net.Layers() {
@@ -47,7 +57,7 @@ func SaveNN(path string, net *nn.Network, meta map[string]string) error {
 			ts = append(ts, Tensor{Name: nnTensor(i, p.Name), Shape: p.Shape, Data: p.Value.Data})
 		}
 	}
-	return Write(path, ts, md)
+	return Write(path, append(ts, extra...), md)
 }
 
 // LoadNN reads a neural-network model file written by SaveNN. It checks the
@@ -68,15 +78,30 @@ func LoadNN(path string) (*nn.Network, map[string]string, error) {
 }
 
 func loadNN(c checker) (*nn.Network, error) {
-	switch format := c.f.Meta["format"]; format {
-	case FormatNN:
-	case "":
-		return nil, c.errorf("not a harmonium model: no format in the metadata")
-	case FormatRBM, FormatCF:
-		return nil, c.errorf("a %s model, not a neural network (%s)", format, FormatNN)
-	default:
-		return nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatNN)
+	if err := c.format(FormatNN, "a neural network"); err != nil {
+		return nil, err
 	}
+	return loadNet(c, nil)
+}
+
+// format checks that the file's format tag is want, the format of what
+// (for the message).
+func (c checker) format(want, what string) error {
+	switch format := c.f.Meta["format"]; format {
+	case want:
+		return nil
+	case "":
+		return c.errorf("not a harmonium model: no format in the metadata")
+	case FormatRBM, FormatCF, FormatNN, FormatDBN, FormatAE:
+		return c.errorf("a %s model, not %s (%s)", format, what, want)
+	default:
+		return c.errorf("unknown model format %q (this harmonium reads %s)", abbrev(format), want)
+	}
+}
+
+// loadNet reads the network of a file written by saveNet; extra, if not
+// nil, accepts tensors besides the network's, which the caller reads.
+func loadNet(c checker, extra func(name string) bool) (*nn.Network, error) {
 	arch, err := c.arch()
 	if err != nil {
 		return nil, err
@@ -95,7 +120,7 @@ func loadNN(c checker) (*nn.Network, error) {
 		}
 	}
 	for name := range c.f.Tensors {
-		if !want[name] {
+		if !want[name] && (extra == nil || !extra(name)) {
 			return nil, c.errorf("tensor %s is not a parameter of the architecture", name)
 		}
 	}

@@ -68,6 +68,7 @@ type DenseLayer struct {
 	B    []float32    // Out biases
 	Init Init         // how Network.Init draws W
 
+	tied   bool // a TiedDenseLayer shares W: add to its weight gradient
 	gW     *mat32.Dense
 	gB     []float32
 	params []Param
@@ -166,7 +167,11 @@ func (l *DenseLayer) Backward(dy *mat32.Dense) *mat32.Dense {
 }
 
 func (l *DenseLayer) backwardParams(dy *mat32.Dense) {
-	mat32.Gemm(true, false, 1, l.x, dy, 0, l.gW)
+	var beta float32
+	if l.tied {
+		beta = 1
+	}
+	mat32.Gemm(true, false, 1, l.x, dy, beta, l.gW)
 	clear(l.gB)
 	mat32.ColumnSums(l.gB, 1, dy)
 }

@@ -91,7 +91,8 @@ func compare(what string, f func() float64, v, want []float32) []mismatch {
 }
 
 // checkLayer compares the gradients of l (with respect to x and to every
-// parameter) with finite differences of f = sum(l(x) * r). before, when
+// parameter) with finite differences of f = sum(l(x) * r), plus the
+// layer's own loss term if it adds one (AuxLosser). before, when
 // non-nil, runs before every Forward (to fix a dropout mask).
 func checkLayer(l Layer, x *mat32.Dense, before func()) []mismatch {
 	fwd := func() *mat32.Dense {
@@ -108,7 +109,13 @@ func checkLayer(l Layer, x *mat32.Dense, before func()) []mismatch {
 	for _, p := range l.Params() {
 		wantP = append(wantP, append([]float32(nil), p.Grad.Data...))
 	}
-	f := func() float64 { return dot64(fwd().Data, r.Data) }
+	f := func() float64 {
+		v := dot64(fwd().Data, r.Data)
+		if a, ok := l.(AuxLosser); ok {
+			v += a.AuxLoss()
+		}
+		return v
+	}
 	bad := compare("input", f, x.Data, wantX)
 	for i, p := range l.Params() {
 		bad = append(bad, compare(p.Name, f, p.Value.Data, wantP[i])...)

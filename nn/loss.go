@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 )
@@ -84,19 +85,60 @@ func checkLabels(labels []int, rows, outputs int) error {
 type BinaryCrossEntropy struct{}
 
 // Loss returns the mean over samples of the summed cross-entropy and sets
-// its gradient.
+// its gradient. The softplus and sigmoid terms go through mat32's
+// vectorised kernels, spread over the cores.
 func (BinaryCrossEntropy) Loss(out *mat32.Dense, t Targets, grad *mat32.Dense) float64 {
 	checkGrad(out, grad)
 	inv := 1 / float64(max(out.Rows, 1))
+	b := bceBufs.Get().(*bceBuf)
+	defer bceBufs.Put(b)
+	if len(b.zero) < out.Cols {
+		b.zero = make([]float32, out.Cols)
+	}
+	if len(b.sp) < out.Rows {
+		b.sp = make([]float64, out.Rows)
+	}
+	// sum softplus(z) - t*z per value: -t*log(p) - (1-t)*log(1-p).
+	mat32.SoftplusRowSums(out, b.zero[:out.Cols], 1, b.sp)
 	var sum float64
-	for i, v := range out.Data {
-		z, y := float64(v), float64(t.Values.Data[i])
-		sum += max(z, 0) - z*y + math.Log1p(math.Exp(-math.Abs(z)))
-		if grad != nil {
-			grad.Data[i] = float32((1/(1+math.Exp(-z)) - y) * inv)
+	for _, v := range b.sp[:out.Rows] {
+		sum += v
+	}
+	sum -= dotF64(out.Data, t.Values.Data)
+	if grad != nil {
+		copy(grad.Data, out.Data)
+		mat32.SigmoidBias(grad, b.zero[:out.Cols])
+		f := float32(inv)
+		for i, y := range t.Values.Data {
+			grad.Data[i] = (grad.Data[i] - y) * f
 		}
 	}
 	return sum * inv
+}
+
+// bceBuf holds BinaryCrossEntropy's scratch space: zero biases for the
+// kernels and per-row sums.
+type bceBuf struct {
+	zero []float32
+	sp   []float64
+}
+
+var bceBufs = sync.Pool{New: func() any { return new(bceBuf) }}
+
+// dotF64 returns the dot product of a and b, accumulated in float64.
+func dotF64(a, b []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += float64(a[i]) * float64(b[i])
+		s1 += float64(a[i+1]) * float64(b[i+1])
+		s2 += float64(a[i+2]) * float64(b[i+2])
+		s3 += float64(a[i+3]) * float64(b[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += float64(a[i]) * float64(b[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // Check requires target values in [0, 1], one row per sample.

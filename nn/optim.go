@@ -317,3 +317,43 @@ func ParseOptimizer(name string, momentum float64, nesterov bool) (Optimizer, er
 	}
 	return nil, fmt.Errorf("unknown optimizer %q (want sgd, adam, rmsprop or adagrad)", name)
 }
+
+// Stateful is implemented by the optimisers that keep state between steps
+// (all of this package's): State returns that state, so that a checkpoint
+// can save it and a resumed run restore it, the same as if training had
+// not stopped.
+type Stateful interface {
+	// State returns the optimiser's state slices by name, one per
+	// parameter of params (made, zeroed, on first use), and its step
+	// counter (nil if it has none). Callers may write them before the
+	// next Step.
+	State(params []Param) (slots map[string][][]float32, steps *int)
+}
+
+// State returns the momentum buffers ("momentum"; none without momentum).
+func (o *SGD) State(params []Param) (map[string][][]float32, *int) {
+	if o.Momentum == 0 {
+		return map[string][][]float32{}, nil
+	}
+	o.buf = state(o.buf, params)
+	return map[string][][]float32{"momentum": o.buf}, nil
+}
+
+// State returns the sums of squared gradients ("sum").
+func (o *AdaGrad) State(params []Param) (map[string][][]float32, *int) {
+	o.sum = state(o.sum, params)
+	return map[string][][]float32{"sum": o.sum}, nil
+}
+
+// State returns the running means of squared gradients ("square").
+func (o *RMSprop) State(params []Param) (map[string][][]float32, *int) {
+	o.sq = state(o.sq, params)
+	return map[string][][]float32{"square": o.sq}, nil
+}
+
+// State returns the running means of the gradient ("m") and its square
+// ("v"), and the step counter.
+func (o *Adam) State(params []Param) (map[string][][]float32, *int) {
+	o.m, o.v = state(o.m, params), state(o.v, params)
+	return map[string][][]float32{"m": o.m, "v": o.v}, &o.Steps
+}

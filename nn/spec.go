@@ -18,6 +18,11 @@ const (
 	KindReLU      = "relu"
 	KindLeakyReLU = "leaky_relu"
 	KindSoftmax   = "softmax"
+	// Kinds for autoencoders.
+	KindNoise          = "noise"           // corruption of the input in training (Noise, Rate)
+	KindGaussianSample = "gaussian_sample" // a VAE's reparameterised sample (Units)
+	KindUpsample2D     = "upsample2d"      // nearest-neighbour enlargement by Window
+	KindDenseTied      = "dense_tied"      // dense with the transposed weights of layer Tie (Units outputs)
 )
 
 // Limits on the sizes an architecture may describe, so that a spec from
@@ -43,9 +48,11 @@ type LayerSpec struct {
 	Window  int     `json:"window,omitempty"`  // maxpool2d: side of the square window
 	Stride  int     `json:"stride,omitempty"`  // conv2d, maxpool2d: step between windows (>= 1)
 	Pad     int     `json:"pad,omitempty"`     // conv2d: zeros added on each side, at most Kernel/2
-	Rate    float64 `json:"rate,omitempty"`    // dropout: probability of dropping a unit, in [0, 1)
+	Rate    float64 `json:"rate,omitempty"`    // dropout: probability of dropping a unit, in [0, 1); noise: its level
 	Alpha   float64 `json:"alpha,omitempty"`   // leaky_relu: slope below zero, >= 0
 	Init    string  `json:"init,omitempty"`    // dense, conv2d: "he", "xavier" or "" (weights given)
+	Noise   string  `json:"noise,omitempty"`   // noise: mask, gauss or saltpepper, its level in Rate
+	Tie     *int    `json:"tie,omitempty"`     // dense_tied: index of the earlier dense layer whose weights it shares
 }
 
 // Arch describes a network: the shape of its input and its layers.
@@ -125,6 +132,26 @@ func (s LayerSpec) OutputShape(in Shape) (Shape, []ParamInfo, error) {
 		return in, nil, nil
 	case KindSigmoid, KindTanh, KindReLU, KindSoftmax:
 		return in, nil, nil
+	case KindNoise:
+		if err := checkNoise(s.Noise, s.Rate); err != nil {
+			return Shape{}, nil, err
+		}
+		return in, nil, nil
+	case KindGaussianSample:
+		if err := inRange("gaussian sample units", s.Units, 1, MaxDim); err != nil {
+			return Shape{}, nil, err
+		}
+		if in.Size() != 2*s.Units {
+			return Shape{}, nil, archErr("gaussian sample layer of %d units takes %d inputs (means and log-variances), given %v", s.Units, 2*s.Units, in)
+		}
+		return Flat(s.Units), nil, nil
+	case KindUpsample2D:
+		return s.upsampleShape(in)
+	case KindDenseTied:
+		if err := inRange("tied dense units", s.Units, 1, MaxDim); err != nil {
+			return Shape{}, nil, err
+		}
+		return Flat(s.Units), []ParamInfo{{Name: "bias", Shape: []int{s.Units}}}, nil
 	}
 	return Shape{}, nil, archErr("unknown layer kind %q", s.Kind)
 }
@@ -180,6 +207,17 @@ func (s LayerSpec) convShape(in Shape) (Shape, []ParamInfo, error) {
 	return out, []ParamInfo{{Name: "weights", Shape: []int{in.C, s.Kernel, s.Kernel, s.Filters}}, {Name: "bias", Shape: []int{s.Filters}}}, nil
 }
 
+func (s LayerSpec) upsampleShape(in Shape) (Shape, []ParamInfo, error) {
+	if err := inRange("upsample factor", s.Window, 1, MaxDim); err != nil {
+		return Shape{}, nil, err
+	}
+	if in.H > MaxDim/s.Window || in.W > MaxDim/s.Window {
+		return Shape{}, nil, archErr("upsampling %v by %d exceeds %d", in, s.Window, MaxDim)
+	}
+	out := Shape{C: in.C, H: in.H * s.Window, W: in.W * s.Window}
+	return out, nil, checkShape(out)
+}
+
 func (s LayerSpec) poolShape(in Shape) (Shape, []ParamInfo, error) {
 	if err := inRange("pool window", s.Window, 1, MaxDim); err != nil {
 		return Shape{}, nil, err
@@ -202,8 +240,13 @@ func (a Arch) Params() ([]ParamInfo, error) {
 	}
 	var ps []ParamInfo
 	cur := a.Input
+	ins := make([]Shape, len(a.Layers))
 	for i, s := range a.Layers {
+		ins[i] = cur
 		out, lp, err := s.OutputShape(cur)
+		if err == nil {
+			err = a.checkTie(i, ins)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, s.Kind, err)
 		}
@@ -216,6 +259,31 @@ func (a Arch) Params() ([]ParamInfo, error) {
 	return ps, nil
 }
 
+// checkTie checks that layer i, if tied, names an earlier dense layer
+// whose input and output sizes are its output and input sizes (ins[k] the
+// input shape of layer k), and that no other kind of layer names one.
+func (a Arch) checkTie(i int, ins []Shape) error {
+	s := a.Layers[i]
+	if s.Kind != KindDenseTied {
+		if s.Tie != nil {
+			return archErr("only dense_tied layers share weights (tie %d)", *s.Tie)
+		}
+		return nil
+	}
+	if s.Tie == nil || *s.Tie < 0 || *s.Tie >= i {
+		return archErr("a tied dense layer needs the index of an earlier dense layer")
+	}
+	k := *s.Tie
+	src := a.Layers[k]
+	if src.Kind != KindDense {
+		return archErr("tied to layer %d, a %s layer, not dense", k, src.Kind)
+	}
+	if ins[i].Size() != src.Units || s.Units != ins[k].Size() {
+		return archErr("tied to layer %d (%d to %d units), but takes %d inputs to %d outputs", k, ins[k].Size(), src.Units, ins[i].Size(), s.Units)
+	}
+	return nil
+}
+
 // Build returns a network of the architecture, its weights zero (call
 // Network.Init to draw them, or set them). It checks every layer first, so
 // an invalid architecture allocates nothing.
@@ -226,7 +294,11 @@ func Build(a Arch) (*Network, error) {
 	layers := make([]Layer, len(a.Layers))
 	cur := a.Input
 	for i, s := range a.Layers {
-		layers[i] = s.build(cur)
+		if s.Kind == KindDenseTied {
+			layers[i] = TiedDense(layers[*s.Tie].(*DenseLayer))
+		} else {
+			layers[i] = s.build(cur)
+		}
 		cur, _, _ = s.OutputShape(cur)
 	}
 	return New(layers...), nil
@@ -256,6 +328,12 @@ func (s LayerSpec) build(in Shape) Layer {
 		return LeakyReLU(s.Alpha)
 	case KindSoftmax:
 		return Softmax()
+	case KindNoise:
+		return Noise(s.Noise, s.Rate)
+	case KindGaussianSample:
+		return GaussianSample(s.Units)
+	case KindUpsample2D:
+		return Upsample2D(in, s.Window)
 	}
 	panic("nn: unknown layer kind " + s.Kind)
 }
@@ -273,7 +351,18 @@ func (n *Network) Arch() (Arch, error) {
 		if !ok {
 			return Arch{}, archErr("layer %d (%T) cannot be described", i, l)
 		}
-		a.Layers = append(a.Layers, s.Spec())
+		spec := s.Spec()
+		if t, ok := l.(*TiedDenseLayer); ok {
+			for k, src := range n.layers[:i] {
+				if src == Layer(t.Src) {
+					spec.Tie = &k
+				}
+			}
+			if spec.Tie == nil {
+				return Arch{}, archErr("layer %d is tied to a dense layer that does not come before it", i)
+			}
+		}
+		a.Layers = append(a.Layers, spec)
 	}
 	return a, nil
 }

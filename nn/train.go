@@ -237,6 +237,17 @@ func NewTrainer(net *Network, cfg Config) (*Trainer, error) {
 	return t, nil
 }
 
+// OptimizerState returns the state of the trainer's optimiser, as
+// Stateful.State does (no slots for an optimiser without state), for
+// checkpoints: saved after an epoch and restored, together with Epoch,
+// before Fit, it resumes training as if it had not stopped.
+func (t *Trainer) OptimizerState() (map[string][][]float32, *int) {
+	if s, ok := t.opt.(Stateful); ok {
+		return s.State(t.params)
+	}
+	return map[string][][]float32{}, nil
+}
+
 // CheckData reports whether d suits the network and loss: its width and
 // its targets.
 func (t *Trainer) CheckData(d Data) error {
@@ -394,7 +405,7 @@ func (r *epochRun) EndEpoch(e fit.Epoch) error {
 // its samples classified right (0 without labels).
 func (t *Trainer) step(b *batch, lr float64) (loss float64, correct int) {
 	out := t.Net.Forward(b.x, true)
-	loss = t.loss.Loss(out, Targets{Labels: b.labels, Values: b.values}, b.grad)
+	loss = t.loss.Loss(out, Targets{Labels: b.labels, Values: b.values}, b.grad) + t.Net.auxLoss()
 	if b.labels != nil {
 		correct = countCorrect(out, b.labels)
 	}
@@ -425,7 +436,7 @@ func (t *Trainer) validate(st *EpochStats, val Data) {
 }
 
 // Evaluate returns the mean loss over the samples of d in evaluation mode
-// and the fraction classified right (NaN without labels). It fails when d
+// (with the layers' own terms, see AuxLosser) and the fraction classified right (NaN without labels). It fails when d
 // does not suit the network or the loss.
 func (n *Network) Evaluate(d Data, loss Loss) (meanLoss, accuracy float64, err error) {
 	switch {
@@ -456,7 +467,7 @@ func (n *Network) evaluate(d Data, loss Loss, chunk int) (meanLoss, accuracy flo
 		if d.Values != nil {
 			t.Values = d.Values.Slice(r0, r1)
 		}
-		sum += loss.Loss(out, t, nil) * float64(out.Rows)
+		sum += (loss.Loss(out, t, nil) + n.auxLoss()) * float64(out.Rows)
 	})
 	rows := float64(max(d.Rows(), 1))
 	accuracy = math.NaN()
@@ -464,6 +475,18 @@ func (n *Network) evaluate(d Data, loss Loss, chunk int) (meanLoss, accuracy flo
 		accuracy = float64(correct) / rows
 	}
 	return sum / rows, accuracy
+}
+
+// auxLoss returns the sum of the AuxLoss terms of the layers (0 if none
+// adds one) for the last Forward.
+func (n *Network) auxLoss() float64 {
+	var s float64
+	for _, l := range n.layers {
+		if a, ok := l.(AuxLosser); ok {
+			s += a.AuxLoss()
+		}
+	}
+	return s
 }
 
 func countCorrect(out *mat32.Dense, labels []int) int {

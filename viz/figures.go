@@ -19,10 +19,21 @@ func rowsOf(m *mat32.Dense) [][]float32 {
 // Reconstructions draws a grid of originals beside the grid of their
 // reconstructions, in the same order, each grid captioned.
 func Reconstructions(orig, rec *mat32.Dense, s Shape, zoom int) *image.Gray {
+	return ReconstructionsAs(orig, rec, s, zoom, "reconstructions p(v|h)")
+}
+
+// ReconstructionsAs draws originals beside reconstructions as
+// Reconstructions does, with the given caption over the reconstructions.
+func ReconstructionsAs(orig, rec *mat32.Dense, s Shape, zoom int, caption string) *image.Gray {
 	cols := GridCols(orig.Rows)
 	left := Caption(Grid(rowsOf(orig), s, cols, zoom), fmt.Sprintf("originals (%d)", orig.Rows))
-	right := Caption(Grid(rowsOf(rec), s, cols, zoom), "reconstructions p(v|h)")
+	right := Caption(Grid(rowsOf(rec), s, cols, zoom), caption)
 	return Beside(24, left, right)
+}
+
+// GridOf draws the rows of m as images in a grid of cols columns (see Grid).
+func GridOf(m *mat32.Dense, s Shape, cols, zoom int) *image.Gray {
+	return Grid(rowsOf(m), s, cols, zoom)
 }
 
 // Filters draws the incoming weights of the first n hidden units of w

@@ -38,6 +38,9 @@ func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataF
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
+	if isAE(args) {
+		return runAEEval(ctx, e, args)
+	}
 	fs := newFlags(e, "eval", "measure a model on data: mean reconstruction error (sum over features of (v - p(v|h))^2, h sampled from p(h|v)) and mean free energy on the data as given; with --ais, --exact or --pll also the log-likelihood and pseudo-log-likelihood.",
 		"harmonium eval --model mnist.safetensors --data mnist --ais --json")
 	var data dataFlags
@@ -196,6 +199,9 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		}
 		if kind == modelfile.KindNN {
 			return nnFeatures(ctx, e, *model, *layer, &data, *out, *labelsOut)
+		}
+		if kind == modelfile.KindAE && *layer == -1 {
+			return aeFeatures(ctx, e, *model, &data, *out, *labelsOut)
 		}
 		if *layer != -1 {
 			return usageError{fmt.Errorf("--layer applies to neural networks; %s is %s, whose features are p(h=1|v) of its one hidden layer (leave out --layer)", *model, kind.Describe())}

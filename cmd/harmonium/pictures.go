@@ -127,6 +127,9 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	if err := pic.check(); err != nil {
 		return err
 	}
+	if isAE(args) {
+		return aeReconstruct(ctx, e, &pic, &data, *n, *random, *seed)
+	}
 	m, meta, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
 		return err
@@ -218,6 +221,9 @@ func runSample(ctx context.Context, e *env, args []string) error {
 	}
 	if *model == "" {
 		return usageError{fmt.Errorf("--model is required")}
+	}
+	if isAE(args) {
+		return aeSample(e, &pic, *n, *seed, *quiet)
 	}
 	m, meta, _, err := modelfile.LoadRBM(*model)
 	if err != nil {
