@@ -13,7 +13,11 @@ type Report struct {
 	Title    string
 	Settings [][2]string // name, value
 	Metrics  [][2]string
-	Figures  []Figure
+	// Table, when it has rows, is drawn first: its first row is the
+	// header; Notes follow it.
+	Table   [][]string
+	Notes   []string
+	Figures []Figure
 }
 
 // Figure is an image of the report with a title and a caption.
@@ -48,12 +52,17 @@ figure { margin: 1em 0; }
 figure img { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; margin-top: 0.3em; }
 .cols { display: flex; flex-wrap: wrap; gap: 2em; }
+table.grid th { text-align: left; padding: 0.2em 1.2em 0.2em 0; border-bottom: 1px solid #ccc; }
+table.grid td:first-child { color: #222; }
+p.note { color: #555; font-size: 0.9em; margin: 0.2em 0; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
+{{if .Table}}<table class="grid">{{range $i, $r := .Table}}<tr>{{range $r}}{{if eq $i 0}}<th>{{.}}</th>{{else}}<td>{{.}}</td>{{end}}{{end}}</tr>{{end}}</table>
+{{range .Notes}}<p class="note">{{.}}</p>{{end}}{{end}}
 <div class="cols">
-<section><h2>Results</h2><table>{{range .Metrics}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table></section>
+{{if .Metrics}}<section><h2>Results</h2><table>{{range .Metrics}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table></section>{{end}}
 <section><h2>Settings</h2><table>{{range .Settings}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table></section>
 </div>
 {{range .Figures}}<h2>{{.Title}}</h2>
