@@ -274,9 +274,9 @@ func writeCompareHTML(path string, rows []compare.Row, subjects []compare.Subjec
 		return err
 	}
 	rep := &viz.Report{
-		Title: "harmonium compare",
-		Table: compareTable(rows),
-		Notes: compareNotes(subjects, rows, train, test, binSeed),
+		Title:   "harmonium compare",
+		Table:   compareTable(rows),
+		Notes:   compareNotes(subjects, rows, train, test, binSeed),
 		Figures: []viz.Figure{{Title: "Reconstructions", Caption: fmt.Sprintf("The first %d test samples and each model's reconstructions.", len(idx)), Data: buf.Bytes()}},
 	}
 	return viz.WriteReport(path, rep)
