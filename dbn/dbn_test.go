@@ -418,3 +418,44 @@ func TestClassifierMatchesTransform(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoencoderMatchesUpDown checks that the unrolled deep autoencoder
+// computes the DBN's up pass to the code and its mean-field down pass back
+// (the sigmoid of its output logits), with a Gaussian code layer.
+func TestAutoencoderMatchesUpDown(t *testing.T) {
+	top := randomRBM(4, 3, 0.5, 2)
+	top.HidUnits = rbm.Gaussian
+	d, err := New([]*rbm.RBM{randomRBM(5, 4, 0.5, 1), top}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, code, err := d.Autoencoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := mat32.New(3, 5)
+	mat32.NewRNG(4, 4).Uniform(x.Data)
+	wantCode, _ := d.Transform(x, 2)
+	wantRec, _ := d.Down(wantCode, 2, nil)
+	gotCode := net.Features(x, code)
+	out := net.Outputs(x)
+	if gotCode.Cols != 3 || out.Cols != 5 {
+		t.Fatalf("code of %d values, output of %d", gotCode.Cols, out.Cols)
+	}
+	for i := range wantCode.Data {
+		if math.Abs(float64(gotCode.Data[i]-wantCode.Data[i])) > 1e-5 {
+			t.Fatalf("code %v, DBN's up pass %v", gotCode.Data, wantCode.Data)
+		}
+	}
+	for i, z := range out.Data {
+		if p := 1 / (1 + math.Exp(-float64(z))); math.Abs(p-float64(wantRec.Data[i])) > 1e-5 {
+			t.Fatalf("reconstruction %v, DBN's down pass %v", p, wantRec.Data[i])
+		}
+	}
+	g := randomRBM(5, 4, 0.5, 1)
+	g.VisUnits = rbm.Gaussian
+	gd, _ := New([]*rbm.RBM{g}, 0)
+	if _, _, err := gd.Autoencoder(); err == nil {
+		t.Error("unrolled a DBN with Gaussian visible units into a Bernoulli autoencoder")
+	}
+}

@@ -77,3 +77,53 @@ func inputWeights(m *rbm.RBM) (*mat32.Dense, []float32) {
 	}
 	return w, b
 }
+
+// Autoencoder unrolls the DBN into a deep autoencoder (Hinton &
+// Salakhutdinov 2006): an encoder of one dense layer per RBM, with its
+// weights and hidden biases and its hidden units' activation (sigmoid;
+// identity for Gaussian code units, ReLU for ReLU), and a decoder of the
+// same RBMs in reverse, with the transposed weights and the visible biases,
+// sigmoid between layers and logits at the output (binary cross-entropy in
+// training). Encoder and decoder weights are separate copies, fine-tuned
+// apart. It returns the network and the index of the layer whose output is
+// the code. The first layer must have Bernoulli visible units; a label
+// group is left out.
+func (d *DBN) Autoencoder() (net *nn.Network, code int, err error) {
+	if err := d.Validate(); err != nil {
+		return nil, 0, err
+	}
+	if u := d.Layers[0].VisUnits; u != rbm.Bernoulli {
+		return nil, 0, fmt.Errorf("%w: a deep autoencoder reconstructs data in [0, 1] through Bernoulli visible units; this DBN's are %v", ErrShape, u)
+	}
+	var layers []nn.Layer
+	for i := range d.Layers {
+		m := d.layerView(i)
+		layers = append(layers, nn.DenseFrom(m.W, m.HidBias))
+		switch m.HidUnits {
+		case rbm.Bernoulli:
+			layers = append(layers, nn.Sigmoid())
+		case rbm.ReLU:
+			layers = append(layers, nn.ReLU())
+		}
+	}
+	code = len(layers) - 1
+	for i := len(d.Layers) - 1; i >= 0; i-- {
+		m := d.layerView(i)
+		layers = append(layers, nn.DenseFrom(transpose(m.W), m.VisBias))
+		if i > 0 {
+			layers = append(layers, nn.Sigmoid())
+		}
+	}
+	return nn.New(layers...), code, nil
+}
+
+// transpose returns a copy of w transposed.
+func transpose(w *mat32.Dense) *mat32.Dense {
+	t := mat32.New(w.Cols, w.Rows)
+	for i := range w.Rows {
+		for j, v := range w.Row(i) {
+			t.Data[j*w.Rows+i] = v
+		}
+	}
+	return t
+}

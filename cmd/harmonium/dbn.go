@@ -740,7 +740,7 @@ type finetuneFlags struct {
 func (f *finetuneFlags) register(fs *flag.FlagSet) {
 	f.data.register(fs, "train")
 	fs.StringVar(&f.model, "model", "", "DBN model file from harmonium dbn train (required)")
-	fs.StringVar(&f.task, "task", "classify", "what to fine-tune for: classify (a softmax output layer, cross-entropy)")
+	fs.StringVar(&f.task, "task", "classify", "what to fine-tune for: classify (a softmax output layer, cross-entropy; saved as harmonium.nn/v1) or autoencode (a deep autoencoder: the stack unrolled into an encoder and a decoder with the transposed weights, fine-tuned on reconstruction cross-entropy; saved as harmonium.ae/v1; its recipe: adam, lr 0.001, no dropout, no decay, 50 epochs)")
 	fs.StringVar(&f.labelFile, "label-file", "", "labels, one integer per sample: .csv or .npy (MNIST folders have their own)")
 	fs.IntVar(&f.epochs, "epochs", 50, "passes over the training data")
 	fs.IntVar(&f.batch, "batch", 100, "minibatch size")
@@ -764,10 +764,10 @@ func (f *finetuneFlags) config() (nn.Config, error) {
 	switch {
 	case f.model == "":
 		return bad("--model is required")
-	case f.task == "autoencode":
-		return bad("--task autoencode is not implemented yet; --task classify is")
-	case f.task != "classify":
-		return bad("--task must be classify, got %q", f.task)
+	case f.task != "classify" && f.task != "autoencode":
+		return bad("--task must be classify or autoencode, got %q", f.task)
+	case f.task == "autoencode" && f.dropout != 0:
+		return bad("--dropout applies to --task classify")
 	case f.epochs < 1 || f.batch < 1:
 		return bad("--epochs and --batch must be positive")
 	case !(f.dropout >= 0 && f.dropout < 1), !(f.validate >= 0 && f.validate < 1):
@@ -800,6 +800,9 @@ func runFinetune(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if f.task == "autoencode" {
+		f.autoencodeRecipe(fs)
+	}
 	cfg, err := f.config()
 	if err != nil {
 		return err
@@ -810,6 +813,9 @@ func runFinetune(ctx context.Context, e *env, args []string) error {
 	d, meta, err := loadDBN(f.model)
 	if err != nil {
 		return err
+	}
+	if f.task == "autoencode" {
+		return f.autoencode(ctx, e, d, cfg, meta)
 	}
 	train, val, classes, err := f.load(ctx, e, d)
 	if err != nil {
