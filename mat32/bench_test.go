@@ -100,6 +100,7 @@ func BenchmarkSigmoidBiasSample(b *testing.B) { benchKernel(b, "SigmoidBiasSampl
 func BenchmarkBernoulli(b *testing.B)         { benchKernel(b, "Bernoulli") }
 func BenchmarkDiffStats(b *testing.B)         { benchKernel(b, "DiffStats") }
 func BenchmarkMomentumStep(b *testing.B)      { benchKernel(b, "MomentumStep") }
+func BenchmarkAdamStep(b *testing.B)          { benchKernel(b, "AdamStep") }
 func BenchmarkScale(b *testing.B)             { benchKernel(b, "Scale") }
 func BenchmarkSoftplusRowSums(b *testing.B)   { benchKernel(b, "SoftplusRowSums") }
 func BenchmarkAISHidden(b *testing.B)         { benchKernel(b, "AISHidden") }

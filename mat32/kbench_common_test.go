@@ -48,6 +48,10 @@ func kernelBenches() []kernelBench {
 	rp784, rs784, rb784 := randDense(r, 100, 784), New(100, 784), randDense(r, 1, 784).Data
 	rp500, rs500 := randDense(r, 100, 500), New(100, 500)
 	lx := randDense(r, 100, 500)
+	// Adam over the weights of a 784-500 layer: small gradients keep the
+	// weights and running means finite over any number of calls.
+	aw, ag, am, av := randDense(r, 784, 500), randDense(r, 784, 500), New(784, 500), New(784, 500)
+	Scale(ag, 1e-3)
 	return []kernelBench{
 		// The sigmoid of its own output stays in (0.5, 0.75): no need to
 		// restore x between calls.
@@ -56,6 +60,7 @@ func kernelBenches() []kernelBench {
 		{"Bernoulli", 100 * 784, func() { Bernoulli(vs, p, rng) }},
 		{"DiffStats", 100 * 784, func() { DiffStats(a, c, cs, 1e-3) }},
 		{"MomentumStep", 784 * 500, func() { MomentumStep(w.Data, v.Data, 1e-6) }},
+		{"AdamStep", 784 * 500, func() { AdamStep(aw.Data, ag.Data, am.Data, av.Data, 0.9, 0.999, 1e-3, 1.0005, 1e-8) }},
 		{"Scale", 100 * 500, func() { Scale(s, -1) }},
 		{"SoftplusRowSums", 100 * 500, func() { SoftplusRowSums(x, bias, 0.7, d) }},
 		{"AISHidden", 100 * 500, func() { AISHidden(x, bias, 0.5, 0.499, s, rng, d) }},

@@ -63,6 +63,9 @@ double hm_diff_stats(int path, const float *a, const float *b, int64_t rows, int
 void hm_momentum_step(int path, float *w, float *vel, int64_t n, float decay) {
 	HM_DISPATCH(HM_VOID, hm_momentum_step, (w, vel, n, decay))
 }
+void hm_adam_step(int path, float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, float eps) {
+	HM_DISPATCH(HM_VOID, hm_adam_step, (w, g, m, v, n, b1, b2, step, c2, eps))
+}
 void hm_scale(int path, float *x, int64_t n, float f) {
 	HM_DISPATCH(HM_VOID, hm_scale, (x, n, f))
 }
@@ -242,6 +245,20 @@ void hm_momentum_step_scalar(float *w, float *vel, int64_t n, float decay) {
 		v = (v < 1e-30f && v > -1e-30f) ? 0.0f : v;
 		vel[i] = v;
 		w[i] = w[i] + v;
+	}
+}
+
+// hm_adam_step_scalar computes 1-b1 and 1-b2 once, in float, as the other
+// versions do.
+void hm_adam_step_scalar(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, float eps) {
+	const float a1 = 1.0f - b1, a2 = 1.0f - b2;
+	for (int64_t i = 0; i < n; i++) {
+		float gi = g[i];
+		float mi = b1 * m[i] + a1 * gi;
+		float vi = b2 * v[i] + a2 * gi * gi;
+		m[i] = mi;
+		v[i] = vi;
+		w[i] = w[i] - step * mi / (sqrtf(vi) * c2 + eps);
 	}
 }
 

@@ -56,6 +56,9 @@ void hm_sigmoid_bias_sample(int path, float *x, float *s, const float *bias, int
 void hm_bernoulli(int path, float *s, const float *p, int64_t n, uint64_t key, uint64_t base);
 double hm_diff_stats(int path, const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq);
 void hm_momentum_step(int path, float *w, float *vel, int64_t n, float decay);
+// hm_adam_step is one Adam update of n values: m = b1*m + (1-b1)*g,
+// v = b2*v + (1-b2)*g*g, then w -= step*m / (sqrt(v)*c2 + eps).
+void hm_adam_step(int path, float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, float eps);
 void hm_scale(int path, float *x, int64_t n, float f);
 void hm_softplus_rowsum(int path, const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta, double *out);
 void hm_ais_hidden(int path, const float *x, const float *bias, int64_t rows, int64_t cols, float bk, float bp, float *s, uint64_t key, uint64_t base, double *delta);
@@ -81,6 +84,8 @@ void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols);
 	double hm_diff_stats_##sfx(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha,        \
 	                           float *sq);                                                                                   \
 	void hm_momentum_step_##sfx(float *w, float *vel, int64_t n, float decay);                                               \
+	void hm_adam_step_##sfx(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, \
+	                        float eps);                                                                                      \
 	void hm_scale_##sfx(float *x, int64_t n, float f);                                                                       \
 	void hm_softplus_rowsum_##sfx(const float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld, float beta,     \
 	                              double *out);                                                                              \

@@ -102,6 +102,21 @@ func momentumStep(w, vel []float32, decay float32) {
 	C.hm_momentum_step(C.int(p), fptr(w), fptr(vel), C.int64_t(len(w)), C.float(decay))
 }
 
+// adamStep is one Adam update of len(w) values; see adamStepGo.
+func adamStep(w, g, m, v []float32, b1, b2, step, c2, eps float32) {
+	if len(w) == 0 {
+		return
+	}
+	_, _, _ = g[len(w)-1], m[len(w)-1], v[len(w)-1]
+	p := currentPath()
+	if p == pathGo {
+		adamStepGo(w, g, m, v, b1, b2, step, c2, eps)
+		return
+	}
+	C.hm_adam_step(C.int(p), fptr(w), fptr(g), fptr(m), fptr(v), C.int64_t(len(w)),
+		C.float(b1), C.float(b2), C.float(step), C.float(c2), C.float(eps))
+}
+
 func scale(x []float32, f float32) {
 	if len(x) == 0 {
 		return

@@ -141,6 +141,22 @@ func momentumStepGo(w, vel []float32, decay float32) {
 	}
 }
 
+// adamStepGo sets m = b1*m + (1-b1)*g and v = b2*v + (1-b2)*g*g, then
+// w -= step*m / (sqrt(v)*c2 + eps), element by element.
+func adamStepGo(w, g, m, v []float32, b1, b2, step, c2, eps float32) {
+	a1, a2 := 1-b1, 1-b2
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for k, gk := range g {
+		mk := float32(b1*m[k]) + float32(a1*gk)
+		vk := float32(b2*v[k]) + float32(float32(a2*gk)*gk)
+		m[k], v[k] = mk, vk
+		// float32(math.Sqrt(float64(vk))) is the correctly rounded float32
+		// square root, as the C kernels' sqrtf and vector square roots.
+		d := float32(float32(math.Sqrt(float64(vk)))*c2) + eps
+		w[k] = w[k] - float32(step*mk)/d
+	}
+}
+
 // softplusf returns log(1 + e^x) as the C kernel computes it.
 func softplusf(x float32) float32 {
 	ax := x

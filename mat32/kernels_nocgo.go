@@ -27,6 +27,10 @@ func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, 
 
 func momentumStep(w, vel []float32, decay float32) { momentumStepGo(w, vel, decay) }
 
+func adamStep(w, g, m, v []float32, b1, b2, step, c2, eps float32) {
+	adamStepGo(w, g, m, v, b1, b2, step, c2, eps)
+}
+
 func scale(x []float32, f float32) { scaleGo(x, f) }
 
 func softplusRowSum(x, bias []float32, rows, ld int, beta float32, out []float64) {

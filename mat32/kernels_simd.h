@@ -454,6 +454,32 @@ HM_EXPORT void HM_NAME(hm_momentum_step)(float *w, float *vel, int64_t n, float 
 	}
 }
 
+// vadam_step is hm_adam_step on the HM_W values at w, g, m and v (on the
+// lanes of mask t only, unless full); k holds b1, 1-b1, b2, 1-b2, step,
+// c2 and eps.
+HM_INL void vadam_step(float *w, const float *g, float *m, float *v, const vf *k, vmask t, int full) {
+	vf gi = full ? vld(g) : vldm(g, t);
+	vf mi = vadd(vmul(k[0], full ? vld(m) : vldm(m, t)), vmul(k[1], gi));
+	vf vi2 = vadd(vmul(k[2], full ? vld(v) : vldm(v, t)), vmul(vmul(k[3], gi), gi));
+	vf d = vdiv(vmul(k[4], mi), vadd(vmul(vsqrt(vi2), k[5]), k[6]));
+	if (full) {
+		vst(m, mi);
+		vst(v, vi2);
+		vst(w, vsub(vld(w), d));
+	} else {
+		vstm(m, t, mi);
+		vstm(v, t, vi2);
+		vstm(w, t, vsub(vldm(w, t), d));
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_adam_step)(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, float eps) {
+	const vf k[7] = {vset(b1), vset(1.0f - b1), vset(b2), vset(1.0f - b2), vset(step), vset(c2), vset(eps)};
+	int64_t i = 0;
+	for (; i + HM_W <= n; i += HM_W) vadam_step(w + i, g + i, m + i, v + i, k, vtail(HM_W), 1);
+	if (i < n) vadam_step(w + i, g + i, m + i, v + i, k, vtail(n - i), 0);
+}
+
 HM_EXPORT void HM_NAME(hm_scale)(float *x, int64_t n, float f) {
 	const vf vf_ = vset(f);
 	int64_t i = 0;

@@ -1,10 +1,12 @@
 package mat32
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func randDense(r *rand.Rand, rows, cols int) *Dense {
@@ -398,5 +400,148 @@ func TestFlipSoftplusSums(t *testing.T) {
 		if got[i] != ref[i] || math.Abs(got[i]-direct) > 1e-5*direct {
 			t.Fatalf("row %d: %v, Go reference %v, float64 %v", i, got[i], ref[i], direct)
 		}
+	}
+}
+
+// adamInputs returns weights, gradients and running means w, g, m, v of n
+// values for AdamStep: w, g and m normal or awkward (kernelInput), v mostly
+// non-negative and often tiny (0, denormal, or so small that sqrt(v)*c2 is
+// below eps), with an infinity, a NaN or a negative value now and then.
+func adamInputs(r *rand.Rand, n int) (w, g, m, v []float32) {
+	w, g, m = kernelInput(r, n), kernelInput(r, n), kernelInput(r, n)
+	tiny := []float32{0, 1e-45, 1e-42, 1e-40, 1.1754942e-38, 1.1754944e-38, 1e-36, 1e-30, 1e-20, 1e-17, 1e-16, 4e-16, 1e-12}
+	odd := []float32{float32(math.Inf(1)), float32(math.NaN()), -1e-40, -1, float32(math.Copysign(0, -1))}
+	v = make([]float32, n)
+	for i := range v {
+		switch k := r.IntN(16); {
+		case k < 7:
+			v[i] = tiny[r.IntN(len(tiny))]
+		case k == 7:
+			v[i] = odd[r.IntN(len(odd))]
+		default:
+			v[i] = float32(math.Abs(r.NormFloat64()) * math.Pow(10, float64(r.IntN(9)-6)))
+		}
+	}
+	return w, g, m, v
+}
+
+// adamParams are AdamStep's b1, b2, step, c2 and eps: PyTorch's defaults
+// at steps 1 and 1000, others whose 1-b inexact, and eps 0 (divisions by
+// zero).
+var adamParams = [][5]float32{
+	{0.9, 0.999, 1e-3 / (1 - 0.9), float32(1 / math.Sqrt(1-0.999)), 1e-8},
+	{0.9, 0.999, 1e-3, 1.0002, 1e-8},
+	{0.7, 0.3, 0.37, 1.3, 1e-6},
+	{0.5, 0.25, 0.1, 1, 0},
+	{0, 0, 1, 1, 1e-8},
+}
+
+// AdamStep's kernel on every path equals the Go reference bit for bit, on
+// every length of tail (0, 1, around the vector widths, and 1000+3).
+func TestAdamStepPathsMatchGoReference(t *testing.T) {
+	forPaths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(91, 92))
+		for _, n := range []int{0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000 + 3} {
+			for pi, a := range adamParams {
+				name := fmt.Sprintf("n=%d params %d", n, pi)
+				w1, g, m1, v1 := adamInputs(r, n)
+				g0 := append([]float32(nil), g...)
+				w2, m2, v2 := append([]float32(nil), w1...), append([]float32(nil), m1...), append([]float32(nil), v1...)
+				adamStep(w1, g, m1, v1, a[0], a[1], a[2], a[3], a[4])
+				adamStepGo(w2, g0, m2, v2, a[0], a[1], a[2], a[3], a[4])
+				sameSlices(t, name+" weights", w1, w2)
+				sameSlices(t, name+" m", m1, m2)
+				sameSlices(t, name+" v", v1, v2)
+				sameSlices(t, name+" gradients (unchanged)", g, g0)
+				// The exported function too (one worker at these sizes).
+				w3, m3, v3 := append([]float32(nil), w2...), append([]float32(nil), m2...), append([]float32(nil), v2...)
+				AdamStep(w2, g, m2, v2, a[0], a[1], a[2], a[3], a[4])
+				adamStepGo(w3, g0, m3, v3, a[0], a[1], a[2], a[3], a[4])
+				sameSlices(t, name+" AdamStep weights", w2, w3)
+				sameSlices(t, name+" AdamStep m", m2, m3)
+				sameSlices(t, name+" AdamStep v", v2, v3)
+			}
+		}
+	})
+}
+
+// AdamStep split between workers gives the Go reference's results, with
+// any number of workers, and also when called from the parts of a split
+// (as nn's optimisers do).
+func TestAdamStepSplit(t *testing.T) {
+	const n = 3*minParallel + 5
+	r := rand.New(rand.NewPCG(93, 94))
+	w0, g, m0, v0 := adamInputs(r, n)
+	a := adamParams[0]
+	w, m, v := append([]float32(nil), w0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
+	adamStepGo(w, g, m, v, a[0], a[1], a[2], a[3], a[4])
+	forPaths(t, func(t *testing.T) {
+		for _, procs := range []int{1, 2, 3} {
+			old := runtime.GOMAXPROCS(procs)
+			w1, m1, v1 := append([]float32(nil), w0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
+			AdamStep(w1, g, m1, v1, a[0], a[1], a[2], a[3], a[4])
+			// Nested: each part of a split calls AdamStep on its own
+			// range, large enough to be split again.
+			w2, m2, v2 := append([]float32(nil), w0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				ParallelRows(2, n, func(r0, r1 int) {
+					for i := r0; i < r1; i++ {
+						lo, hi := i*n/2, (i+1)*n/2
+						AdamStep(w2[lo:hi], g[lo:hi], m2[lo:hi], v2[lo:hi], a[0], a[1], a[2], a[3], a[4])
+					}
+				})
+			}()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatalf("%d workers: AdamStep called from the parts of a split did not return", procs)
+			}
+			runtime.GOMAXPROCS(old)
+			what := fmt.Sprintf("%d workers", procs)
+			sameSlices(t, what+" weights", w1, w)
+			sameSlices(t, what+" m", m1, m)
+			sameSlices(t, what+" v", v1, v)
+			sameSlices(t, what+" nested weights", w2, w)
+			sameSlices(t, what+" nested m", m2, m)
+			sameSlices(t, what+" nested v", v2, v)
+		}
+	})
+}
+
+// AdamStep computes Adam's update: checked against float64 arithmetic on
+// ordinary values.
+func TestAdamStepAccuracy(t *testing.T) {
+	r := rand.New(rand.NewPCG(95, 96))
+	const n = 1000
+	w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range w {
+		w[i], g[i], m[i] = float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64()*0.1)
+		v[i] = float32(math.Abs(r.NormFloat64()) * math.Pow(10, float64(r.IntN(12)-10)))
+	}
+	w0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+	b1, b2, step, c2, eps := float32(0.9), float32(0.999), float32(0.01), float32(3.7), float32(1e-8)
+	AdamStep(w, g, m, v, b1, b2, step, c2, eps)
+	for i := range w {
+		gi := float64(g[i])
+		wm := float64(b1)*float64(m0[i]) + (1-float64(b1))*gi
+		wv := float64(b2)*float64(v0[i]) + (1-float64(b2))*gi*gi
+		d := float64(step) * wm / (math.Sqrt(wv)*float64(c2) + float64(eps))
+		if math.Abs(float64(m[i])-wm) > 1e-6*(math.Abs(float64(b1)*float64(m0[i]))+math.Abs(gi)) ||
+			math.Abs(float64(v[i])-wv) > 1e-6*wv ||
+			math.Abs(float64(w[i])-(float64(w0[i])-d)) > 1e-6*math.Abs(d)+1.2e-7*math.Abs(float64(w0[i])) {
+			t.Fatalf("element %d: w %g m %g v %g, want %g %g %g", i, w[i], m[i], v[i], float64(w0[i])-d, wm, wv)
+		}
+	}
+	for _, bad := range [][4]int{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("AdamStep with lengths %v did not panic", bad)
+				}
+			}()
+			AdamStep(w[bad[0]:], g[bad[1]:], m[bad[2]:], v[bad[3]:], b1, b2, step, c2, eps)
+		}()
 	}
 }

@@ -37,17 +37,20 @@ const (
 	kGaussian   // s = x + b[col] * z
 	kReLU       // x = max(0, x + b[col])
 	kReLUSample // the noisy rectified linear units of ReLUBiasSample
+	kAdam       // an Adam update (AdamStep)
 )
 
 // kernelJob is an element-wise kernel over the rows of a matrix (for
-// kMomentum, over len(x) single-element rows), split by rows.
+// kMomentum and kAdam, over len(x) single-element rows), split by rows.
 type kernelJob struct {
 	k         kernel
 	x, s, b   []float32 // operands; b is the bias or, for kMomentum, the velocity
+	v         []float32 // for kAdam (x, s, b, v: weights, gradients, m, v)
 	rows      int
 	cols      int
 	key, base uint64
 	f         float32
+	adam      [5]float32 // for kAdam: b1, b2, step, c2, eps
 	sy        splitSync
 }
 
@@ -65,6 +68,9 @@ func (j *kernelJob) run(p, parts int) {
 		bernoulli(j.s[lo:hi], j.x[lo:hi], j.key, j.base+uint64(lo))
 	case kMomentum:
 		momentumStep(j.x[lo:hi], j.b[lo:hi], j.f)
+	case kAdam:
+		a := &j.adam
+		adamStep(j.x[lo:hi], j.s[lo:hi], j.b[lo:hi], j.v[lo:hi], a[0], a[1], a[2], a[3], a[4])
 	case kGaussian:
 		gaussianSample(j.s[lo:hi], j.x[lo:hi], j.b, r1-r0, j.key, j.base, uint64(lo))
 	case kReLU:
@@ -79,12 +85,18 @@ func (j *kernelJob) run(p, parts int) {
 func runKernel(k kernel, x, s, b []float32, rows, cols int, key, base uint64, f float32) {
 	j := kernelJobs.Get().(*kernelJob)
 	j.k, j.x, j.s, j.b, j.rows, j.cols, j.key, j.base, j.f = k, x, s, b, rows, cols, key, base, f
-	if w := min(Workers(), rows); w >= 2 && rows*cols >= minParallel {
+	j.start()
+}
+
+// start runs the job set up in j, split between workers when there are
+// enough elements, and returns j to the pool.
+func (j *kernelJob) start() {
+	if w := min(Workers(), j.rows); w >= 2 && j.rows*j.cols >= minParallel {
 		split(w, j, &j.sy)
 	} else {
 		j.run(0, 1)
 	}
-	j.x, j.s, j.b = nil, nil, nil
+	j.x, j.s, j.b, j.v = nil, nil, nil, nil
 	kernelJobs.Put(j)
 }
 
@@ -175,6 +187,23 @@ func MomentumStep(w, vel []float32, decay float32) {
 		panic("mat32: MomentumStep lengths differ")
 	}
 	runKernel(kMomentum, w, nil, vel, len(w), 1, 0, 0, decay)
+}
+
+// AdamStep applies one step of the Adam optimiser to the weights w with
+// gradients g, updating the running means of the gradient m and of its
+// square v: for every k, m[k] = b1*m[k] + (1-b1)*g[k], v[k] = b2*v[k] +
+// (1-b2)*g[k]*g[k], then w[k] -= step*m[k] / (sqrt(v[k])*c2 + eps), in
+// float32 arithmetic in that order (step is the learning rate over
+// 1-b1^t and c2 is 1/sqrt(1-b2^t) at step t). All four slices have equal
+// length.
+func AdamStep(w, g, m, v []float32, b1, b2, step, c2, eps float32) {
+	if len(g) != len(w) || len(m) != len(w) || len(v) != len(w) {
+		panic("mat32: AdamStep lengths differ")
+	}
+	j := kernelJobs.Get().(*kernelJob)
+	j.k, j.x, j.s, j.b, j.v, j.rows, j.cols = kAdam, w, g, m, v, len(w), 1
+	j.adam = [5]float32{b1, b2, step, c2, eps}
+	j.start()
 }
 
 // SoftplusRowSums sets out[i] to the sum over j of

@@ -82,9 +82,23 @@ func poll(ch chan call) (call, bool) {
 	}
 }
 
+// helpersBusy is set while a split has the helpers. A split started while
+// another has them (from one of its parts, as when a ParallelRows function
+// calls AdamStep, or from another goroutine) runs all its parts on the
+// calling goroutine: the helpers may be running, or waiting for, the parts
+// of the first split, and waiting for them would deadlock.
+var helpersBusy atomic.Bool
+
 // split runs s in parts, part 0 on the calling goroutine, and returns when
 // every part has finished. sy must be idle; it is reused between calls.
 func split(parts int, s splitter, sy *splitSync) {
+	if !helpersBusy.CompareAndSwap(false, true) {
+		for p := 0; p < parts; p++ {
+			s.run(p, parts)
+		}
+		return
+	}
+	defer helpersBusy.Store(false)
 	startHelpers()
 	for p := 1; p < parts; p++ {
 		if p-1 < len(helpers) {

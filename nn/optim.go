@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/harmonium-ml/harmonium/mat32"
 )
 
 // Optimizer updates parameters from their gradients. The optimisers
@@ -207,12 +209,7 @@ func (o *Adam) Step(params []Param, lr float64) {
 
 func (o *Adam) update(i, lo, hi int) {
 	w, g := o.params[i].Value.Data[lo:hi], o.params[i].Grad.Data[lo:hi]
-	m, v := o.m[i][lo:hi], o.v[i][lo:hi]
-	for k, gk := range g {
-		m[k] = o.b1*m[k] + (1-o.b1)*gk
-		v[k] = o.b2*v[k] + (1-o.b2)*gk*gk
-		w[k] -= o.step * m[k] / (sqrt32(v[k])*o.c2 + o.eps)
-	}
+	mat32.AdamStep(w, g, o.m[i][lo:hi], o.v[i][lo:hi], o.b1, o.b2, o.step, o.c2, o.eps)
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
