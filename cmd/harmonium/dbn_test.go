@@ -198,9 +198,9 @@ func TestFinetune(t *testing.T) {
 	bad := [][]string{
 		{"finetune", "--model", rbmFile, "--data", x, "--label-file", y, "--out", filepath.Join(dir, "n2.safetensors")},
 		{"finetune", "--model", d, "--data", x, "--out", filepath.Join(dir, "n2.safetensors")},
-		{"finetune", "--model", d, "--data", x, "--label-file", y, "--task", "autoencode", "--out", filepath.Join(dir, "n2.safetensors")},
+		{"finetune", "--model", d, "--data", x, "--label-file", y, "--task", "denoise", "--out", filepath.Join(dir, "n2.safetensors")},
 	}
-	wants := []string{"single RBM", "has no labels", "not implemented yet"}
+	wants := []string{"single RBM", "has no labels", "classify or autoencode"}
 	for i, args := range bad {
 		code, _, errs := harmonium(t, args...)
 		if code == 0 || !strings.Contains(errs, wants[i]) {

@@ -72,7 +72,7 @@ func (f *finetuneFlags) autoencode(ctx context.Context, e *env, d *dbn.DBN, cfg 
 			fmt.Fprintf(e.stderr, format, a...)
 		}
 	}
-	say("fine-tuning %s as a deep %s on %d samples: %d epochs, %s lr %g\n", f.model, m, x.Rows, cfg.Epochs, f.optimizer, f.lr)
+	say("fine-tuning %s as a %s on %d samples: %d epochs, %s lr %g\n", f.model, m, x.Rows, cfg.Epochs, f.optimizer, f.lr)
 	b := newBar(e, "fine-tuning", f.quiet)
 	var history []nn.EpochStats
 	hooks := nn.Hooks{
