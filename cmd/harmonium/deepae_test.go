@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,5 +58,51 @@ func TestFinetuneAutoencode(t *testing.T) {
 	}
 	if code, _, errs := harmonium(t, "finetune", "--model", stack, "--data", x, "--task", "autoencode", "--dropout", "0.5", "--out", filepath.Join(dir, "x.safetensors")); code == 0 || !strings.Contains(errs, "--dropout") {
 		t.Errorf("--dropout with autoencode: %d %q", code, errs)
+	}
+}
+
+// TestGeneralCommandsTakeDBNsAndAutoencoders runs eval, features,
+// reconstruct and filters on a DBN and an autoencoder.
+func TestGeneralCommandsTakeDBNsAndAutoencoders(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := blobs(t, dir, 60)
+	d := filepath.Join(dir, "d.safetensors")
+	a := filepath.Join(dir, "a.safetensors")
+	if code, _, errs := harmonium(t, "dbn", "train", "--data", x, "--layers", "9,3", "--epochs", "2", "--quiet", "--out", d); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := harmonium(t, "ae", "train", "--data", x, "--code", "5", "--epochs", "2", "--quiet", "--out", a); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := harmonium(t, "eval", "--model", d, "--data", x, "--json")
+	var r struct {
+		ReconError float64 `json:"recon_error"`
+		Layers     []int
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !(r.ReconError > 0) || len(r.Layers) != 3 {
+		t.Fatalf("eval of a DBN: %d %q %s", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"features", "--model", d, "--data", x}, "3 features (level 2"},
+		{[]string{"features", "--model", d, "--data", x, "--layer", "1"}, "9 features (level 1"},
+		{[]string{"reconstruct", "--model", d, "--data", x, "--n", "4", "--image-shape", "4x4"}, "4 samples and their reconstructions"},
+		{[]string{"filters", "--model", d, "--n", "9", "--image-shape", "4x4"}, "filters of 9"},
+		{[]string{"filters", "--model", a, "--n", "5", "--image-shape", "4x4"}, "filters of 5"},
+	} {
+		ext := ".csv"
+		if c.args[0] != "features" {
+			ext = ".png"
+		}
+		outFile := filepath.Join(dir, c.args[0]+strconv.Itoa(len(c.args))+ext)
+		code, _, errs := harmonium(t, append(c.args, "--out", outFile)...)
+		if code != 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: %d %q, want %q", c.args, code, errs, c.want)
+		}
+	}
+	if code, _, errs := harmonium(t, "features", "--model", d, "--data", x, "--layer", "3", "--out", filepath.Join(dir, "f.csv")); code == 0 || !strings.Contains(errs, "levels 1 to 2") {
+		t.Errorf("features --layer 3 of a 2-level DBN: %d %q", code, errs)
 	}
 }

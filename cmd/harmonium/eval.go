@@ -38,8 +38,11 @@ func loadModelAndData(ctx context.Context, e *env, modelPath string, data *dataF
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	if isAE(args) {
+	switch kindOfArg(args) {
+	case modelfile.KindAE:
 		return runAEEval(ctx, e, args)
+	case modelfile.KindDBN:
+		return runDBNEval(ctx, e, args)
 	}
 	fs := newFlags(e, "eval", "measure a model on data: mean reconstruction error (sum over features of (v - p(v|h))^2, h sampled from p(h|v)) and mean free energy on the data as given; with --ais, --exact or --pll also the log-likelihood and pseudo-log-likelihood.",
 		"harmonium eval --model mnist.safetensors --data mnist --ais --json")
@@ -182,7 +185,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	model := fs.String("model", "", "model file (required)")
 	out := fs.String("out", "", "output file, .npy (float32) or .csv (required)")
 	labelsOut := fs.String("labels-out", "", "also write the data's labels, one per sample, to this .npy (int64) or .csv file (MNIST has them)")
-	layer := fs.Int("layer", -1, "for a neural network (harmonium nn train): the layer, 0-based, whose outputs to write (required for one; an RBM has one hidden layer)")
+	layer := fs.Int("layer", -1, "for a neural network (harmonium nn train): the layer, 0-based, whose outputs to write (required for one); for a DBN: the level, 1 for the first hidden layer (default: the top); an RBM has one hidden layer")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -202,6 +205,9 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		}
 		if kind == modelfile.KindAE && *layer == -1 {
 			return aeFeatures(ctx, e, *model, &data, *out, *labelsOut)
+		}
+		if kind == modelfile.KindDBN {
+			return dbnFeatures(ctx, e, *model, *layer, &data, *out, *labelsOut)
 		}
 		if *layer != -1 {
 			return usageError{fmt.Errorf("--layer applies to neural networks; %s is %s, whose features are p(h=1|v) of its one hidden layer (leave out --layer)", *model, kind.Describe())}

@@ -127,8 +127,11 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	if err := pic.check(); err != nil {
 		return err
 	}
-	if isAE(args) {
+	switch kindOfArg(args) {
+	case modelfile.KindAE:
 		return aeReconstruct(ctx, e, &pic, &data, *n, *random, *seed)
+	case modelfile.KindDBN:
+		return dbnReconstruct(ctx, e, &pic, &data, *n, *random, *seed)
 	}
 	m, meta, set, err := loadModelAndData(ctx, e, *model, &data)
 	if err != nil {
@@ -152,7 +155,7 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 }
 
 func runFilters(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "filters", "draw each hidden unit's incoming weights as an image tile, each scaled to its own range.",
+	fs := newFlags(e, "filters", "draw each hidden unit's incoming weights as an image tile, each scaled to its own range: an RBM's, a DBN's first layer's, or an autoencoder's first dense layer's.",
 		"harmonium filters --model mnist.safetensors --n 100 --out filters.png")
 	var pic pictureFlags
 	pic.register(fs)
@@ -170,21 +173,21 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 	if *model == "" {
 		return usageError{fmt.Errorf("--model is required")}
 	}
-	m, meta, _, err := modelfile.LoadRBM(*model)
+	w, meta, err := firstWeights(*model)
 	if err != nil {
 		return err
 	}
-	if *n > m.Hidden() {
-		return usageError{fmt.Errorf("--n %d is more than the %d hidden units of %s", *n, m.Hidden(), *model)}
+	if *n > w.Cols {
+		return usageError{fmt.Errorf("--n %d is more than the %d units of %s's first layer", *n, w.Cols, *model)}
 	}
-	shape, zoom, err := pic.resolve(m.Visible(), nil, meta)
+	shape, zoom, err := pic.resolve(w.Rows, nil, meta)
 	if err != nil {
 		return err
 	}
 	if err := viz.CheckGrid(*n, shape, viz.GridCols(*n), zoom, 1); err != nil {
 		return err
 	}
-	img := viz.Filters(m.W, *n, shape, zoom)
+	img := viz.Filters(w, *n, shape, zoom)
 	return pic.write(e, img, false, fmt.Sprintf("filters of %d hidden units", *n))
 }
 
