@@ -178,7 +178,7 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *n > w.Cols {
-		return usageError{fmt.Errorf("--n %d is more than the %d units of %s's first layer", *n, w.Cols, *model)}
+		return usageError{fmt.Errorf("--n %d is more than the %d hidden units of %s (its first layer)", *n, w.Cols, *model)}
 	}
 	shape, zoom, err := pic.resolve(w.Rows, nil, meta)
 	if err != nil {
