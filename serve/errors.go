@@ -18,6 +18,10 @@ var (
 	ErrUnauthorized = errors.New("missing or wrong bearer token")
 	ErrNotFound     = errors.New("not found")
 	ErrOverloaded   = errors.New("server busy or shutting down")
+	// ErrUnsupportedOp is an operation of POST /v1/models/{name}/{op}
+	// that the model's kind does not answer (classify on an autoencoder,
+	// say): a 400, whose message names the operations the kind answers.
+	ErrUnsupportedOp = errors.New("operation not supported by the model's kind")
 )
 
 // statusOf returns the HTTP status for an error.
@@ -30,7 +34,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrUnknownModel), errors.Is(err, cf.ErrUnknownUser), errors.Is(err, cf.ErrUnknownItem), errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnsupportedOp):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrOverloaded):
 		return http.StatusServiceUnavailable

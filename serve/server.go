@@ -1,9 +1,10 @@
 // Package serve answers HTTP requests with harmonium's models: recommendations,
 // predictions and similar items from collaborative-filtering models, ratings
-// collected into a database and used at once, and features, reconstructions
-// and anomaly scores from RBMs, with health checks, Prometheus metrics and
-// an OpenAPI description. See the README's "Serving" section and
-// serve/openapi.json for the endpoints.
+// collected into a database and used at once, features, reconstructions and
+// anomaly scores from RBMs, deep belief networks and autoencoders, and
+// classes from neural-network classifiers (instances as JSON or .npy), with
+// health checks, Prometheus metrics and an OpenAPI description. See the
+// README's "Serving" section and serve/openapi.json for the endpoints.
 package serve
 
 import (

@@ -33,12 +33,14 @@ const serveExamples = `harmonium serve --model ml=ml.safetensors --items ml-100k
   curl -X POST localhost:8080/v1/ratings -H 'Authorization: Bearer TOKEN' \
        -d '[{"user":"42","item":"50","rating":5}]'
   curl -X POST localhost:8080/v1/models/digits/features -d '{"instances": [[0, 1, ...]]}'
+  curl -X POST localhost:8080/v1/models/net/classify -H 'Content-Type: application/x-npy' --data-binary @x.npy
+  curl -X POST 'localhost:8080/v1/models/net/features?layer=1' -d '{"instances": [[0.5, ...]]}'
   curl localhost:8080/v1/models; curl localhost:8080/metrics; curl localhost:8080/openapi.json`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve models over HTTP until SIGTERM or Ctrl-C (then requests in flight finish and the database closes): GET /v1/recommend/{user}, /v1/predict/{user}/{item}, /v1/similar/{item} from cf models; POST /v1/ratings stores ratings durably and uses them at once; POST /v1/models/{name}/features|reconstruct|score for RBMs; /healthz, /readyz, /metrics, /v1/models, /openapi.json.", serveExamples)
+	fs := newFlags(e, "serve", "serve models over HTTP until SIGTERM or Ctrl-C (then requests in flight finish and the database closes): GET /v1/recommend/{user}, /v1/predict/{user}/{item}, /v1/similar/{item} from cf models; POST /v1/ratings stores ratings durably and uses them at once; POST /v1/models/{name}/features|reconstruct|score for rbm, dbn and ae models (score: an rbm's free energy, a dbn's or ae's reconstruction error), /classify and /features?layer=K for nn classifiers, instances as JSON or a .npy body; /healthz, /readyz, /metrics, /v1/models, /openapi.json.", serveExamples)
 	var models modelFlags
-	fs.Var(&models, "model", "NAME=FILE: a model file (cf or rbm) served as NAME; repeat for more (the first cf model answers the recommender endpoints unless ?model=NAME)")
+	fs.Var(&models, "model", "NAME=FILE: a model file of any kind (cf, rbm, nn, dbn or ae) served as NAME; repeat for more (the first cf model answers the recommender endpoints unless ?model=NAME)")
 	items := fs.String("items", "", "item titles for responses: u.item, movies.dat or movies.csv")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default; port 0 picks a free one)")
 	db := fs.String("db", "", "ratings database (SQLite, created if missing; default harmonium.db in the working folder)")
