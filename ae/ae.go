@@ -74,11 +74,14 @@ func specErr(format string, a ...any) error {
 
 // New builds the autoencoder of spec with weights drawn from seed.
 //
-// Dense kinds: ReLU hidden layers (He initialisation) down to the code,
-// then the mirror image up to the output layer. The code of an AE or DAE
-// is a sigmoid layer, like an RBM's hidden units; that of a VAE is a
-// Gaussian sample drawn from means and log-variances (linear outputs of
-// the last encoder layer). A Conv autoencoder has per stage a 3x3
+// Dense kinds: ReLU hidden layers down to the code, then the mirror image
+// up to the output layer. The code of an AE or DAE is a sigmoid layer, like
+// an RBM's hidden units (Xavier initialisation, as the output layer); that
+// of a VAE is a Gaussian sample drawn from means and log-variances (linear
+// outputs of the last encoder layer). The ReLU layers and all of a VAE's
+// start from PyTorch's default initialisation (nn.Uniform), with which
+// PyTorch's VAE example is measured: on it He's initialisation ended 0.6-0.8
+// nats worse after 10 epochs. A Conv autoencoder has per stage a 3x3
 // convolution with padding 1, ReLU and 2x2 max-pooling; its decoder per
 // stage a 2x upsampling and a 3x3 convolution, ReLU between stages.
 func New(s Spec, seed uint64) (*Model, error) {
@@ -140,11 +143,11 @@ func (s Spec) denseArch() (nn.Arch, int) {
 	var dense []int // indices of the encoder's dense layers, for tying
 	for _, h := range s.Layers {
 		dense = append(dense, len(a.Layers))
-		add(nn.LayerSpec{Kind: nn.KindDense, Units: h, Init: "he"}, nn.LayerSpec{Kind: nn.KindReLU})
+		add(nn.LayerSpec{Kind: nn.KindDense, Units: h, Init: "uniform"}, nn.LayerSpec{Kind: nn.KindReLU})
 	}
 	var code int
 	if s.Kind == VAE {
-		add(nn.LayerSpec{Kind: nn.KindDense, Units: 2 * s.Code, Init: "xavier"})
+		add(nn.LayerSpec{Kind: nn.KindDense, Units: 2 * s.Code, Init: "uniform"})
 		code = len(a.Layers)
 		add(nn.LayerSpec{Kind: nn.KindGaussianSample, Units: s.Code})
 	} else {
@@ -156,10 +159,14 @@ func (s Spec) denseArch() (nn.Arch, int) {
 	// The decoder: back through the hidden sizes to the input size.
 	sizes := append([]int(nil), s.Layers...)
 	for i := len(sizes) - 1; i >= 0; i-- {
-		a.Layers = append(a.Layers, s.decoderLayer(dense, i+1, sizes[i], "he"))
+		a.Layers = append(a.Layers, s.decoderLayer(dense, i+1, sizes[i], "uniform"))
 		add(nn.LayerSpec{Kind: nn.KindReLU})
 	}
-	add(s.decoderLayer(dense, 0, s.Input.Size(), "xavier"))
+	out := "xavier"
+	if s.Kind == VAE {
+		out = "uniform"
+	}
+	add(s.decoderLayer(dense, 0, s.Input.Size(), out))
 	return a, code
 }
 

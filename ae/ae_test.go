@@ -111,7 +111,7 @@ func TestTrainingReducesLoss(t *testing.T) {
 		{Kind: AE, Code: 4},
 		{Kind: AE, Code: 4, Tied: true},
 		{Kind: DAE, Code: 4, Noise: nn.NoiseMask, NoiseLevel: 0.3},
-		{Kind: VAE, Layers: []int{8}, Code: 2},
+		{Kind: VAE, Layers: []int{16}, Code: 2},
 		{Kind: AE, Code: 4, Output: Gaussian},
 	} {
 		s.Input = nn.Flat(16)

@@ -20,20 +20,26 @@ const (
 	// He is He et al.'s normal initialisation for ReLU layers: weights from
 	// N(0, 2 / fanIn).
 	He
+	// Uniform is PyTorch's default for its Linear and Conv layers (Kaiming
+	// uniform with a = sqrt(5)): weights from U(-a, a), a = 1/sqrt(fanIn).
+	Uniform
 )
 
-// String returns the name ParseInit reads: "", "xavier" or "he".
+// String returns the name ParseInit reads: "", "xavier", "he" or "uniform".
 func (i Init) String() string {
 	switch i {
 	case Xavier:
 		return "xavier"
 	case He:
 		return "he"
+	case Uniform:
+		return "uniform"
 	}
 	return ""
 }
 
-// ParseInit returns the Init named s ("" for Given).
+// ParseInit returns the Init named s ("" for Given, "xavier", "he" or
+// "uniform").
 func ParseInit(s string) (Init, error) {
 	switch s {
 	case "":
@@ -42,8 +48,10 @@ func ParseInit(s string) (Init, error) {
 		return Xavier, nil
 	case "he":
 		return He, nil
+	case "uniform":
+		return Uniform, nil
 	}
-	return Given, fmt.Errorf("unknown initialisation %q (want he or xavier)", s)
+	return Given, fmt.Errorf("unknown initialisation %q (want he, xavier or uniform)", s)
 }
 
 // fill draws w according to i for a layer with the given fan-in and fan-out.
@@ -58,6 +66,11 @@ func (i Init) fill(w []float32, fanIn, fanOut int, r *rand.Rand) {
 		sd := math.Sqrt(2 / float64(fanIn))
 		for k := range w {
 			w[k] = float32(sd * r.NormFloat64())
+		}
+	case Uniform:
+		a := 1 / math.Sqrt(float64(fanIn))
+		for k := range w {
+			w[k] = float32(a * (2*r.Float64() - 1))
 		}
 	}
 }

@@ -435,4 +435,18 @@ func TestInit(t *testing.T) {
 	if sd, want := math.Sqrt(sq/float64(len(c.W.Data))), math.Sqrt(2.0/72); math.Abs(sd-want) > 0.05*want {
 		t.Errorf("He weights have sd %v, want %v", sd, want)
 	}
+	u := Dense(400, 300, Uniform)
+	New(u).Init(1)
+	mx, sq = 0, 0
+	for _, v := range u.W.Data {
+		mx = max(mx, math.Abs(float64(v)))
+		sq += float64(v) * float64(v)
+	}
+	// U(-1/20, 1/20): maximum just under 0.05, standard deviation 0.05/sqrt(3).
+	if sd := math.Sqrt(sq / float64(len(u.W.Data))); mx > 0.05 || mx < 0.0499 || math.Abs(sd-0.05/math.Sqrt(3)) > 0.001 {
+		t.Errorf("uniform weights reach %v with sd %v, want U(-0.05, 0.05)", mx, sd)
+	}
+	if s, _ := ParseInit("uniform"); s != Uniform || Uniform.String() != "uniform" {
+		t.Error("uniform does not round-trip through its name")
+	}
 }
