@@ -337,21 +337,7 @@ func drawText(img *image.RGBA, text string, x, y int, c color.RGBA) {
 // BesideRGBA places images left to right, top-aligned, gap pixels of
 // paper apart, as Beside does but keeping their colours.
 func BesideRGBA(gap int, imgs ...image.Image) *image.RGBA {
-	w, h := 0, 0
-	for i, im := range imgs {
-		if i > 0 {
-			w += gap
-		}
-		w += im.Bounds().Dx()
-		h = max(h, im.Bounds().Dy())
-	}
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(out, out.Bounds(), &image.Uniform{Paper}, image.Point{}, draw.Src)
-	x := 0
-	for _, im := range imgs {
-		b := im.Bounds()
-		draw.Draw(out, image.Rect(x, 0, x+b.Dx(), b.Dy()), im, b.Min, draw.Src)
-		x += b.Dx() + gap
-	}
+	out := image.NewRGBA(besideBounds(gap, imgs))
+	placeBeside(out, gap, imgs)
 	return out
 }

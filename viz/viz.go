@@ -183,6 +183,13 @@ func Caption(img image.Image, lines ...string) *image.Gray {
 
 // Beside places images left to right, top-aligned, gap pixels of paper apart.
 func Beside(gap int, imgs ...image.Image) *image.Gray {
+	out := image.NewGray(besideBounds(gap, imgs))
+	placeBeside(out, gap, imgs)
+	return out
+}
+
+// besideBounds returns the bounds of imgs placed side by side gap apart.
+func besideBounds(gap int, imgs []image.Image) image.Rectangle {
 	w, h := 0, 0
 	for i, im := range imgs {
 		if i > 0 {
@@ -191,7 +198,12 @@ func Beside(gap int, imgs ...image.Image) *image.Gray {
 		w += im.Bounds().Dx()
 		h = max(h, im.Bounds().Dy())
 	}
-	out := image.NewGray(image.Rect(0, 0, w, h))
+	return image.Rect(0, 0, w, h)
+}
+
+// placeBeside fills out with paper and draws imgs on it left to right,
+// top-aligned, gap pixels apart.
+func placeBeside(out draw.Image, gap int, imgs []image.Image) {
 	draw.Draw(out, out.Bounds(), &image.Uniform{Paper}, image.Point{}, draw.Src)
 	x := 0
 	for _, im := range imgs {
@@ -199,7 +211,6 @@ func Beside(gap int, imgs ...image.Image) *image.Gray {
 		draw.Draw(out, image.Rect(x, 0, x+b.Dx(), b.Dy()), im, b.Min, draw.Src)
 		x += b.Dx() + gap
 	}
-	return out
 }
 
 // PNGBytes returns img encoded as PNG.

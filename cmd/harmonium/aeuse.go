@@ -51,15 +51,8 @@ func isAE(args []string) bool {
 // loadAEModel reads an autoencoder, saying clearly when the file holds
 // another kind of model.
 func loadAEModel(path string) (*ae.Model, map[string]string, error) {
-	if path == "" {
-		return nil, nil, usageError{errors.New("--model is required")}
-	}
-	kind, _, err := modelfile.KindOf(path)
-	if err != nil {
+	if err := requireKind(path, modelfile.KindAE, "an autoencoder"); err != nil {
 		return nil, nil, err
-	}
-	if kind != modelfile.KindAE {
-		return nil, nil, modelfile.WrongKind(path, kind, "an autoencoder")
 	}
 	m, meta, _, err := modelfile.LoadAE(path)
 	return m, meta, err

@@ -871,24 +871,15 @@ func (f *finetuneFlags) run(ctx context.Context, e *env, net *nn.Network, cfg nn
 		}
 	}
 	say("fine-tuning %s: %d samples, %d epochs, %s lr %g; products: %s\n", f.model, train.Rows(), cfg.Epochs, f.optimizer, f.lr, mat32.Backend())
-	b := newBar(e, "fine-tuning", f.quiet)
 	start := time.Now()
 	var history []nn.EpochStats
-	hooks := nn.Hooks{
-		Batch: func(epoch, done, total int) {
-			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
-		},
-		Epoch: func(s nn.EpochStats) error {
-			b.done()
-			history = append(history, s)
-			line := fmt.Sprintf("epoch %3d/%d  loss %.4f  accuracy %.4f", s.Epoch, cfg.Epochs, s.Loss, s.Accuracy)
-			if val.X != nil {
-				line += fmt.Sprintf("  validation: loss %.4f, accuracy %.4f", s.ValLoss, s.ValAccuracy)
-			}
-			say("%s  %6.2f s\n", line, s.Duration.Seconds())
-			return nil
-		},
-	}
+	b, hooks := f.hooks(e, cfg.Epochs, &history, func(s nn.EpochStats) string {
+		line := fmt.Sprintf("epoch %3d/%d  loss %.4f  accuracy %.4f", s.Epoch, cfg.Epochs, s.Loss, s.Accuracy)
+		if val.X != nil {
+			line += fmt.Sprintf("  validation: loss %.4f, accuracy %.4f", s.ValLoss, s.ValAccuracy)
+		}
+		return fmt.Sprintf("%s  %6.2f s", line, s.Duration.Seconds())
+	})
 	_, err := net.Fit(ctx, train, val, cfg, hooks)
 	b.done()
 	if err != nil {
@@ -898,12 +889,8 @@ func (f *finetuneFlags) run(ctx context.Context, e *env, net *nn.Network, cfg nn
 		return err
 	}
 	elapsed := time.Since(start)
-	meta := map[string]string{"pretrained": f.model, "task": f.task, "epochs": strconv.Itoa(cfg.Epochs), "learning_rate": strconv.FormatFloat(f.lr, 'g', -1, 64),
-		"optimizer": f.optimizer, "dropout": strconv.FormatFloat(f.dropout, 'g', -1, 64), "seed": strconv.FormatUint(f.seed, 10),
-		"train_seconds": strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64), "data": f.data.path}
-	if s := dbnMeta["image_shape"]; s != "" {
-		meta["image_shape"] = s
-	}
+	meta := f.meta(cfg.Epochs, elapsed, dbnMeta)
+	meta["dropout"], meta["train_seconds"], meta["data"] = strconv.FormatFloat(f.dropout, 'g', -1, 64), strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64), f.data.path
 	if err := modelfile.SaveNN(f.out, net, meta); err != nil {
 		return err
 	}

@@ -73,19 +73,8 @@ func (f *finetuneFlags) autoencode(ctx context.Context, e *env, d *dbn.DBN, cfg 
 		}
 	}
 	say("fine-tuning %s as a %s on %d samples: %d epochs, %s lr %g\n", f.model, m, x.Rows, cfg.Epochs, f.optimizer, f.lr)
-	b := newBar(e, "fine-tuning", f.quiet)
 	var history []nn.EpochStats
-	hooks := nn.Hooks{
-		Batch: func(epoch, done, total int) {
-			b.update((epoch-1)*total+done, cfg.Epochs*total, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
-		},
-		Epoch: func(s nn.EpochStats) error {
-			b.done()
-			history = append(history, s)
-			say("%s\n", epochLine(s, cfg.Epochs))
-			return nil
-		},
-	}
+	b, hooks := f.hooks(e, cfg.Epochs, &history, func(s nn.EpochStats) string { return epochLine(s, cfg.Epochs) })
 	start := time.Now()
 	_, err = m.Fit(ctx, t, x, val.X, hooks)
 	b.done()
@@ -100,12 +89,8 @@ func (f *finetuneFlags) autoencode(ctx context.Context, e *env, d *dbn.DBN, cfg 
 	if s, err := strconv.ParseFloat(dbnMeta["train_seconds"], 64); err == nil {
 		total += s // pretraining and fine-tuning
 	}
-	meta := map[string]string{"pretrained": f.model, "task": f.task, "epochs": strconv.Itoa(cfg.Epochs), "learning_rate": strconv.FormatFloat(f.lr, 'g', -1, 64),
-		"optimizer": f.optimizer, "seed": strconv.FormatUint(f.seed, 10), "finetune_seconds": strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64),
-		"train_seconds": strconv.FormatFloat(total, 'f', 2, 64), "data": set.Source}
-	if s := dbnMeta["image_shape"]; s != "" {
-		meta["image_shape"] = s
-	}
+	meta := f.meta(cfg.Epochs, elapsed, dbnMeta)
+	meta["finetune_seconds"], meta["train_seconds"], meta["data"] = strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64), strconv.FormatFloat(total, 'f', 2, 64), set.Source
 	if err := modelfile.SaveAE(f.out, m, meta); err != nil {
 		return err
 	}
@@ -115,4 +100,34 @@ func (f *finetuneFlags) autoencode(ctx context.Context, e *env, d *dbn.DBN, cfg 
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"model": f.out, "epochs": len(history), "loss": last.Loss, "recon_error": m.ReconError(x), "seconds": elapsed.Seconds()})
 	}
 	return nil
+}
+
+// hooks returns the progress bar and the training hooks of finetune: the
+// bar over all epochs, and after each epoch its statistics appended to
+// history and line(s) printed unless --quiet.
+func (f *finetuneFlags) hooks(e *env, epochs int, history *[]nn.EpochStats, line func(nn.EpochStats) string) (*bar, nn.Hooks) {
+	b := newBar(e, "fine-tuning", f.quiet)
+	return b, nn.Hooks{
+		Batch: func(epoch, done, total int) {
+			b.update((epoch-1)*total+done, epochs*total, fmt.Sprintf("epoch %d/%d", epoch, epochs))
+		},
+		Epoch: func(s nn.EpochStats) error {
+			b.done()
+			*history = append(*history, s)
+			if !f.quiet {
+				fmt.Fprintln(e.stderr, line(s))
+			}
+			return nil
+		},
+	}
+}
+
+// meta is the metadata finetune saves with either task's result.
+func (f *finetuneFlags) meta(epochs int, elapsed time.Duration, dbnMeta map[string]string) map[string]string {
+	meta := map[string]string{"pretrained": f.model, "task": f.task, "epochs": strconv.Itoa(epochs), "learning_rate": strconv.FormatFloat(f.lr, 'g', -1, 64),
+		"optimizer": f.optimizer, "seed": strconv.FormatUint(f.seed, 10)}
+	if s := dbnMeta["image_shape"]; s != "" {
+		meta["image_shape"] = s
+	}
+	return meta
 }

@@ -615,15 +615,8 @@ func nnCurvePanels(h []nn.EpochStats) []viz.Panel {
 // loadNN reads a neural-network model, saying clearly when the file holds
 // another kind of model.
 func loadNN(path string) (*nn.Network, map[string]string, error) {
-	if path == "" {
-		return nil, nil, usageError{errors.New("--model is required")}
-	}
-	kind, _, err := modelfile.KindOf(path)
-	if err != nil {
+	if err := requireKind(path, modelfile.KindNN, "a neural network"); err != nil {
 		return nil, nil, err
-	}
-	if kind != modelfile.KindNN {
-		return nil, nil, modelfile.WrongKind(path, kind, "a neural network")
 	}
 	return modelfile.LoadNN(path)
 }
@@ -864,6 +857,22 @@ func writeClassification(e *env, set *dataset.Set, pred []int, classes int, json
 			fmt.Fprintf(e.stdout, " %*d", w, c)
 		}
 		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+// requireKind checks that --model names a model file of kind want (what
+// describes it for the message), saying which commands apply otherwise.
+func requireKind(path string, want modelfile.Kind, what string) error {
+	if path == "" {
+		return usageError{errors.New("--model is required")}
+	}
+	kind, _, err := modelfile.KindOf(path)
+	if err != nil {
+		return err
+	}
+	if kind != want {
+		return modelfile.WrongKind(path, kind, what)
 	}
 	return nil
 }
