@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ type dbnTrainFlags struct {
 	data                                     dataFlags
 	layers, epochs, lr, visible, topUnits    string
 	labelFile, out, checkpoint, imageShape   string
+	report, curve                            string
 	cd, pcd, batch                           int
 	momentum, weightDecay                    float64
 	labels, standardize, resume, json, quiet bool
@@ -83,12 +85,20 @@ func (f *dbnTrainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.imageShape, "image-shape", "", "image height x width kept in the model for pictures, e.g. 28x28 (default: from the MNIST files)")
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object on stdout")
 	fs.BoolVar(&f.quiet, "quiet", false, "print nothing but errors (and --json)")
+	fs.StringVar(&f.report, "report", "", "write a self-contained HTML page: per-layer curves, the first layer's filters, reconstructions and, with --labels, dreams per class")
+	fs.StringVar(&f.curve, "curve", "", "write each layer's reconstruction error per epoch as a plot (.png or .svg)")
 }
 
 // check validates the flags that need no data.
 func (f *dbnTrainFlags) check() (hidden []int, vis, top rbm.Units, err error) {
 	if f.layers == "" {
 		return nil, 0, 0, usageError{errors.New("--layers is required, e.g. --layers 500,500,2000")}
+	}
+	if ext := strings.ToLower(filepath.Ext(f.report)); f.report != "" && ext != ".html" {
+		return nil, 0, 0, usageError{fmt.Errorf("--report must name a .html file, got %q", f.report)}
+	}
+	if ext := strings.ToLower(filepath.Ext(f.curve)); f.curve != "" && ext != ".png" && ext != ".svg" {
+		return nil, 0, 0, usageError{fmt.Errorf("--curve must name a .png or .svg file, got %q", f.curve)}
 	}
 	if hidden, err = intList("layers", f.layers, 0); err != nil {
 		return nil, 0, 0, err
@@ -414,6 +424,9 @@ func (f *dbnTrainFlags) run(ctx context.Context, e *env, t *dbn.Trainer, set *da
 		return err
 	}
 	say("saved %s (%s%s) after %s\n", f.out, sizesText(cfg), labelText(cfg.Labels), fmtDuration(elapsed))
+	if err := f.pictures(ctx, e, d, cfg, set, *history, elapsed); err != nil {
+		return err
+	}
 	if f.json {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"model": f.out, "sizes": d.Sizes(), "labels": d.Labels,
 			"samples": set.X.Rows, "epochs": *history, "seconds": elapsed.Seconds(), "backend": mat32.Backend()})
@@ -902,6 +915,32 @@ func (f *finetuneFlags) run(ctx context.Context, e *env, net *nn.Network, cfg nn
 			res["validation_accuracy"] = last.ValAccuracy
 		}
 		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	return nil
+}
+
+// pictures writes --curve and --report.
+func (f *dbnTrainFlags) pictures(ctx context.Context, e *env, d *dbn.DBN, cfg dbn.Config, set *dataset.Set, h []dbnRecord, elapsed time.Duration) error {
+	if f.curve != "" {
+		if err := viz.WriteCurves(f.curve, dbnCurvePanels(h, len(d.Layers))); err != nil {
+			return err
+		}
+		if !f.quiet {
+			fmt.Fprintf(e.stderr, "wrote %s\n", f.curve)
+		}
+	}
+	if f.report == "" {
+		return nil
+	}
+	r, err := buildDBNReport(ctx, d, cfg, set, h, elapsed, f.seed)
+	if err != nil {
+		return err
+	}
+	if err := viz.WriteReport(f.report, r); err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintf(e.stderr, "wrote %s\n", f.report)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,5 +105,37 @@ func TestGeneralCommandsTakeDBNsAndAutoencoders(t *testing.T) {
 	}
 	if code, _, errs := harmonium(t, "features", "--model", d, "--data", x, "--layer", "3", "--out", filepath.Join(dir, "f.csv")); code == 0 || !strings.Contains(errs, "levels 1 to 2") {
 		t.Errorf("features --layer 3 of a 2-level DBN: %d %q", code, errs)
+	}
+}
+
+// TestDBNReport trains a small labelled DBN with --report and --curve and
+// checks the page holds the curves, filters, reconstructions and dreams.
+func TestDBNReport(t *testing.T) {
+	dir := t.TempDir()
+	x, y := blobs(t, dir, 90)
+	page, curve := filepath.Join(dir, "r.html"), filepath.Join(dir, "c.png")
+	code, _, errs := harmonium(t, "dbn", "train", "--data", x, "--label-file", y, "--labels", "--layers", "9,6", "--epochs", "2", "--image-shape", "4x4",
+		"--quiet", "--report", page, "--curve", curve, "--out", filepath.Join(dir, "d.safetensors"))
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Training curves", "Filters", "Reconstructions", "Dreams", "layer 1 reconstruction error"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(curve); err != nil {
+		t.Error(err)
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	if code, _, errs := harmonium(t, "dbn", "train", "--data", x, "--layers", "4", "--report", filepath.Join(dir, "r.txt"), "--out", bad); code == 0 || !strings.Contains(errs, "--report") {
+		t.Errorf("--report r.txt: %d %q", code, errs)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Error("a refused dbn train wrote its model")
 	}
 }
