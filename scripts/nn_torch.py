@@ -27,21 +27,20 @@ it is set (libgomp's spinning fights for the cores on a busy machine).
 """
 
 import argparse
-import gzip
 import json
 import os
 import statistics
-import struct
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist"))
+import torchside
+
+NAME = "nn_torch.py"
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
+    p.add_argument("data", nargs="?", default=torchside.DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
     p.add_argument("--arch", default="cnn", help="mlp:H1,H2,... or cnn (default %(default)s)")
     p.add_argument("--epochs", type=int, default=1, help="epochs to time (default %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave the default)")
@@ -50,9 +49,7 @@ def parse_args():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
-    for k in ("epochs", "batch", "rows"):
-        if getattr(a, k) <= 0:
-            p.error("--%s must be positive" % k)
+    torchside.require_positive(p, a, ("epochs", "batch", "rows"))
     if a.threads < 0:
         p.error("--threads must not be negative")
     if a.arch != "cnn" and not a.arch.startswith("mlp:"):
@@ -61,43 +58,8 @@ def parse_args():
 
 
 ARGS = parse_args()
-if ARGS.threads:
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
-if ARGS.threads != 1:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    import numpy as np
-    import torch
-    from torch import nn
-except ImportError as e:
-    sys.exit("nn_torch.py: %s (%s)\ninstall Debian's PyTorch: apt-get install -y python3-torch python3-numpy, "
-             "and run this script with /usr/bin/python3" % (e, sys.executable))
-
-
-def find_idx(folder, stem):
-    for name in (stem, stem + ".gz"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    sys.exit("nn_torch.py: no %s or %s.gz in %s" % (stem, stem, folder))
-
-
-def read_idx(path, images):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if images:
-        magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-        if magic != 2051:
-            sys.exit("nn_torch.py: %s is not an IDX image file" % path)
-        x = np.frombuffer(raw, dtype=np.uint8, count=n * rows * cols, offset=16)
-        return x.reshape(n, rows * cols).astype(np.float32) / np.float32(255)
-    magic, n = struct.unpack(">II", raw[:8])
-    if magic != 2049:
-        sys.exit("nn_torch.py: %s is not an IDX label file" % path)
-    return np.frombuffer(raw, dtype=np.uint8, count=n, offset=8).astype(np.int64)
+np, torch = torchside.import_torch(NAME, ARGS.threads)  # sets the thread variables first
+from torch import nn  # noqa: E402 (after import_torch)
 
 
 def build(arch, classes):
@@ -132,11 +94,9 @@ def init(net):
 
 def main():
     a = ARGS
-    if a.threads:
-        torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    x_np = read_idx(find_idx(a.data, "train-images-idx3-ubyte"), True)
-    y_np = read_idx(find_idx(a.data, "train-labels-idx1-ubyte"), False)
+    x_np = torchside.read_images(torchside.find_idx(a.data, "train-images-idx3-ubyte", NAME), NAME)
+    y_np = torchside.read_labels(torchside.find_idx(a.data, "train-labels-idx1-ubyte", NAME), NAME)
     reps = -(-a.rows // x_np.shape[0])
     x_np = np.ascontiguousarray(np.tile(x_np, (reps, 1))[: a.rows])
     y_np = np.ascontiguousarray(np.tile(y_np, reps)[: a.rows])

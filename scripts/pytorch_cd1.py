@@ -37,21 +37,20 @@ Debian build does its matrix products through the system OpenBLAS).
 
 import argparse
 import ctypes
-import gzip
 import json
 import os
 import statistics
-import struct
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist"))
+import torchside
+
+NAME = "pytorch_cd1.py"
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
+    p.add_argument("data", nargs="?", default=torchside.DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
     p.add_argument("--epochs", type=int, default=3, help="epochs to time (default %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads and OpenBLAS threads (0: leave the defaults)")
     p.add_argument("--hidden", type=int, default=500)
@@ -62,52 +61,16 @@ def parse_args():
     p.add_argument("--sampler", choices=["rand", "bernoulli"], default="rand",
                    help="hidden sampling: rand = torch.rand + comparison (default), bernoulli = Tensor.bernoulli_")
     a = p.parse_args()
-    for k in ("epochs", "hidden", "batch", "rows"):
-        if getattr(a, k) <= 0:
-            p.error("--%s must be positive" % k)
+    torchside.require_positive(p, a, ("epochs", "hidden", "batch", "rows"))
     if a.threads < 0:
         p.error("--threads must not be negative")
     return a
 
 
 ARGS = parse_args()
-if ARGS.threads:
-    # OpenBLAS and libgomp read these when torch loads them; set them before
-    # the import.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
-if ARGS.threads != 1:
-    # With several threads, libgomp's default of spinning while idle steals
-    # the cores from OpenBLAS's threads during the products (on a loaded
-    # 2-core machine an epoch went from 3.6 s to over 50 s); passive waiting
-    # is PyTorch's best setting here. An explicit OMP_WAIT_POLICY wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    import numpy as np
-    import torch
-except ImportError as e:
-    sys.exit("pytorch_cd1.py: %s (%s)\ninstall Debian's PyTorch: apt-get install -y python3-torch python3-numpy, "
-             "and run this script with /usr/bin/python3" % (e, sys.executable))
-
-
-def find_idx(folder, stem):
-    for name in (stem, stem + ".gz"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    sys.exit("pytorch_cd1.py: no %s or %s.gz in %s" % (stem, stem, folder))
-
-
-def read_images(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != 2051:
-        sys.exit("pytorch_cd1.py: %s is not an IDX image file (magic %d)" % (path, magic))
-    x = np.frombuffer(raw, dtype=np.uint8, count=n * rows * cols, offset=16)
-    return x.reshape(n, rows * cols).astype(np.float32) / np.float32(255)
+# OpenBLAS and libgomp read their thread variables when torch loads them, so
+# import_torch sets them first. This script has always left MKL_NUM_THREADS alone.
+np, torch = torchside.import_torch(NAME, ARGS.threads, ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
 
 
 def openblas():
@@ -133,10 +96,8 @@ def cpu_capability():
 def main():
     a = ARGS
     ob = openblas()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-        if ob is not None and hasattr(ob, "openblas_set_num_threads"):
-            ob.openblas_set_num_threads(ctypes.c_int(a.threads))
+    if a.threads and ob is not None and hasattr(ob, "openblas_set_num_threads"):
+        ob.openblas_set_num_threads(ctypes.c_int(a.threads))  # torch's own count: import_torch
     corename = None
     if ob is not None and hasattr(ob, "openblas_get_corename"):
         ob.openblas_get_corename.restype = ctypes.c_char_p
@@ -146,7 +107,7 @@ def main():
         ob_threads = ob.openblas_get_num_threads()
 
     t0 = time.perf_counter()
-    x_np = read_images(find_idx(a.data, "train-images-idx3-ubyte"))
+    x_np = torchside.read_images(torchside.find_idx(a.data, "train-images-idx3-ubyte", NAME), NAME)
     reps = -(-a.rows // x_np.shape[0])
     x_np = np.ascontiguousarray(np.tile(x_np, (reps, 1))[: a.rows])
     print("loaded %d x %d in %.1f s" % (x_np.shape + (time.perf_counter() - t0,)), file=sys.stderr)
@@ -214,7 +175,7 @@ def main():
             secs.append(time.perf_counter() - start)
             errs.append(err / n)
             if not torch.isfinite(W).all():
-                sys.exit("pytorch_cd1.py: training diverged")
+                sys.exit(NAME + ": training diverged")
             print("epoch %d: %.3f s, reconstruction error %.3f" % (epoch + 1, secs[-1], errs[-1]), file=sys.stderr)
 
     srt = sorted(secs)

@@ -38,16 +38,15 @@ it is set (libgomp's spinning fights for the cores on a busy machine).
 """
 
 import argparse
-import gzip
 import json
 import math
 import os
-import struct
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist"))
+import torchside
+
+NAME = "vae_torch.py"
 
 # Rows (images x importance samples) put through the network at once by --iwae.
 IWAE_CHUNK_ROWS = 100000
@@ -55,7 +54,7 @@ IWAE_CHUNK_ROWS = 100000
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
+    p.add_argument("data", nargs="?", default=torchside.DEFAULT_DATA, help="folder with the MNIST IDX files (default %(default)s)")
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default %(default)s)")
     p.add_argument("--batch", type=int, default=128, help="minibatch size (default %(default)s)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default %(default)s)")
@@ -66,9 +65,7 @@ def parse_args():
     p.add_argument("--iwae-n", type=int, default=1000, metavar="N",
                    help="test images (the first N) for --iwae (default %(default)s)")
     a = p.parse_args()
-    for k in ("epochs", "batch", "iwae_n"):
-        if getattr(a, k) <= 0:
-            p.error("--%s must be positive" % k.replace("_", "-"))
+    torchside.require_positive(p, a, ("epochs", "batch", "iwae_n"))
     if not a.lr > 0:
         p.error("--lr must be positive")
     if a.threads < 0:
@@ -79,46 +76,14 @@ def parse_args():
 
 
 ARGS = parse_args()
-if ARGS.threads:
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
-if ARGS.threads != 1:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    import numpy as np
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-except ImportError as e:
-    sys.exit("vae_torch.py: %s (%s)\ninstall Debian's PyTorch: apt-get install -y python3-torch python3-numpy, "
-             "and run this script with /usr/bin/python3" % (e, sys.executable))
-
-
-def find_idx(folder, stem):
-    for name in (stem, stem + ".gz"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    sys.exit("vae_torch.py: no %s or %s.gz in %s" % (stem, stem, folder))
+np, torch = torchside.import_torch(NAME, ARGS.threads)  # sets the thread variables first
+from torch import nn  # noqa: E402 (after import_torch)
+from torch.nn import functional as F  # noqa: E402
 
 
 def read_images(path):
-    """The images of an IDX file as float32 rows of pixel / 255."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 16:
-        sys.exit("vae_torch.py: %s is too short for an IDX image file" % path)
-    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != 2051:
-        sys.exit("vae_torch.py: %s is not an IDX image file" % path)
-    if rows * cols != 784:
-        sys.exit("vae_torch.py: %s has %dx%d images; the example's VAE takes 28x28" % (path, rows, cols))
-    if len(raw) < 16 + n * rows * cols:
-        sys.exit("vae_torch.py: %s is truncated" % path)
-    x = np.frombuffer(raw, dtype=np.uint8, count=n * rows * cols, offset=16)
-    return x.reshape(n, rows * cols).astype(np.float32) / np.float32(255)
+    """The images of an IDX file as float32 rows of pixel / 255; they must be 28x28."""
+    return torchside.read_images(path, NAME, size=(28, 28), user="the example's VAE")
 
 
 class VAE(nn.Module):
@@ -203,11 +168,9 @@ def iwae_log_likelihood(model, X, k):
 
 def main():
     a = ARGS
-    if a.threads:
-        torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    x_train = read_images(find_idx(a.data, "train-images-idx3-ubyte"))
-    x_test = read_images(find_idx(a.data, "t10k-images-idx3-ubyte"))
+    x_train = read_images(torchside.find_idx(a.data, "train-images-idx3-ubyte", NAME))
+    x_test = read_images(torchside.find_idx(a.data, "t10k-images-idx3-ubyte", NAME))
     print("loaded %d training and %d test images in %.1f s" % (x_train.shape[0], x_test.shape[0], time.perf_counter() - t0),
           file=sys.stderr)
 
