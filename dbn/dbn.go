@@ -47,6 +47,11 @@ var (
 type DBN struct {
 	Layers []*rbm.RBM
 	Labels int
+	// Gen, after up-down fine-tuning (UpDown), holds the generative
+	// weights of the layers below the top, which Down and the dreams use;
+	// Layers then hold the recognition weights that Transform uses. Nil
+	// while the weights are tied.
+	Gen []GenLayer
 }
 
 // New returns the DBN of the given layers (not copied) after checking that
@@ -107,6 +112,9 @@ func (d *DBN) ValidatePartial(total int) error {
 			return fmt.Errorf("%w: layer %d has %d visible units but layer %d has %d hidden units", ErrShape, i, m.Visible(), i-1, d.Layers[i-1].Hidden())
 		}
 	}
+	if err := d.validateGen(); err != nil {
+		return err
+	}
 	if labels == 0 {
 		if top > 0 && d.Layers[top].Visible() != d.Layers[top-1].Hidden() {
 			return fmt.Errorf("%w: layer %d has %d visible units but layer %d has %d hidden units", ErrShape, top, d.Layers[top].Visible(), top-1, d.Layers[top-1].Hidden())
@@ -122,6 +130,24 @@ func (d *DBN) ValidatePartial(total int) error {
 	}
 	if top > 0 && t.Visible() != d.Layers[top-1].Hidden()+d.Labels {
 		return fmt.Errorf("%w: the top RBM has %d visible units but layer %d has %d hidden units and there are %d labels", ErrShape, t.Visible(), top-1, d.Layers[top-1].Hidden(), d.Labels)
+	}
+	return nil
+}
+
+// validateGen checks the generative layers: none, or one per layer below
+// the top, each shaped as its recognition layer.
+func (d *DBN) validateGen() error {
+	if d.Gen == nil {
+		return nil
+	}
+	if len(d.Gen) != len(d.Layers)-1 {
+		return fmt.Errorf("%w: %d generative layers for %d layers below the top", ErrShape, len(d.Gen), len(d.Layers)-1)
+	}
+	for i, g := range d.Gen {
+		m := d.Layers[i]
+		if g.W == nil || g.W.Rows != m.Visible() || g.W.Cols != m.Hidden() || len(g.VisBias) != m.Visible() {
+			return fmt.Errorf("%w: generative layer %d is not %dx%d with %d biases", ErrShape, i, m.Visible(), m.Hidden(), m.Visible())
+		}
 	}
 	return nil
 }
@@ -154,6 +180,9 @@ func (d *DBN) Clone() *DBN {
 	c := &DBN{Labels: d.Labels}
 	for _, m := range d.Layers {
 		c.Layers = append(c.Layers, m.Clone())
+	}
+	for _, g := range d.Gen {
+		c.Gen = append(c.Gen, GenLayer{W: g.W.Clone(), VisBias: append([]float32(nil), g.VisBias...)})
 	}
 	return c
 }
@@ -218,7 +247,13 @@ func (d *DBN) Down(h *mat32.Dense, level int, rng *mat32.RNG) (*mat32.Dense, err
 	for i := level - 1; i >= 0; i-- {
 		m := d.layerView(i)
 		p := mat32.New(x.Rows, m.Visible())
-		m.VisibleProbs(p, x)
+		if i < len(d.Gen) {
+			g := d.Gen[i]
+			mat32.Gemm(false, true, 1, x, g.W, 0, p)
+			mat32.SigmoidBias(p, g.VisBias)
+		} else {
+			m.VisibleProbs(p, x)
+		}
 		if rng != nil && i > 0 {
 			mat32.Bernoulli(p, p, rng)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/harmonium-ml/harmonium/dbn"
+	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
 
@@ -81,7 +82,47 @@ func SaveDBN(path string, d *dbn.DBN, total int, meta map[string]string, st *dbn
 	if st != nil {
 		md[metaLayersDone] = strconv.Itoa(st.Done)
 	}
+	for i, g := range d.Gen {
+		ts = append(ts, Tensor{Name: genPrefix(i) + tWeights, Shape: []int{g.W.Rows, g.W.Cols}, Data: g.W.Data},
+			Tensor{Name: genPrefix(i) + tVisBias, Shape: []int{len(g.VisBias)}, Data: g.VisBias})
+	}
 	return Write(path, ts, md)
+}
+
+// genPrefix is the prefix of the generative tensors of layer i after
+// up-down fine-tuning: generative.K.weights [visible, hidden] and
+// generative.K.visible_bias [visible].
+func genPrefix(i int) string { return "generative." + strconv.Itoa(i) + "." }
+
+// generative reads the generative layers of an up-down fine-tuned DBN:
+// none, or weights and visible biases for every layer below the top,
+// shaped as that layer, finite, and no other generative tensor.
+func (c checker) generative(d *dbn.DBN) error {
+	n := 0
+	for name := range c.f.Tensors {
+		if strings.HasPrefix(name, "generative.") {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if n != 2*(len(d.Layers)-1) {
+		return c.errorf("%d generative tensors; an up-down fine-tuned DBN of %d layers has %d (weights and visible biases of each layer below the top)", n, len(d.Layers), 2*(len(d.Layers)-1))
+	}
+	for i := range len(d.Layers) - 1 {
+		m := d.Layers[i]
+		w, err := c.floats(genPrefix(i)+tWeights, m.Visible(), m.Hidden())
+		if err != nil {
+			return err
+		}
+		b, err := c.floats(genPrefix(i)+tVisBias, m.Visible())
+		if err != nil {
+			return err
+		}
+		d.Gen = append(d.Gen, dbn.GenLayer{W: mat32.FromSlice(m.Visible(), m.Hidden(), w), VisBias: b})
+	}
+	return nil
 }
 
 // layerTensors returns the parameters of layer m under prefix p; with
@@ -247,6 +288,9 @@ func loadDBN(c checker) (*dbn.DBN, int, *dbn.State, error) {
 	}
 	if err := d.ValidatePartial(h.total); err != nil {
 		return nil, 0, nil, c.errorf("%v", err)
+	}
+	if err := c.generative(d); err != nil {
+		return nil, 0, nil, err
 	}
 	if s, ok := c.f.Meta[metaSizes]; ok && s != sizesString(d) {
 		return nil, 0, nil, c.errorf("metadata %s %q disagrees with the tensors' sizes %s", metaSizes, s, sizesString(d))

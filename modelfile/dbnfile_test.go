@@ -233,3 +233,48 @@ func FuzzLoadDBN(f *testing.F) {
 		}
 	})
 }
+
+// TestDBNGenerativeRoundTrip saves and loads the generative layers of an
+// up-down fine-tuned DBN, and refuses incomplete or misshapen ones.
+func TestDBNGenerativeRoundTrip(t *testing.T) {
+	d := smallDBNs(t)["labelled"]
+	g := d.Layers[0].W.Clone()
+	g.Data[3] = 7
+	d.Gen = []dbn.GenLayer{{W: g, VisBias: []float32{1, 2, 3, 4, 5}}}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "ud.safetensors")
+	if err := SaveDBN(p, d, len(d.Layers), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, _, err := LoadDBN(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Gen) != 1 || !slices.Equal(got.Gen[0].W.Data, g.Data) || !slices.Equal(got.Gen[0].VisBias, d.Gen[0].VisBias) {
+		t.Fatalf("generative layers %+v", got.Gen)
+	}
+	f, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []Tensor
+	for name, tn := range f.Tensors {
+		if name != genPrefix(0)+tVisBias {
+			ts = append(ts, tn)
+		}
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	if err := Write(bad, ts, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := LoadDBN(bad); err == nil || !strings.Contains(err.Error(), "generative tensors") {
+		t.Errorf("a DBN missing a generative tensor: %v", err)
+	}
+	ts = append(ts, Tensor{Name: genPrefix(0) + tVisBias, Shape: []int{4}, Data: []float32{1, 2, 3, 4}})
+	if err := Write(bad, ts, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := LoadDBN(bad); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("a misshapen generative bias: %v", err)
+	}
+}

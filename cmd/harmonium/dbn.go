@@ -29,16 +29,16 @@ func init() {
 }
 
 func runDBN(ctx context.Context, e *env, args []string) error {
-	subs := map[string]func(context.Context, *env, []string) error{"train": runDBNTrain, "sample": runDBNSample, "classify": runDBNClassify}
+	subs := map[string]func(context.Context, *env, []string) error{"train": runDBNTrain, "sample": runDBNSample, "classify": runDBNClassify, "updown": runDBNUpDown}
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprintln(e.stdout, "harmonium dbn: deep belief networks, stacks of RBMs trained greedily one layer at a time (Hinton, Osindero & Teh 2006).")
-		fmt.Fprintln(e.stdout, "\nCommands:\n  train     train a DBN layer by layer; --labels puts a softmax label group in the top RBM\n  sample    dreams: Gibbs sampling in the top RBM (a label clamped), then one pass down to pixels (PNG)\n  classify  generative classification by a DBN trained with --labels: accuracy and confusion matrix")
+		fmt.Fprintln(e.stdout, "\nCommands:\n  train     train a DBN layer by layer; --labels puts a softmax label group in the top RBM\n  sample    dreams: Gibbs sampling in the top RBM (a label clamped), then one pass down to pixels (PNG)\n  classify  generative classification by a DBN trained with --labels: accuracy and confusion matrix\n  updown    up-down fine-tuning of a DBN trained with --labels: separate generative weights, for better dreams")
 		fmt.Fprintln(e.stdout, "\nExample:\n  harmonium dbn train --data ../shared/data/mnist --layers 500,500,2000 --labels --seed 1 --out dbn.safetensors\n  harmonium dbn classify --model dbn.safetensors --data ../shared/data/mnist --json\n  harmonium dbn sample --model dbn.safetensors --out dreams.png")
 		return nil
 	}
 	sub, ok := subs[args[0]]
 	if !ok {
-		return usageError{fmt.Errorf("unknown dbn command %q (want train, sample or classify)", args[0])}
+		return usageError{fmt.Errorf("unknown dbn command %q (want train, sample, classify or updown)", args[0])}
 	}
 	return sub(ctx, e, args[1:])
 }
