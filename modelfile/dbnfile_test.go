@@ -32,7 +32,9 @@ func smallDBNs(t testing.TB) map[string]*dbn.DBN {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]*dbn.DBN{"labelled": labelled, "gaussian": gauss, "one": one}
+	updown := labelled.Clone()
+	updown.Gen = []dbn.GenLayer{{W: updown.Layers[0].W.Clone(), VisBias: []float32{1, 2, 3, 4, 5}}}
+	return map[string]*dbn.DBN{"labelled": labelled, "gaussian": gauss, "one": one, "updown": updown}
 }
 
 func equalRBM(t *testing.T, what string, a, b *rbm.RBM) {
