@@ -2,15 +2,34 @@ package nn
 
 import (
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 )
 
 // Conv2DLayer is a 2-D convolution (cross-correlation, as in PyTorch) of
-// square kernels over images with zero padding and a stride. It lowers the
-// minibatch with im2col to one product: the input of every output position
-// of every sample is a row of a (N*OH*OW) x (C*K*K) matrix, times the
-// (C*K*K) x Filters weights.
+// square kernels over images with zero padding and a stride.
+//
+// It works one sample at a time, the samples spread over the cores (each
+// worker taking the next sample when done, so that one slowed by other
+// work takes fewer): a sample is lowered (see lower) into a (C*K*K) x
+// (OH*OW) matrix in a buffer of the worker's, which stays in its cache,
+// and its output is the product of the transposed weights by that matrix,
+// already channel-major; a row of ones in the lowered matrix adds the
+// biases. The long dimension of the product, the output positions, is its
+// n.
+//
+// The backward pass splits the minibatch into a fixed number of chunks of
+// samples (convChunks) whose weight and bias gradients it sums separately,
+// then over the chunks in order, so that the result does not depend on the
+// number of cores. With stride 1 it lowers each sample's output gradient
+// as the input of the convolution, by the flipped kernels, that gives the
+// input gradient; that one lowered matrix gives both the input gradient
+// and the weight gradient (see backwardChunks). With a larger stride, or
+// for the weight gradient alone when that is cheaper, it lowers the sample
+// again (cheaper than keeping the lowered minibatch, which would not stay
+// in the cache).
 type Conv2DLayer struct {
 	// W holds filter f in column f, its rows in the order (channel, kernel
 	// row, kernel column); a model file stores it as [C, K, K, Filters].
@@ -19,23 +38,63 @@ type Conv2DLayer struct {
 	Init Init      // how Network.Init draws W
 
 	g      convGeom
+	bg     convGeom // stride 1: the convolution giving the input gradient
 	gW     *mat32.Dense
 	gB     []float32
 	params []Param
 
-	x, dy *mat32.Dense
-	bufs  map[int]*convBuf
-	cur   *convBuf
+	x, dy  *mat32.Dense
+	bufs   map[int]*convBuf
+	cur    *convBuf
+	wb     []float32 // W with B as an extra row, (C*K*K+1) x Filters
+	wt     []float32 // stride 1: the flipped kernels, (Filters*K*K) x C
+	parts  []float32 // the weight gradient of each chunk of samples
+	bparts []float64 // the bias gradient of each chunk
+	chunks int       // chunks of the current backward pass
+	withDx bool      // the current backward pass computes the input gradient
+	// flipped: the chunks' weight gradients, computed from the lowered
+	// output gradient, are laid out as wt: a row per (filter, flipped
+	// kernel element), a column per channel.
+	flipped bool
+	next    atomic.Int64
+	work    scratch
 	// Row functions bound once (see parallel).
-	lowerFn, outFn, gradInFn, biasFn, raiseFn func(r0, r1 int)
+	fwdFn, bwdFn, sumFn, unflipFn func(r0, r1 int)
 }
 
-// convBuf holds a minibatch size's matrices. col is the lowered input and,
-// after the weight gradient, the gradient of the lowered input; prod holds
-// the product by output position and then the output gradient laid out
-// the same way.
-type convBuf struct {
-	col, prod, y, dx *mat32.Dense
+// convChunks is the number of chunks of samples whose weight gradients a
+// backward pass sums separately (at most; one per sample for smaller
+// minibatches) before adding them in order: enough to keep a few cores
+// busy, a fixed number so that the sum does not depend on how many there
+// are.
+const convChunks = 12
+
+// convBuf holds a minibatch size's output and input gradient.
+type convBuf struct{ y, dx *mat32.Dense }
+
+// scratch hands out work buffers of one size to the workers of a layer,
+// one per worker running, kept for reuse.
+type scratch struct {
+	mu   sync.Mutex
+	size int
+	free [][]float32
+}
+
+func (s *scratch) get() []float32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		return b
+	}
+	return make([]float32, s.size)
+}
+
+func (s *scratch) put(b []float32) {
+	s.mu.Lock()
+	s.free = append(s.free, b)
+	s.mu.Unlock()
 }
 
 // Conv2D returns a convolution of the given number of square kernel x
@@ -48,12 +107,23 @@ func Conv2D(in Shape, filters, kernel, stride, pad int, init Init) *Conv2DLayer 
 	kv := in.C * kernel * kernel
 	l := &Conv2DLayer{W: mat32.New(kv, filters), B: make([]float32, filters), Init: init,
 		g:  convGeom{in: in, out: out, k: kernel, s: stride, pad: pad, kVals: kv, nPos: out.H * out.W},
-		gW: mat32.New(kv, filters), gB: make([]float32, filters), bufs: map[int]*convBuf{}}
+		gW: mat32.New(kv, filters), gB: make([]float32, filters), bufs: map[int]*convBuf{},
+		wb: make([]float32, (kv+1)*filters)}
+	size := (kv + 1) * l.g.nPos // the lowered input and a row of ones
+	if stride == 1 {
+		// The input gradient is a convolution of the output gradient
+		// (filters x OH x OW) padded by kernel-1-pad: its output is H x W.
+		l.bg = convGeom{in: out, out: Shape{C: in.C, H: in.H, W: in.W}, k: kernel, s: 1, pad: kernel - 1 - pad,
+			kVals: filters * kernel * kernel, nPos: in.H * in.W}
+		l.wt = make([]float32, kv*filters)
+		size = max(size, l.bg.kVals*l.bg.nPos)
+	}
+	l.work.size = size
 	l.params = []Param{
 		{Name: "weights", Value: l.W, Grad: l.gW, Shape: []int{in.C, kernel, kernel, filters}, Weight: true},
 		{Name: "bias", Value: mat32.FromSlice(1, filters, l.B), Grad: mat32.FromSlice(1, filters, l.gB), Shape: []int{filters}},
 	}
-	l.lowerFn, l.outFn, l.gradInFn, l.biasFn, l.raiseFn = l.lowerRows, l.outRows, l.gradInRows, l.biasRows, l.raiseRows
+	l.fwdFn, l.bwdFn, l.sumFn, l.unflipFn = l.forwardRows, l.backwardChunks, l.sumBlocks, l.unflipRows
 	return l
 }
 
@@ -88,9 +158,7 @@ func (l *Conv2DLayer) initialize(r *rand.Rand) {
 func (l *Conv2DLayer) buf(n int) *convBuf {
 	b, ok := l.bufs[n]
 	if !ok {
-		rows := n * l.g.nPos
-		b = &convBuf{col: mat32.New(rows, l.g.kVals), prod: mat32.New(rows, l.g.out.C),
-			y: mat32.New(n, l.g.out.Size()), dx: mat32.New(n, l.g.in.Size())}
+		b = &convBuf{y: mat32.New(n, l.g.out.Size()), dx: mat32.New(n, l.g.in.Size())}
 		l.bufs[n] = b
 	}
 	return b
@@ -99,59 +167,180 @@ func (l *Conv2DLayer) buf(n int) *convBuf {
 // Forward returns the convolution of each row of x plus the biases.
 func (l *Conv2DLayer) Forward(x *mat32.Dense, train bool) *mat32.Dense {
 	l.x, l.cur = x, l.buf(x.Rows)
-	parallel(x.Rows, l.g.nPos*l.g.kVals, l.lowerFn)
-	mat32.Gemm(false, false, 1, l.cur.col, l.W, 0, l.cur.prod)
-	parallel(x.Rows, l.g.out.Size(), l.outFn)
+	copy(l.wb, l.W.Data)
+	copy(l.wb[len(l.W.Data):], l.B)
+	l.next.Store(0)
+	parallel(x.Rows, l.g.kVals*l.g.nPos, l.fwdFn)
 	return l.cur.y
 }
 
-func (l *Conv2DLayer) lowerRows(r0, r1 int) {
-	in, pk := l.g.in.Size(), l.g.nPos*l.g.kVals
-	for n := r0; n < r1; n++ {
-		im2col(&l.g, l.x.Data[n*in:(n+1)*in], l.cur.col.Data[n*pk:(n+1)*pk])
+// forwardRows computes the outputs of samples taken in turn from l.next
+// (the range given is ignored: a worker that the machine's other work
+// slows down takes fewer samples). The lowered sample has a last row of
+// ones, which the last row of wb, the biases, multiplies.
+func (l *Conv2DLayer) forwardRows(_, _ int) {
+	g := &l.g
+	F, in, out, k := g.out.C, g.in.Size(), g.out.Size(), g.kVals+1
+	buf := l.work.get()
+	col := buf[:k*g.nPos]
+	fill(col[g.kVals*g.nPos:], 1)
+	for {
+		n := int(l.next.Add(1) - 1)
+		if n >= l.x.Rows {
+			break
+		}
+		lower(g, l.x.Data[n*in:(n+1)*in], col)
+		mat32.GemmSerial(true, false, F, g.nPos, k, 1, l.wb, F, col, g.nPos, 0, l.cur.y.Data[n*out:(n+1)*out], g.nPos)
 	}
+	l.work.put(buf)
 }
 
-func (l *Conv2DLayer) outRows(r0, r1 int) {
-	out, pf := l.g.out.Size(), l.g.nPos*l.g.out.C
-	for n := r0; n < r1; n++ {
-		toChannelMajor(l.cur.prod.Data[n*pf:(n+1)*pf], l.cur.y.Data[n*out:(n+1)*out], l.B, l.g.nPos)
+// fill sets every element of s to v.
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
 	}
 }
 
 // Backward sets the weight and bias gradients and returns the gradient
 // with respect to the input.
 func (l *Conv2DLayer) Backward(dy *mat32.Dense) *mat32.Dense {
-	l.backwardParams(dy)
-	b := l.cur
-	mat32.Gemm(false, true, 1, b.prod, l.W, 0, b.col) // gradient of the lowered input
-	parallel(dy.Rows, l.g.in.Size(), l.raiseFn)
-	return b.dx
+	l.backward(dy, true)
+	return l.cur.dx
 }
 
-func (l *Conv2DLayer) backwardParams(dy *mat32.Dense) {
-	l.dy = dy
-	parallel(dy.Rows, l.g.out.Size(), l.gradInFn)
-	parallel(l.g.out.C, dy.Rows*l.g.nPos, l.biasFn)
-	mat32.Gemm(true, false, 1, l.cur.col, l.cur.prod, 0, l.gW)
+func (l *Conv2DLayer) backwardParams(dy *mat32.Dense) { l.backward(dy, false) }
+
+func (l *Conv2DLayer) backward(dy *mat32.Dense, withDx bool) {
+	g := &l.g
+	l.dy, l.withDx = dy, withDx
+	// With stride 1 the input gradient needs the lowered output gradient,
+	// which also gives the weight gradient (see backwardChunks); without
+	// it, the cheaper of the two lowerings does.
+	l.flipped = g.s == 1 && (withDx || l.bg.kVals*l.bg.nPos < g.kVals*g.nPos)
+	if withDx && g.s == 1 {
+		flipKernels(l.W.Data, l.wt, g.in.C, g.out.C, g.k)
+	}
+	l.chunks = min(dy.Rows, convChunks)
+	if l.chunks == 0 {
+		clear(l.gW.Data)
+		clear(l.gB)
+		l.dy = nil
+		return
+	}
+	if need := l.chunks * len(l.gW.Data); len(l.parts) < need {
+		l.parts = make([]float32, need)
+		l.bparts = make([]float64, l.chunks*g.out.C)
+	}
+	l.next.Store(0)
+	parallel(l.chunks, dy.Rows/l.chunks*g.kVals*g.nPos, l.bwdFn)
+	parallel((len(l.gW.Data)+sumBlock-1)/sumBlock, sumBlock*l.chunks, l.sumFn)
+	if l.flipped {
+		parallel(g.in.C, len(l.gW.Data)/g.in.C, l.unflipFn)
+	}
+	F := g.out.C
+	for f := range F {
+		var s float64
+		for c := range l.chunks {
+			s += l.bparts[c*F+f]
+		}
+		l.gB[f] = float32(s)
+	}
 	l.dy = nil
 }
 
-func (l *Conv2DLayer) gradInRows(r0, r1 int) {
-	out, pf := l.g.out.Size(), l.g.nPos*l.g.out.C
-	for n := r0; n < r1; n++ {
-		toPositionMajor(l.dy.Data[n*out:(n+1)*out], l.cur.prod.Data[n*pf:(n+1)*pf], l.g.nPos, l.g.out.C)
+// backwardChunks does the chunks of samples taken in turn from l.next
+// (the range given is ignored): the weight and bias gradients of each
+// chunk, into parts and bparts, and, when asked, the input gradient of
+// its samples.
+//
+// When flipped (stride 1), it lowers each sample's output gradient dy as
+// the input of the convolution that gives the input gradient (geometry
+// bg: Filters channels, kernels flipped, padding k-1-pad, output H x W).
+// The input gradient is then the flipped kernels (wt) times the lowered
+// dy, and the weight gradient, laid out as wt, the lowered dy times the
+// transposed sample x (C x H*W): value ((f, k-1-i, k-1-j), c) is the sum
+// over positions of dy[f] times x[c] shifted by (i-pad, j-pad), which is
+// weight (c, i, j, f)'s gradient. Otherwise it lowers x: the weight
+// gradient is the lowered x times the transposed dy, and the input
+// gradient (stride > 1) the weights times dy, raised.
+func (l *Conv2DLayer) backwardChunks(_, _ int) {
+	g, b := &l.g, &l.bg
+	C, F, in, out, rows := g.in.C, g.out.C, g.in.Size(), g.out.Size(), l.dy.Rows
+	buf := l.work.get()
+	for {
+		c := int(l.next.Add(1) - 1)
+		if c >= l.chunks {
+			break
+		}
+		gw := l.parts[c*len(l.gW.Data) : (c+1)*len(l.gW.Data)]
+		gb := l.bparts[c*F : (c+1)*F]
+		clear(gb)
+		n0, n1 := rows*c/l.chunks, rows*(c+1)/l.chunks
+		for n := n0; n < n1; n++ {
+			x, dy := l.x.Data[n*in:(n+1)*in], l.dy.Data[n*out:(n+1)*out]
+			for f := range F {
+				gb[f] += float64(sum32(dy[f*g.nPos : (f+1)*g.nPos]))
+			}
+			beta := float32(1)
+			if n == n0 {
+				beta = 0
+			}
+			dx := l.cur.dx.Data[n*in : (n+1)*in]
+			if l.flipped {
+				dcol := buf[:b.kVals*b.nPos]
+				lower(b, dy, dcol)
+				mat32.GemmSerial(false, true, b.kVals, C, b.nPos, 1, dcol, b.nPos, x, b.nPos, beta, gw, C)
+				if l.withDx {
+					mat32.GemmSerial(true, false, C, b.nPos, b.kVals, 1, l.wt, C, dcol, b.nPos, 0, dx, b.nPos)
+				}
+				continue
+			}
+			col := buf[:g.kVals*g.nPos]
+			lower(g, x, col)
+			mat32.GemmSerial(false, true, g.kVals, F, g.nPos, 1, col, g.nPos, dy, g.nPos, beta, gw, F)
+			if l.withDx {
+				mat32.GemmSerial(false, false, g.kVals, g.nPos, F, 1, l.W.Data, F, dy, g.nPos, 0, col, g.nPos)
+				raise(g, col, dx)
+			}
+		}
+	}
+	l.work.put(buf)
+}
+
+// sumBlock is the number of values of the weight gradient that sumBlocks
+// handles as one row.
+const sumBlock = 1024
+
+// sumBlocks sums the chunks' weight gradients, in chunk order, for values
+// [b0*sumBlock, b1*sumBlock): into gW, or, when they are flipped, into the
+// first chunk's, which unflipRows then rearranges.
+func (l *Conv2DLayer) sumBlocks(b0, b1 int) {
+	size := len(l.gW.Data)
+	i0, i1 := b0*sumBlock, min(b1*sumBlock, size)
+	dst := l.gW.Data[i0:i1]
+	if l.flipped {
+		dst = l.parts[i0:i1]
+	} else {
+		copy(dst, l.parts[i0:i1])
+	}
+	for c := 1; c < l.chunks; c++ {
+		mat32.AddTo(dst, l.parts[c*size+i0:c*size+i1])
 	}
 }
 
-func (l *Conv2DLayer) biasRows(f0, f1 int) {
-	channelSums(l.dy.Data, l.dy.Rows, l.g.out.C, l.g.nPos, f0, l.gB[f0:f1])
-}
-
-func (l *Conv2DLayer) raiseRows(r0, r1 int) {
-	in, pk := l.g.in.Size(), l.g.nPos*l.g.kVals
-	for n := r0; n < r1; n++ {
-		col2im(&l.g, l.cur.col.Data[n*pk:(n+1)*pk], l.cur.dx.Data[n*in:(n+1)*in])
+// unflipRows sets the rows of gW of channels [c0, c1) from the summed
+// flipped gradient: its value ((f, e), ch) is weight (ch, kk-1-e, f)'s.
+func (l *Conv2DLayer) unflipRows(c0, c1 int) {
+	C, F, kk := l.g.in.C, l.g.out.C, l.g.k*l.g.k
+	for ch := c0; ch < c1; ch++ {
+		for e := range kk {
+			row := l.gW.Data[(ch*kk+e)*F : (ch*kk+e+1)*F]
+			src := l.parts[(kk-1-e)*C+ch:]
+			for f := range row {
+				row[f] = src[f*kk*C]
+			}
+		}
 	}
 }
 

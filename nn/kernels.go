@@ -154,82 +154,136 @@ type convGeom struct {
 	kVals, nPos int // values per kernel (C*k*k) and output positions (OH*OW)
 }
 
-// im2col lowers one sample x (C*H*W) into dst: one row of kVals values per
-// output position (row-major over (oh, ow)), in the order (c, ki, kj), with
-// zeros where the kernel overlaps the padding.
-func im2col(g *convGeom, x, dst []float32) {
+// lower writes the lowered form of one sample x (C*H*W, channel-major)
+// into dst: kVals rows of nPos values, row (c, ki, kj) holding for every
+// output position (row-major over (oh, ow)) the input value that kernel
+// element (ki, kj) of channel c meets there, 0 in the padding. A
+// convolution of the sample is then W' times dst, its output channel-major.
+//
+// Each row is moved in whole runs: with stride 1 and an output as large as
+// the input (padding (k-1)/2 of an odd kernel, as in the CNN and the
+// convolutional autoencoder), a row is one contiguous copy of the channel
+// shifted by (ki-pad) rows and (kj-pad) columns, with the values that
+// wrapped around a line end zeroed; otherwise one copy per output row.
+func lower(g *convGeom, x, dst []float32) {
 	H, W, k := g.in.H, g.in.W, g.k
-	d := 0
-	for oh := range g.out.H {
-		for ow := range g.out.W {
-			row := dst[d : d+g.kVals]
-			d += g.kVals
-			iw0 := ow*g.s - g.pad
-			inside := iw0 >= 0 && iw0+k <= W
-			r := 0
-			for c := range g.in.C {
-				for ki := range k {
-					seg := row[r : r+k]
-					r += k
-					ih := oh*g.s - g.pad + ki
-					switch {
-					case ih < 0 || ih >= H:
-						clear(seg)
-					case inside:
-						src := x[(c*H+ih)*W+iw0:]
-						src = src[:len(seg)]
-						for j := range seg {
-							seg[j] = src[j]
-						}
-					default:
-						line := x[(c*H+ih)*W : (c*H+ih+1)*W]
-						for j := range seg {
-							if iw := iw0 + j; iw >= 0 && iw < W {
-								seg[j] = line[iw]
-							} else {
-								seg[j] = 0
-							}
-						}
-					}
+	same := g.s == 1 && g.out.H == H && g.out.W == W
+	r := 0
+	for c := range g.in.C {
+		xc := x[c*H*W : (c+1)*H*W]
+		for ki := range k {
+			for kj := range k {
+				row := dst[r*g.nPos : (r+1)*g.nPos]
+				r++
+				if same {
+					shiftPlane(row, xc, H, W, ki-g.pad, kj-g.pad)
+				} else {
+					lowerRow(g, row, xc, ki, kj)
 				}
 			}
 		}
 	}
 }
 
-// col2im sets dx (one sample, C*H*W) to the sum, over output positions, of
-// the rows of src (laid out as im2col's) added back where they came from.
-func col2im(g *convGeom, src, dx []float32) {
-	H, W, k := g.in.H, g.in.W, g.k
+// shiftPlane sets dst[i*W+j] = src[(i+dy)*W+j+dx] for the H x W plane src,
+// 0 where (i+dy, j+dx) falls outside it.
+func shiftPlane(dst, src []float32, H, W, dy, dx int) {
+	n := H * W
+	dst, src = dst[:n], src[:n]
+	i0, i1 := max(0, -dy), min(H, H-dy)
+	if i0 >= i1 || dx >= W || -dx >= W {
+		clear(dst)
+		return
+	}
+	lo, hi := i0*W, i1*W
+	if lo > 0 {
+		clear(dst[:lo])
+	}
+	if hi < n {
+		clear(dst[hi:])
+	}
+	// One copy of the shifted plane; values read across a line end are
+	// wrong, and zeroed below, as are those of [lo, a) and [b, hi), which
+	// are all such values.
+	off := dy*W + dx
+	a, b := max(lo, -off), min(hi, n-off)
+	copy(dst[a:b], src[a+off:b+off])
+	switch {
+	case dx > 0:
+		for p := lo + W - dx; p < hi; p += W {
+			for t := p; t < p+dx; t++ {
+				dst[t] = 0
+			}
+		}
+	case dx < 0:
+		for p := lo; p < hi; p += W {
+			for t := p; t < p-dx; t++ {
+				dst[t] = 0
+			}
+		}
+	}
+}
+
+// clearShort zeroes a few values (a loop beats a call to clear).
+func clearShort(s []float32) {
+	for i := range s {
+		s[i] = 0
+	}
+}
+
+// lowerRow writes row (ki, kj) of channel plane xc of lower's result, one
+// output row at a time (any stride and padding).
+func lowerRow(g *convGeom, row, xc []float32, ki, kj int) {
+	H, W, OW, s := g.in.H, g.in.W, g.out.W, g.s
+	iw0 := kj - g.pad
+	// Output columns whose input column is inside the image.
+	a := min(max(0, (-iw0+s-1)/s), OW)
+	b := min(max(a, (W-iw0+s-1)/s), OW)
+	for oh := range g.out.H {
+		seg := row[oh*OW : (oh+1)*OW]
+		ih := oh*s + ki - g.pad
+		if ih < 0 || ih >= H {
+			clear(seg)
+			continue
+		}
+		line := xc[ih*W : (ih+1)*W]
+		clearShort(seg[:a])
+		clearShort(seg[b:])
+		if s == 1 {
+			copy(seg[a:b], line[a+iw0:b+iw0])
+			continue
+		}
+		for ow := a; ow < b; ow++ {
+			seg[ow] = line[ow*s+iw0]
+		}
+	}
+}
+
+// raise adds the rows of src, laid out as lower's result, back to where
+// lower took them from in dx (one sample, C*H*W), which it first clears:
+// the gradient with respect to a sample from that of its lowered form.
+func raise(g *convGeom, src, dx []float32) {
+	H, W, OW, s, k := g.in.H, g.in.W, g.out.W, g.s, g.k
 	clear(dx)
-	d := 0
-	for oh := range g.out.H {
-		for ow := range g.out.W {
-			row := src[d : d+g.kVals]
-			d += g.kVals
-			iw0 := ow*g.s - g.pad
-			inside := iw0 >= 0 && iw0+k <= W
-			r := 0
-			for c := range g.in.C {
-				for ki := range k {
-					seg := row[r : r+k]
-					r += k
-					ih := oh*g.s - g.pad + ki
-					switch {
-					case ih < 0 || ih >= H:
-					case inside:
-						dst := dx[(c*H+ih)*W+iw0:]
-						dst = dst[:len(seg)]
-						for j, v := range seg {
-							dst[j] += v
-						}
-					default:
-						line := dx[(c*H+ih)*W : (c*H+ih+1)*W]
-						for j, v := range seg {
-							if iw := iw0 + j; iw >= 0 && iw < W {
-								line[iw] += v
-							}
-						}
+	r := 0
+	for c := range g.in.C {
+		dc := dx[c*H*W : (c+1)*H*W]
+		for ki := range k {
+			for kj := range k {
+				row := src[r*g.nPos : (r+1)*g.nPos]
+				r++
+				iw0 := kj - g.pad
+				a := min(max(0, (-iw0+s-1)/s), OW)
+				b := min(max(a, (W-iw0+s-1)/s), OW)
+				for oh := range g.out.H {
+					ih := oh*s + ki - g.pad
+					if ih < 0 || ih >= H {
+						continue
+					}
+					line := dc[ih*W : (ih+1)*W]
+					seg := row[oh*OW : (oh+1)*OW]
+					for ow := a; ow < b; ow++ {
+						line[ow*s+iw0] += seg[ow]
 					}
 				}
 			}
@@ -237,62 +291,49 @@ func col2im(g *convGeom, src, dx []float32) {
 	}
 }
 
-// tile is the side of the blocks in which the layout changes below move
-// values, so that both sides stay in the cache.
-const tile = 32
-
-// toChannelMajor sets y[f*P+p] = src[p*F+f] + bias[f] for one sample: a
-// product laid out by output position becomes channel-major.
-func toChannelMajor(src, y, bias []float32, nPos int) {
-	F := len(bias)
-	for p0 := 0; p0 < nPos; p0 += tile {
-		p1 := min(p0+tile, nPos)
-		for f, b := range bias {
-			out := y[f*nPos+p0 : f*nPos+p1]
-			for i := range out {
-				out[i] = src[(p0+i)*F+f] + b
+// flipKernels sets wt (F*k*k x C) to the kernels of the convolution that
+// takes an output gradient (F channels) back to the input (C channels)
+// when the stride is 1: wt[(f, ki, kj), c] = w[(c, k-1-ki, k-1-kj), f],
+// w being the layer's weights (C*k*k x F).
+func flipKernels(w, wt []float32, C, F, k int) {
+	kk := k * k
+	for c := range C {
+		for e := range kk {
+			src := w[(c*kk+kk-1-e)*F:][:F]
+			for f, v := range src {
+				wt[(f*kk+e)*C+c] = v
 			}
 		}
 	}
 }
 
-// toPositionMajor sets dst[p*F+f] = dy[f*P+p] for one sample with F
-// channels: the inverse layout change of toChannelMajor.
-func toPositionMajor(dy, dst []float32, nPos, F int) {
-	for p0 := 0; p0 < nPos; p0 += tile {
-		p1 := min(p0+tile, nPos)
-		for f := range F {
-			in := dy[f*nPos+p0 : f*nPos+p1]
-			for i, v := range in {
-				dst[(p0+i)*F+f] = v
-			}
-		}
+// sum32 returns the sum of v in float32, in four interleaved partial sums
+// (elements 4i+j for j = 0..3) added at the end, so that the additions
+// overlap.
+func sum32(v []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		q := (*[4]float32)(v[i:])
+		s0 += q[0]
+		s1 += q[1]
+		s2 += q[2]
+		s3 += q[3]
 	}
-}
-
-// channelSums sets sums[f-f0] to the sum over samples and positions of
-// channel f of dy (rows of F*nPos values), for f in [f0, f0+len(sums)):
-// each sample's positions summed in float32, the samples in float64, in a
-// fixed order.
-func channelSums(dy []float32, rows, F, nPos, f0 int, sums []float32) {
-	for i := range sums {
-		f := f0 + i
-		var s float64
-		for n := range rows {
-			var part float32
-			for _, v := range dy[(n*F+f)*nPos : (n*F+f+1)*nPos] {
-				part += v
-			}
-			s += float64(part)
-		}
-		sums[i] = float32(s)
+	for ; i < len(v); i++ {
+		s0 += v[i]
 	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // maxPool sets y (one sample, C*OH*OW) to the maximum of each window of x
 // and idx to the position in x of that maximum: the first in row-major
 // order within the window when several are equal.
 func maxPool(in, out Shape, win, stride int, x, y []float32, idx []int32) {
+	if win == 2 && stride == 2 {
+		maxPool2(in, out, x, y, idx)
+		return
+	}
 	H, W := in.H, in.W
 	o := 0
 	for c := range in.C {
@@ -312,6 +353,40 @@ func maxPool(in, out Shape, win, stride int, x, y []float32, idx []int32) {
 				y[o], idx[o] = bv, int32(best)
 				o++
 			}
+		}
+	}
+}
+
+// maxPool2 is maxPool for 2x2 windows moving by 2, a pair of input lines
+// at a time. It compares without branches (the compiler turns these ifs
+// into SETcc instructions; branches would be mispredicted, the largest of
+// four activations being unpredictable): the first maximum of each line's
+// pair, then the bottom pair's only if strictly larger.
+func maxPool2(in, out Shape, x, y []float32, idx []int32) {
+	H, W := in.H, in.W
+	o := 0
+	for c := range in.C {
+		for oh := range out.H {
+			r := (c*H + 2*oh) * W
+			top, bot := x[r:r+W], x[r+W:r+2*W]
+			yo, io := y[o:o+out.W], idx[o:o+out.W]
+			for ow := range yo {
+				j := 2 * ow
+				var t1, t2, t3 int
+				if top[j+1] > top[j] {
+					t1 = 1
+				}
+				if bot[j+1] > bot[j] {
+					t2 = 1
+				}
+				i1, i2 := j+t1, j+t2
+				if bot[i2] > top[i1] {
+					t3 = 1
+				}
+				bi := r + i1 + t3*(W+i2-i1)
+				yo[ow], io[ow] = x[bi], int32(bi)
+			}
+			o += out.W
 		}
 	}
 }

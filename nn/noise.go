@@ -312,11 +312,23 @@ func (l *Upsample2DLayer) forwardRows(r0, r1 int) {
 	for n := r0; n < r1; n++ {
 		x, y := l.x.Row(n), l.cur.y.Row(n)
 		for c := range in.C {
-			for i := range out.H {
-				src := x[(c*in.H+i/k)*in.W:][:in.W]
-				dst := y[(c*out.H+i)*out.W:][:out.W]
-				for j := range dst {
-					dst[j] = src[j/k]
+			for i := range in.H {
+				src := x[(c*in.H+i)*in.W:][:in.W]
+				dst := y[(c*out.H+i*k)*out.W:][:k*out.W]
+				line := dst[:out.W]
+				if k == 2 {
+					for j, v := range src {
+						p := (*[2]float32)(line[2*j:])
+						p[0], p[1] = v, v
+					}
+				} else {
+					for j, v := range src {
+						fill(line[j*k:(j+1)*k], v)
+					}
+				}
+				// The other k-1 output lines repeat the first.
+				for t := 1; t < k; t++ {
+					copy(dst[t*out.W:(t+1)*out.W], line)
 				}
 			}
 		}
@@ -336,13 +348,30 @@ func (l *Upsample2DLayer) backwardRows(r0, r1 int) {
 	k, in, out := l.Factor, l.in, l.out
 	for n := r0; n < r1; n++ {
 		dy, dx := l.dy.Row(n), l.cur.dx.Row(n)
-		clear(dx)
 		for c := range in.C {
-			for i := range out.H {
-				src := dy[(c*out.H+i)*out.W:][:out.W]
-				dst := dx[(c*in.H+i/k)*in.W:][:in.W]
-				for j, g := range src {
-					dst[j/k] += g
+			for i := range in.H {
+				dst := dx[(c*in.H+i)*in.W:][:in.W]
+				src := dy[(c*out.H+i*k)*out.W:][:k*out.W]
+				// Each input pixel gets its block's sum, taken line by
+				// line, each line's k values in order.
+				if k == 2 {
+					l0, l1 := src[:2*in.W], src[out.W:out.W+2*in.W]
+					for j := range dst {
+						s := 0 + l0[2*j]
+						s += l0[2*j+1]
+						s += l1[2*j]
+						dst[j] = s + l1[2*j+1]
+					}
+					continue
+				}
+				for j := range dst {
+					var s float32
+					for t := range k {
+						for _, g := range src[t*out.W+j*k : t*out.W+(j+1)*k] {
+							s += g
+						}
+					}
+					dst[j] = s
 				}
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/harmonium-ml/harmonium/mat32"
 )
 
 // Layer kinds of a LayerSpec.
@@ -402,7 +404,15 @@ func (a Arch) MemoryBytes(batch int) (float64, error) {
 		out, _, _ := s.OutputShape(cur)
 		values += 3 * b * float64(out.Size()) // output, input gradient, a mask or index
 		if s.Kind == KindConv2D {
-			values += 2 * b * float64(out.H*out.W) * float64(cur.C*s.Kernel*s.Kernel) // lowered input and its gradient
+			// A lowered sample per worker (the input, or with stride 1 the
+			// output gradient for the input gradient), and the weight
+			// gradient of each chunk of samples.
+			kv := float64(cur.C * s.Kernel * s.Kernel)
+			lowered := (kv + 1) * float64(out.H*out.W)
+			if s.Stride == 1 {
+				lowered = max(lowered, float64(s.Filters*s.Kernel*s.Kernel)*float64(cur.H*cur.W))
+			}
+			values += float64(mat32.Workers()+1)*lowered + convChunks*kv*float64(s.Filters)
 		}
 		cur = out
 	}
