@@ -98,6 +98,10 @@ func TestAEResumeMatchesStraightRun(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "different autoencoder") {
 		t.Fatalf("resume with another --code: %d %q", code, errs)
 	}
+	code, _, errs = harmonium(t, append(common, "--epochs", "4", "--optimizer", "rmsprop", "--checkpoint", ck, "--resume", "--out", resumed)...)
+	if code == 0 || !strings.Contains(errs, "another --optimizer") {
+		t.Fatalf("resume with another --optimizer: %d %q", code, errs)
+	}
 }
 
 // TestAEBadInput checks one-line refusals that write nothing.
