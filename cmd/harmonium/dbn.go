@@ -546,30 +546,9 @@ func runDBNClassify(ctx context.Context, e *env, args []string) error {
 	if *model == "" {
 		return usageError{errors.New("--model is required")}
 	}
-	d, _, err := loadDBN(*model)
+	d, _, set, err := labelledDBN(ctx, e, &data, *model, *labelFile, "generative classification")
 	if err != nil {
 		return err
-	}
-	if d.Labels == 0 {
-		return fmt.Errorf("%s was trained without labels: generative classification needs dbn train --labels", *model)
-	}
-	set, err := dbnData(ctx, e, &data, d, *model)
-	if err != nil {
-		return err
-	}
-	if *labelFile != "" {
-		if set.Labels, err = dataset.ReadLabels(*labelFile); err != nil {
-			return err
-		}
-		if len(set.Labels) < set.X.Rows || (data.limit == 0 && len(set.Labels) != set.X.Rows) {
-			return fmt.Errorf("%s has %d labels, but %s has %d samples: one label per sample", *labelFile, len(set.Labels), set.Source, set.X.Rows)
-		}
-		set.Labels = set.Labels[:set.X.Rows]
-	}
-	for i, y := range set.Labels {
-		if y < 0 || y >= d.Labels {
-			return fmt.Errorf("%s: sample %d has label %d, outside 0..%d (%s has %d classes)", set.Source, i+1, y, d.Labels-1, *model, d.Labels)
-		}
 	}
 	pred, err := d.Classify(set.X)
 	if err != nil {
@@ -943,4 +922,37 @@ func (f *dbnTrainFlags) pictures(ctx context.Context, e *env, d *dbn.DBN, cfg db
 		fmt.Fprintf(e.stderr, "wrote %s\n", f.report)
 	}
 	return nil
+}
+
+// labelledDBN reads a DBN trained with labels and the data for it, with
+// the labels of labelFile (or the data's own) checked against the
+// samples (the first ones with --limit) and the DBN's classes. purpose
+// names what needs the labels, for the message.
+func labelledDBN(ctx context.Context, e *env, data *dataFlags, model, labelFile, purpose string) (*dbn.DBN, map[string]string, *dataset.Set, error) {
+	d, meta, err := loadDBN(model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if d.Labels == 0 {
+		return nil, nil, nil, fmt.Errorf("%s was trained without labels: %s needs dbn train --labels", model, purpose)
+	}
+	set, err := dbnData(ctx, e, data, d, model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if labelFile != "" {
+		if set.Labels, err = dataset.ReadLabels(labelFile); err != nil {
+			return nil, nil, nil, err
+		}
+		if len(set.Labels) < set.X.Rows || (data.limit == 0 && len(set.Labels) != set.X.Rows) {
+			return nil, nil, nil, fmt.Errorf("%s has %d labels, but %s has %d samples: one label per sample", labelFile, len(set.Labels), set.Source, set.X.Rows)
+		}
+		set.Labels = set.Labels[:set.X.Rows]
+	}
+	for i, y := range set.Labels {
+		if y < 0 || y >= d.Labels {
+			return nil, nil, nil, fmt.Errorf("%s: sample %d has label %d, outside 0..%d (%s has %d classes)", set.Source, i+1, y, d.Labels-1, model, d.Labels)
+		}
+	}
+	return d, meta, set, nil
 }

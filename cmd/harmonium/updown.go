@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/dbn"
 	"github.com/harmonium-ml/harmonium/modelfile"
 )
@@ -43,24 +42,12 @@ func runDBNUpDown(ctx context.Context, e *env, args []string) error {
 	if !(*lr > 0) {
 		return usageError{fmt.Errorf("--lr must be positive, got %g", *lr)}
 	}
-	d, meta, err := loadDBN(*model)
+	d, meta, set, err := labelledDBN(ctx, e, &data, *model, *labelFile, "up-down fine-tuning")
 	if err != nil {
 		return err
 	}
-	if d.Labels == 0 {
-		return fmt.Errorf("%s was trained without labels: up-down fine-tuning needs dbn train --labels", *model)
-	}
-	set, err := dbnData(ctx, e, &data, d, *model)
-	if err != nil {
-		return err
-	}
-	if *labelFile != "" {
-		if set.Labels, err = dataset.ReadLabels(*labelFile); err != nil {
-			return err
-		}
-	}
-	if len(set.Labels) != set.X.Rows {
-		return fmt.Errorf("%s has %d labels for %d samples: pass --label-file FILE with one label per sample", set.Source, len(set.Labels), set.X.Rows)
+	if set.Labels == nil {
+		return fmt.Errorf("%s has no labels: pass --label-file FILE with one label per sample", set.Source)
 	}
 	cfg := dbn.UpDownConfig{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, TopSteps: *steps, Seed: *seed}
 	say := func(format string, a ...any) {
