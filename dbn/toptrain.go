@@ -108,10 +108,8 @@ func (lt *labelTrainer) buffers(n int) *topBuffers {
 // as rbm's trainer does.
 func (lt *labelTrainer) BeginEpoch(epoch int) error {
 	c := lt.cfg
-	lt.lr, lt.mom = c.LearningRate/(1+c.LRDecay*float64(epoch)), c.Momentum
-	if epoch < c.MomentumWarmup {
-		lt.mom = min(c.InitialMomentum, c.Momentum)
-	}
+	lt.lr = fit.InverseDecay{Decay: c.LRDecay}.Rate(c.LearningRate, epoch)
+	lt.mom = fit.Momentum{Initial: c.InitialMomentum, Final: c.Momentum, Warmup: c.MomentumWarmup}.At(epoch)
 	lt.rng = mat32.NewRNG(c.Seed, uint64(epoch)+1)
 	return nil
 }

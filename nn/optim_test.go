@@ -178,21 +178,6 @@ func TestMaxNormLarge(t *testing.T) {
 	}
 }
 
-func TestSchedules(t *testing.T) {
-	for _, c := range []struct {
-		s     Schedule
-		epoch int
-		want  float64
-	}{
-		{Constant{}, 7, 1}, {StepDecay{Every: 3, Gamma: 0.5}, 2, 1}, {StepDecay{Every: 3, Gamma: 0.5}, 3, 0.5},
-		{StepDecay{Every: 3, Gamma: 0.5}, 7, 0.25}, {ExpDecay{Gamma: 0.9}, 2, 0.81}, {ExpDecay{Gamma: 0.9}, 0, 1},
-	} {
-		if got := c.s.Factor(c.epoch); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("%#v.Factor(%d) = %v, want %v", c.s, c.epoch, got, c.want)
-		}
-	}
-}
-
 func TestParseOptimizer(t *testing.T) {
 	for _, name := range []string{"sgd", "adam", "rmsprop", "adagrad"} {
 		if o, err := ParseOptimizer(name, 0.9, true); err != nil || o == nil {

@@ -12,37 +12,15 @@ import (
 	"github.com/harmonium-ml/harmonium/mat32"
 )
 
-// Schedule gives the learning rate of each epoch as a factor of
-// Config.LearningRate.
-type Schedule interface {
-	// Factor returns the multiplier of the learning rate in epoch (0-based).
-	Factor(epoch int) float64
-}
+// Schedule gives the learning rate of each epoch (fit.Schedule).
+type Schedule = fit.Schedule
 
-// Constant keeps the learning rate.
-type Constant struct{}
-
-// Factor returns 1.
-func (Constant) Factor(int) float64 { return 1 }
-
-// StepDecay multiplies the learning rate by Gamma every Every epochs:
-// the factor is Gamma^floor(epoch/Every).
-type StepDecay struct {
-	Every int
-	Gamma float64
-}
-
-// Factor returns Gamma^floor(epoch/Every).
-func (s StepDecay) Factor(epoch int) float64 {
-	return math.Pow(s.Gamma, float64(epoch/max(s.Every, 1)))
-}
-
-// ExpDecay multiplies the learning rate by Gamma every epoch: the factor is
-// Gamma^epoch.
-type ExpDecay struct{ Gamma float64 }
-
-// Factor returns Gamma^epoch.
-func (s ExpDecay) Factor(epoch int) float64 { return math.Pow(s.Gamma, float64(epoch)) }
+// The learning-rate schedules, from package fit.
+type (
+	Constant  = fit.Constant  // keeps the learning rate
+	StepDecay = fit.StepDecay // Gamma^floor(epoch/Every)
+	ExpDecay  = fit.ExpDecay  // Gamma^epoch
+)
 
 // Config holds the training settings. The zero value of an optional field
 // turns that feature off or picks the default named.
@@ -347,10 +325,7 @@ type epochRun struct {
 // BeginEpoch sets the epoch's learning rate and reseeds dropout.
 func (r *epochRun) BeginEpoch(e int) error {
 	cfg := r.t.Config
-	r.lr, r.lossSum, r.correct = cfg.LearningRate, 0, 0
-	if cfg.Schedule != nil {
-		r.lr *= cfg.Schedule.Factor(e)
-	}
+	r.lr, r.lossSum, r.correct = fit.Rate(cfg.Schedule, cfg.LearningRate, e), 0, 0
 	for i, l := range r.t.Net.layers {
 		if s, ok := l.(Seeder); ok {
 			s.Seed(cfg.Seed, uint64(e)<<16|uint64(i))

@@ -163,12 +163,12 @@ func (c Config) checkUnits(m *RBM) error {
 
 // rates returns the learning rate and momentum for an epoch (0-based).
 func (c Config) rates(epoch int) (lr, mom float64) {
-	lr = c.LearningRate / (1 + c.LRDecay*float64(epoch))
-	mom = c.Momentum
-	if epoch < c.MomentumWarmup {
-		mom = min(c.InitialMomentum, c.Momentum)
-	}
-	return lr, mom
+	return fit.InverseDecay{Decay: c.LRDecay}.Rate(c.LearningRate, epoch), c.momentum().At(epoch)
+}
+
+// momentum is the momentum schedule of c.
+func (c Config) momentum() fit.Momentum {
+	return fit.Momentum{Initial: c.InitialMomentum, Final: c.Momentum, Warmup: c.MomentumWarmup}
 }
 
 // EpochStats reports one finished epoch.
