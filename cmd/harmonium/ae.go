@@ -118,18 +118,8 @@ func (f *aeTrainFlags) check() (nn.Config, error) {
 			return bad("--noise: %v", err)
 		}
 	}
-	opt, err := nn.ParseOptimizer(f.optimizer, 0, false)
-	if err != nil {
-		return bad("--optimizer must be adam, sgd, rmsprop or adagrad, got %q", f.optimizer)
-	}
-	cfg := nn.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, L2: f.l2, Patience: f.patience, Seed: f.seed, Optimizer: opt}
-	if f.lrDecay != 1 {
-		cfg.Schedule = nn.ExpDecay{Gamma: f.lrDecay}
-	}
-	if err := cfg.Validate(); err != nil {
-		return nn.Config{}, usageError{err}
-	}
-	return cfg, nil
+	cfg := nn.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, L2: f.l2, Patience: f.patience, Seed: f.seed}
+	return withOptimizer(cfg, f.optimizer, 0, false, f.lrDecay)
 }
 
 // spec returns the autoencoder the flags describe for data of shape in.

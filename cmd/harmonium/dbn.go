@@ -767,19 +767,7 @@ func (f *finetuneFlags) config() (nn.Config, error) {
 	case !(f.lrDecay > 0 && f.lrDecay <= 1):
 		return bad("--lr-decay must be in (0, 1], got %g", f.lrDecay)
 	}
-	cfg := nn.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, Seed: f.seed}
-	if f.lrDecay != 1 {
-		cfg.Schedule = nn.ExpDecay{Gamma: f.lrDecay}
-	}
-	opt, err := nn.ParseOptimizer(f.optimizer, f.momentum, false)
-	if err != nil {
-		return bad("--optimizer must be sgd, adam, rmsprop or adagrad, got %q", f.optimizer)
-	}
-	cfg.Optimizer = opt
-	if err := cfg.Validate(); err != nil {
-		return nn.Config{}, usageError{err}
-	}
-	return cfg, nil
+	return withOptimizer(nn.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, Seed: f.seed}, f.optimizer, f.momentum, false, f.lrDecay)
 }
 
 func runFinetune(ctx context.Context, e *env, args []string) error {

@@ -405,12 +405,19 @@ func (f *nnTrainFlags) config() (nn.Config, error) {
 		return bad("--momentum and --nesterov apply to --optimizer sgd only")
 	}
 	cfg := nn.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, L1: f.l1, L2: f.l2, MaxNorm: f.maxNorm, Patience: f.patience, Seed: f.seed}
-	if f.lrDecay != 1 {
-		cfg.Schedule = nn.ExpDecay{Gamma: f.lrDecay}
+	return withOptimizer(cfg, f.optimizer, f.momentum, f.nesterov, f.lrDecay)
+}
+
+// withOptimizer completes cfg with the optimiser and the per-epoch
+// learning-rate decay that the backpropagation commands' flags name, and
+// validates it.
+func withOptimizer(cfg nn.Config, optimizer string, momentum float64, nesterov bool, lrDecay float64) (nn.Config, error) {
+	if lrDecay != 1 {
+		cfg.Schedule = nn.ExpDecay{Gamma: lrDecay}
 	}
-	opt, err := nn.ParseOptimizer(f.optimizer, f.momentum, f.nesterov)
+	opt, err := nn.ParseOptimizer(optimizer, momentum, nesterov)
 	if err != nil {
-		return bad("--optimizer must be adam, sgd, rmsprop or adagrad, got %q", f.optimizer)
+		return nn.Config{}, usageError{fmt.Errorf("--optimizer must be adam, sgd, rmsprop or adagrad, got %q", optimizer)}
 	}
 	cfg.Optimizer = opt
 	if err := cfg.Validate(); err != nil {
