@@ -1,7 +1,5 @@
 package cf
 
-import "slices"
-
 // impliedPairs maps the (user, item) pairs of r to each case's implied
 // visibles: pairs the model knows both ends of that are not training
 // ratings, each once, in r's order.
@@ -47,64 +45,42 @@ func (m *Model) caseBias(x []float32, u int) {
 	if m.D == nil {
 		return
 	}
+	m.addD(x, m.UserItems[u])
+	if m.Implied != nil {
+		m.addD(x, m.Implied[u])
+	}
+}
+
+// addD adds to x the rows of D of the visibles vs, in order.
+func (m *Model) addD(x []float32, vs []int32) {
 	F := m.Hidden
-	for _, it := range m.UserItems[u] {
+	for _, it := range vs {
 		for f, d := range m.D[int(it)*F:][:F] {
 			x[f] += d
 		}
 	}
-	if m.Implied != nil {
-		for _, it := range m.Implied[u] {
-			for f, d := range m.D[int(it)*F:][:F] {
-				x[f] += d
-			}
-		}
-	}
 }
 
-// applyD takes the momentum step of D for the minibatch: the gradient of
-// row i is the sum over the cases j with r_j(i) = 1 of h0_j - hp_j (the
-// positive minus the final hidden probabilities), as for the hidden
-// biases. It goes through the cases in minibatch order.
-func (t *trainer) applyD() {
-	m, F := t.m, t.m.Hidden
-	lr, mom, wd := t.lr, t.mom, t.wd
-	t.dTouched = t.dTouched[:0]
-	t.dGrad = t.dGrad[:0]
-	for j, u := range t.batch {
+// stepD takes the momentum step of row it of D for the minibatch, whose
+// occurrences of it (ratings and implied) are o0 to o1-1 of the trainer's
+// lists: the gradient is the sum over them of h0 - hp (the positive minus
+// the final hidden probabilities of the case), as for the hidden biases.
+func (t *trainer) stepD(w *scratch, it, o0, o1 int) {
+	F := t.m.Hidden
+	g := w.dg[:F]
+	clear(g)
+	for o := o0; o < o1; o++ {
+		j := int(t.occPos[o])
 		h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
-		add := func(it int32) {
-			sl := t.dSlot[it]
-			if sl < 0 {
-				sl = int32(len(t.dTouched))
-				t.dSlot[it] = sl
-				t.dTouched = append(t.dTouched, it)
-				n := len(t.dGrad)
-				t.dGrad = slices.Grow(t.dGrad, F)[:n+F]
-				clear(t.dGrad[n:])
-			}
-			row := t.dGrad[int(sl)*F:][:F]
-			for f := range row {
-				row[f] += h0[f] - hp[f]
-			}
-		}
-		for _, it := range m.UserItems[u] {
-			add(it)
-		}
-		if m.Implied != nil {
-			for _, it := range m.Implied[u] {
-				add(it)
-			}
+		for f := range g {
+			g[f] += h0[f] - hp[f]
 		}
 	}
-	for sl, it := range t.dTouched {
-		g := t.dGrad[sl*F:][:F]
-		d, vel := m.D[int(it)*F:][:F], t.velD[int(it)*F:][:F]
-		for f := range d {
-			v := mom*vel[f] + lr*g[f] - wd*d[f]
-			vel[f] = v
-			d[f] += v
-		}
-		t.dSlot[it] = -1
+	lr, mom, wd := t.lr, t.mom, t.wd
+	d, vel := t.m.D[it*F:][:F], t.velD[it*F:][:F]
+	for f := range d {
+		v := mom*vel[f] + lr*g[f] - wd*d[f]
+		vel[f] = v
+		d[f] += v
 	}
 }

@@ -293,7 +293,7 @@ func (m *Model) fitBaseline(train *Ratings, cases, vis []int32, value func(float
 type EpochStats struct {
 	Epoch     int
 	Steps     int     // T of CD-T
-	TrainRMSE float64 // of the predictions for the training ratings
+	TrainRMSE float64 // of the predictions for the training ratings (a sample of them beyond TrainRMSESample)
 	Duration  time.Duration
 }
 
@@ -463,12 +463,8 @@ type trainer struct {
 
 	velW, velV, velH []float32
 
-	// The conditional model's D: its velocity, and the rows the minibatch
-	// touches (dSlot: item -> index in dTouched, or -1) with their gradient.
-	velD     []float32
-	dSlot    []int32
-	dTouched []int32
-	dGrad    []float32
+	// The velocity of a conditional model's D.
+	velD []float32
 
 	// Per position j of the minibatch.
 	batch  []int
@@ -477,6 +473,25 @@ type trainer struct {
 	pOff   []int     // offsets of each case's K*n visible probabilities
 	probs  []float32
 	e, T   int // epoch and CD steps
+
+	// Per position of the minibatch: whether its CD pass is done, and a
+	// lock held until it is, for the updates that wait for it.
+	caseDone []atomic.Bool
+	caseMu   []sync.Mutex
+
+	// Big cases (see bigCase): the number of them in the minibatch (they
+	// come first in bySize), and for the one being run its position, the
+	// step of CD-T, the hidden units on, its random stream, its hidden
+	// inputs and biases, and the sums of its segments.
+	firstCD     int
+	bigJ        int
+	bigStep     int
+	bigAct      []int32
+	bigSrc      *rand.PCG
+	bigR        *rand.Rand
+	bigX        []float32
+	bigBias     []float32
+	segX, segCB []float32
 
 	// The workers: work[0] is the goroutine that calls run, the others
 	// wait on their wake channel. A job hands out indices [0, n) chunk at
@@ -500,12 +515,14 @@ type trainer struct {
 
 	// trainRMSE goes through the ratings by item, so that each item's
 	// weights are read once: the cases and levels of each item's ratings,
-	// the cases' hidden means and each item's squared error.
-	visOff   []int
-	visCase  []int32
-	visLevel []uint8
-	hidden   []float32 // cases*F
-	itemSE   []float64
+	// the cases' hidden means and each item's squared error. It measures
+	// the ratings of rmseCases (all cases when nil).
+	rmseCases []int32
+	visOff    []int
+	visCase   []int32
+	visLevel  []uint8
+	hidden    []float32 // cases*F
+	itemSE    []float64
 }
 
 // scratch is one worker's buffers.
@@ -519,8 +536,10 @@ type scratch struct {
 	nz      []kp      // nonzero visible probabilities of one rating
 	sink    float32   // of touch
 	hi      int       // end of the chunk of indices being worked on
+	end     int       // end of the chunk of touched visibles being updated
 	s, part []float32 // K*F: an item's gradient, and one stripe's share
 	sv, pv  []float32 // K: the same for the visible biases
+	dg      []float32 // F: the gradient of a row of D
 }
 
 type kp struct {
@@ -537,14 +556,15 @@ func newTrainer(m *Model, cfg Config) *trainer {
 	for i := range t.slot {
 		t.slot[i] = -1
 	}
+	t.bigSrc = rand.NewPCG(0, 0)
+	t.bigR = rand.New(t.bigSrc)
+	t.bigX, t.bigBias, t.bigAct = make([]float32, F), make([]float32, F), make([]int32, 0, F)
 	if m.D != nil {
-		t.velD, t.dSlot = make([]float32, M*F), make([]int32, M)
-		for i := range t.dSlot {
-			t.dSlot[i] = -1
-		}
+		t.velD = make([]float32, M*F)
 	}
-	for _, items := range m.UserItems {
-		for _, it := range items {
+	t.rmseCases = rmseSample(m.UserItems, cfg.Seed, TrainRMSESample)
+	for i := range t.rmseCount() {
+		for _, it := range m.UserItems[t.rmseCase(i)] {
 			t.visOff[it+1]++
 		}
 	}
@@ -553,9 +573,10 @@ func newTrainer(m *Model, cfg Config) *trainer {
 	}
 	t.visCase, t.visLevel = make([]int32, t.visOff[M]), make([]uint8, t.visOff[M])
 	fill := slices.Clone(t.visOff[:M])
-	for u, items := range m.UserItems {
-		for i, it := range items {
-			t.visCase[fill[it]], t.visLevel[fill[it]] = int32(u), m.UserLevels[u][i]
+	for i := range t.rmseCount() {
+		u := t.rmseCase(i)
+		for k, it := range m.UserItems[u] {
+			t.visCase[fill[it]], t.visLevel[fill[it]] = int32(u), m.UserLevels[u][k]
 			fill[it]++
 		}
 	}
@@ -563,15 +584,16 @@ func newTrainer(m *Model, cfg Config) *trainer {
 		src := rand.NewPCG(0, 0)
 		t.work = append(t.work, &scratch{src: src, r: rand.New(src), x: make([]float32, F), cb: make([]float32, F), act: make([]int32, 0, F),
 			logits: make([]float32, K), s: make([]float32, K*F), part: make([]float32, K*F),
-			sv: make([]float32, K), pv: make([]float32, K)})
+			sv: make([]float32, K), pv: make([]float32, K), dg: make([]float32, F)})
 	}
 	return t
 }
 
 // The jobs of the workers.
 const (
-	jobCD     = iota // cdUser for each case of the minibatch
-	jobApply         // the update of each touched item
+	jobStep   = iota // cdUser for each case of the minibatch, then the update of each touched item
+	jobSegPos        // a big case's positive phase, a segment of its ratings at a time
+	jobSegNeg        // a big case's negative phase, the same way
 	jobHidden        // the hidden means of each case, for trainRMSE
 	jobRMSE          // the training error of each item's ratings
 )
@@ -622,10 +644,12 @@ func (t *trainer) do(w *scratch) {
 		w.hi = min(lo+t.chunk, t.n)
 		for i := lo; i < w.hi; i++ {
 			switch t.job {
-			case jobCD:
-				t.cdCase(w, i)
-			case jobApply:
-				t.applyItem(w, i)
+			case jobStep:
+				t.stepPart(w, i)
+			case jobSegPos:
+				t.segPos(w, i)
+			case jobSegNeg:
+				t.segNeg(w, i)
 			case jobHidden:
 				t.hiddenCase(w, i)
 			case jobRMSE:
@@ -653,8 +677,148 @@ func (t *trainer) minibatch(batch []int, e, T int) {
 		t.bySize = append(t.bySize, j)
 	}
 	slices.SortStableFunc(t.bySize, func(a, b int) int { return len(m.UserItems[batch[b]]) - len(m.UserItems[batch[a]]) })
-	t.run(jobCD, len(batch), 1)
+	t.firstCD = 0
+	for t.firstCD < len(batch) && len(m.UserItems[batch[t.bySize[t.firstCD]]]) >= bigCase {
+		t.firstCD++
+	}
+	t.occurrences()
+	if len(t.caseMu) < len(batch) {
+		t.caseMu = make([]sync.Mutex, len(batch))
+		t.caseDone = make([]atomic.Bool, len(batch))
+	}
+	for i, j := range t.bySize {
+		if i < t.firstCD {
+			t.cdBig(j)
+			t.caseDone[j].Store(true)
+			continue
+		}
+		t.caseMu[j].Lock()
+		t.caseDone[j].Store(false)
+	}
+	t.run(jobStep, len(batch)-t.firstCD+(len(t.touched)+applyChunk-1)/applyChunk, 1)
 	t.apply()
+}
+
+// Cases with at least bigCase ratings (items that many users rated, in an
+// item-based model) are not one worker's job: each is run in turn by all
+// the workers, its ratings cut into segments of segment ratings whose
+// sums are added in order, so that one large case does not leave the
+// other workers idle. Smaller cases (all of MovieLens 100K's) keep one
+// worker each and the summation order of one.
+const (
+	bigCase = 4096
+	segment = 1024
+)
+
+// cdBig runs CD-T for the case at position j of the minibatch, as cdUser
+// does, with its sums over ratings split into segments (segPos, segNeg).
+// Its hidden units are sampled from the case's own stream; a segment's
+// sampled levels (CD-T with T > 1) from the segment's.
+func (t *trainer) cdBig(j int) {
+	m, F := t.m, t.m.Hidden
+	u, T := t.batch[j], t.T
+	t.bigJ = j
+	nseg := (len(m.UserItems[u]) + segment - 1) / segment
+	t.segX = slices.Grow(t.segX[:0], nseg*F)[:nseg*F]
+	if m.D != nil {
+		t.segCB = slices.Grow(t.segCB[:0], nseg*F)[:nseg*F]
+	}
+	t.bigSrc.Seed(t.cfg.Seed^uint64(t.e+1)<<32, uint64(u))
+	x, bias := t.bigX, t.bigBias
+	t.run(jobSegPos, nseg, 1)
+	copy(bias, m.HidBias)
+	if m.D != nil {
+		for sg := range nseg {
+			addTo(bias, t.segCB[sg*F:][:F])
+		}
+		if m.Implied != nil {
+			m.addD(bias, m.Implied[u])
+		}
+	}
+	t.sumSegments(x, bias, nseg)
+	h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
+	positiveStates(x, h0, hp, t.bigR)
+	for step := 1; step <= T; step++ {
+		t.bigAct = activeUnits(hp, t.bigAct[:0])
+		t.bigStep = step
+		t.run(jobSegNeg, nseg, 1)
+		t.sumSegments(x, bias, nseg)
+		hiddenStates(x, hp, step < T, t.bigR)
+	}
+}
+
+// sumSegments sets x to bias plus the segments' sums, in order.
+func (t *trainer) sumSegments(x, bias []float32, nseg int) {
+	F := t.m.Hidden
+	copy(x, bias)
+	for sg := range nseg {
+		addTo(x, t.segX[sg*F:][:F])
+	}
+}
+
+// segPos sums the weight rows (and the rows of D) of segment sg of the
+// big case's ratings.
+func (t *trainer) segPos(w *scratch, sg int) {
+	m, F := t.m, t.m.Hidden
+	u := t.batch[t.bigJ]
+	lo, hi := sg*segment, min((sg+1)*segment, len(m.UserItems[u]))
+	x := t.segX[sg*F:][:F]
+	clear(x)
+	w.sink += m.ratingRows(x, u, lo, hi)
+	if m.D != nil {
+		cb := t.segCB[sg*F:][:F]
+		clear(cb)
+		m.addD(cb, m.UserItems[u][lo:hi])
+	}
+}
+
+// segNeg runs the negative phase of step t.bigStep over segment sg of the
+// big case's ratings.
+func (t *trainer) segNeg(w *scratch, sg int) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	j := t.bigJ
+	u := t.batch[j]
+	lo, hi := sg*segment, min((sg+1)*segment, len(m.UserItems[u]))
+	x := t.segX[sg*F:][:F]
+	clear(x)
+	sample := t.bigStep < t.T
+	if sample {
+		w.src.Seed(t.cfg.Seed^uint64(t.e+1)<<32, uint64(u)|uint64(sg+1)<<32|uint64(t.bigStep)<<48)
+	}
+	w.sink += m.negative(w, u, lo, hi, t.bigAct, x, t.probs[t.pOff[j]+lo*K:t.pOff[j]+hi*K], sample, w.r)
+}
+
+// applyChunk is how many touched visibles a worker updates at a time.
+const applyChunk = 16
+
+// stepPart does part i of a minibatch's step. The first parts are the
+// CD passes of the cases that are not big (see bigCase), largest first; the others update the touched
+// visibles applyChunk at a time, from the last chunk of t.touched to the
+// first, so that the visibles of the largest case (numbered first) come
+// last: a worker that has run out of cases updates the visibles of the
+// cases already done while another worker is still on a large case, and
+// waits only for a visible of a case that is not done.
+func (t *trainer) stepPart(w *scratch, i int) {
+	B := len(t.batch)
+	if i += t.firstCD; i < B {
+		t.cdCase(w, i)
+		j := t.bySize[i]
+		t.caseDone[j].Store(true)
+		t.caseMu[j].Unlock()
+		return
+	}
+	c := (len(t.touched)+applyChunk-1)/applyChunk - 1 - (i - B)
+	lo := c * applyChunk
+	w.end = min(lo+applyChunk, len(t.touched))
+	for sl := lo; sl < w.end; sl++ {
+		for o := t.occStart[sl]; o < t.occStart[sl+1]; o++ {
+			if j := t.occPos[o]; !t.caseDone[j].Load() {
+				t.caseMu[j].Lock() // wait for case j's CD pass
+				t.caseMu[j].Unlock()
+			}
+		}
+		t.applyItem(w, sl)
+	}
 }
 
 // cdCase runs cdUser for the i-th largest case of the minibatch.
@@ -668,18 +832,159 @@ func (t *trainer) cdCase(w *scratch, i int) {
 // hiddenInput sets x to the hidden units' inputs from case u's training
 // ratings, the hidden biases plus the weights of the rated (item, level)
 // units, reading rows ahead (see touch); it returns touch's sink.
-func (m *Model) hiddenInput(x []float32, u int) float32 {
+//
+// When cb is not nil, case u's hidden biases (see caseBias) are left in it
+// too, so that a conditional model sums its rows of D once per case.
+func (m *Model) hiddenInput(x, cb []float32, u int) float32 {
+	items := m.UserItems[u]
+	if cb != nil {
+		m.caseBias(cb, u)
+		copy(x, cb)
+	} else {
+		m.caseBias(x, u)
+	}
+	return m.ratingRows(x, u, 0, len(items))
+}
+
+// ratingRows adds to x the weight rows of ratings lo to hi-1 of case u
+// (the rated level's row of each item), reading rows ahead, and returns
+// prefetch's sink.
+func (m *Model) ratingRows(x []float32, u, lo, hi int) float32 {
 	K, F := m.K(), m.Hidden
 	items, levels := m.UserItems[u], m.UserLevels[u]
-	m.caseBias(x, u)
 	var pf float32
-	for i, it := range items {
-		if i+4 < len(items) {
-			pf += touch(m.W[(int(items[i+4])*K+int(levels[i+4]))*F:][:F])
+	for i := lo; i < hi; i++ {
+		if i+4 < hi {
+			pf += prefetch(m.W[(int(items[i+4])*K+int(levels[i+4]))*F:][:F])
 		}
-		row := m.W[(int(it)*K+int(levels[i]))*F:][:F]
+		row := m.W[(int(items[i])*K+int(levels[i]))*F:][:F]
 		for f, w := range row {
 			x[f] += w
+		}
+	}
+	return pf
+}
+
+// negative adds to x the (mean, or sampled when sample is set) visible
+// states of ratings lo to hi-1 of case u given the hidden units on (act),
+// item by item while its rows are in cache: for each hidden unit the terms
+// come in item then level order. It leaves the ratings' visible
+// probabilities (or sampled levels, one-hot) in probs, K per rating from
+// rating lo, and returns prefetch's sink.
+func (m *Model) negative(s *scratch, u, lo, hi int, act []int32, x, probs []float32, sample bool, r *rand.Rand) float32 {
+	K, F := m.K(), m.Hidden
+	items := m.UserItems[u]
+	var pf float32
+	for i := lo; i < hi; i++ {
+		it := items[i]
+		if i+2 < hi {
+			next := int(items[i+2]) * K
+			pf += prefetch(m.W[next*F:][:K*F]) + prefetch(m.VisBias[next:][:K])
+		}
+		base := int(it) * K
+		logits := s.logits[:K]
+		k := 0
+		for ; k+4 <= K; k += 4 {
+			r0 := m.W[(base+k)*F:][:F]
+			r1 := m.W[(base+k+1)*F:][:F]
+			r2 := m.W[(base+k+2)*F:][:F]
+			r3 := m.W[(base+k+3)*F:][:F]
+			s0, s1, s2, s3 := m.VisBias[base+k], m.VisBias[base+k+1], m.VisBias[base+k+2], m.VisBias[base+k+3]
+			for _, f := range act {
+				s0 += r0[f]
+				s1 += r1[f]
+				s2 += r2[f]
+				s3 += r3[f]
+			}
+			logits[k], logits[k+1], logits[k+2], logits[k+3] = s0, s1, s2, s3
+		}
+		for ; k+2 <= K; k += 2 {
+			r0 := m.W[(base+k)*F:][:F]
+			r1 := m.W[(base+k+1)*F:][:F]
+			s0, s1 := m.VisBias[base+k], m.VisBias[base+k+1]
+			for _, f := range act {
+				s0 += r0[f]
+				s1 += r1[f]
+			}
+			logits[k], logits[k+1] = s0, s1
+		}
+		if k < K {
+			r0 := m.W[(base+k)*F:][:F]
+			s0 := m.VisBias[base+k]
+			for _, f := range act {
+				s0 += r0[f]
+			}
+			logits[k] = s0
+		}
+		mx := float32(math.Inf(-1))
+		for _, l := range logits {
+			mx = max(mx, l)
+		}
+		pr := probs[(i-lo)*K:][:K]
+		sum := float32(0)
+		for k, l := range logits {
+			e := float32(math.Exp(float64(l - mx)))
+			pr[k] = e
+			sum += e
+		}
+		for k := range pr {
+			pr[k] /= sum
+		}
+		if sample {
+			// Sample a level for the next step.
+			u := r.Float32()
+			pick := K - 1
+			for k, p := range pr {
+				if u < p {
+					pick = k
+					break
+				}
+				u -= p
+			}
+			clear(pr)
+			pr[pick] = 1
+		}
+		nz := s.nz[:0]
+		for k, p := range pr {
+			if p != 0 {
+				nz = append(nz, kp{k, p})
+			}
+		}
+		s.nz = nz
+		for len(nz) >= 4 {
+			p0, p1, p2, p3 := nz[0].p, nz[1].p, nz[2].p, nz[3].p
+			r0 := m.W[(base+nz[0].k)*F:][:F]
+			r1 := m.W[(base+nz[1].k)*F:][:F]
+			r2 := m.W[(base+nz[2].k)*F:][:F]
+			r3 := m.W[(base+nz[3].k)*F:][:F]
+			for f := range x {
+				v := x[f]
+				v += p0 * r0[f]
+				v += p1 * r1[f]
+				v += p2 * r2[f]
+				v += p3 * r3[f]
+				x[f] = v
+			}
+			nz = nz[4:]
+		}
+		for len(nz) >= 2 {
+			p0, p1 := nz[0].p, nz[1].p
+			r0 := m.W[(base+nz[0].k)*F:][:F]
+			r1 := m.W[(base+nz[1].k)*F:][:F]
+			for f := range x {
+				v := x[f]
+				v += p0 * r0[f]
+				v += p1 * r1[f]
+				x[f] = v
+			}
+			nz = nz[2:]
+		}
+		if len(nz) == 1 {
+			p0 := nz[0].p
+			r0 := m.W[(base+nz[0].k)*F:][:F]
+			for f, w := range r0 {
+				x[f] += p0 * w
+			}
 		}
 	}
 	return pf
@@ -689,16 +994,30 @@ func (m *Model) hiddenInput(x []float32, u int) float32 {
 // probabilities, in hp the final (mean-field) ones and in probs the final
 // visible probabilities of u's ratings (K each).
 func (m *Model) cdUser(s *scratch, u, T int, r *rand.Rand, h0, hp, probs []float32) {
-	K, F := m.K(), m.Hidden
-	items := m.UserItems[u]
-	// Positive phase.
+	F := m.Hidden
 	x := s.x[:F]
-	pf := m.hiddenInput(x, u)
 	bias := m.HidBias
+	var cb []float32
 	if m.D != nil {
 		bias = s.cb[:F]
-		m.caseBias(bias, u)
+		cb = bias
 	}
+	pf := m.hiddenInput(x, cb, u)
+	positiveStates(x, h0, hp, r)
+	for t := 1; t <= T; t++ {
+		// Visible softmax for each rated item given the binary hidden
+		// states in hp: a logit sums the weights of the units that are on.
+		act := activeUnits(hp, s.act[:0])
+		copy(x, bias)
+		pf += m.negative(s, u, 0, len(m.UserItems[u]), act, x, probs, t < T, r)
+		hiddenStates(x, hp, t < T, r)
+	}
+	s.sink += pf
+}
+
+// positiveStates sets h0 to the hidden probabilities for inputs x and hp
+// to a sample of them.
+func positiveStates(x, h0, hp []float32, r *rand.Rand) {
 	for f, v := range x {
 		p := sigmoid(v)
 		h0[f] = p
@@ -708,191 +1027,41 @@ func (m *Model) cdUser(s *scratch, u, T int, r *rand.Rand, h0, hp, probs []float
 			hp[f] = 0
 		}
 	}
-	for t := 1; t <= T; t++ {
-		// Visible softmax for each rated item given the binary hidden
-		// states in hp: a logit sums the weights of the units that are on.
-		act := s.act[:0]
-		for f, h := range hp {
-			if h != 0 {
-				act = append(act, int32(f))
-			}
-		}
-		// Then, item by item while its rows are in cache, add the item's
-		// (sampled or mean) visible states to the hidden inputs: for each
-		// hidden unit the terms come in item then level order.
-		copy(x, bias)
-		for i, it := range items {
-			if i+2 < len(items) {
-				next := int(items[i+2]) * K
-				pf += touch(m.W[next*F:][:K*F]) + touch(m.VisBias[next:][:K])
-			}
-			base := int(it) * K
-			logits := s.logits[:K]
-			k := 0
-			for ; k+4 <= K; k += 4 {
-				r0 := m.W[(base+k)*F:][:F]
-				r1 := m.W[(base+k+1)*F:][:F]
-				r2 := m.W[(base+k+2)*F:][:F]
-				r3 := m.W[(base+k+3)*F:][:F]
-				s0, s1, s2, s3 := m.VisBias[base+k], m.VisBias[base+k+1], m.VisBias[base+k+2], m.VisBias[base+k+3]
-				for _, f := range act {
-					s0 += r0[f]
-					s1 += r1[f]
-					s2 += r2[f]
-					s3 += r3[f]
-				}
-				logits[k], logits[k+1], logits[k+2], logits[k+3] = s0, s1, s2, s3
-			}
-			for ; k+2 <= K; k += 2 {
-				r0 := m.W[(base+k)*F:][:F]
-				r1 := m.W[(base+k+1)*F:][:F]
-				s0, s1 := m.VisBias[base+k], m.VisBias[base+k+1]
-				for _, f := range act {
-					s0 += r0[f]
-					s1 += r1[f]
-				}
-				logits[k], logits[k+1] = s0, s1
-			}
-			if k < K {
-				r0 := m.W[(base+k)*F:][:F]
-				s0 := m.VisBias[base+k]
-				for _, f := range act {
-					s0 += r0[f]
-				}
-				logits[k] = s0
-			}
-			mx := float32(math.Inf(-1))
-			for _, l := range logits {
-				mx = max(mx, l)
-			}
-			pr := probs[i*K:][:K]
-			sum := float32(0)
-			for k, l := range logits {
-				e := float32(math.Exp(float64(l - mx)))
-				pr[k] = e
-				sum += e
-			}
-			for k := range pr {
-				pr[k] /= sum
-			}
-			if t < T {
-				// Sample a level for the next step.
-				u := r.Float32()
-				pick := K - 1
-				for k, p := range pr {
-					if u < p {
-						pick = k
-						break
-					}
-					u -= p
-				}
-				clear(pr)
-				pr[pick] = 1
-			}
-			nz := s.nz[:0]
-			for k, p := range pr {
-				if p != 0 {
-					nz = append(nz, kp{k, p})
-				}
-			}
-			s.nz = nz
-			for len(nz) >= 4 {
-				p0, p1, p2, p3 := nz[0].p, nz[1].p, nz[2].p, nz[3].p
-				r0 := m.W[(base+nz[0].k)*F:][:F]
-				r1 := m.W[(base+nz[1].k)*F:][:F]
-				r2 := m.W[(base+nz[2].k)*F:][:F]
-				r3 := m.W[(base+nz[3].k)*F:][:F]
-				for f := range x {
-					v := x[f]
-					v += p0 * r0[f]
-					v += p1 * r1[f]
-					v += p2 * r2[f]
-					v += p3 * r3[f]
-					x[f] = v
-				}
-				nz = nz[4:]
-			}
-			for len(nz) >= 2 {
-				p0, p1 := nz[0].p, nz[1].p
-				r0 := m.W[(base+nz[0].k)*F:][:F]
-				r1 := m.W[(base+nz[1].k)*F:][:F]
-				for f := range x {
-					v := x[f]
-					v += p0 * r0[f]
-					v += p1 * r1[f]
-					x[f] = v
-				}
-				nz = nz[2:]
-			}
-			if len(nz) == 1 {
-				p0 := nz[0].p
-				r0 := m.W[(base+nz[0].k)*F:][:F]
-				for f, w := range r0 {
-					x[f] += p0 * w
-				}
-			}
-		}
-		for f, v := range x {
-			p := sigmoid(v)
-			if t < T {
-				if r.Float32() < p {
-					p = 1
-				} else {
-					p = 0
-				}
-			}
-			hp[f] = p
-		}
-	}
-	s.sink += pf
 }
 
-// apply sums the minibatch's gradient into the parameters with momentum and
-// weight decay. Only the items rated in the minibatch are touched (their
+// hiddenStates sets hp to the hidden probabilities for inputs x, or to a
+// sample of them when sample is set.
+func hiddenStates(x, hp []float32, sample bool, r *rand.Rand) {
+	for f, v := range x {
+		p := sigmoid(v)
+		if sample {
+			if r.Float32() < p {
+				p = 1
+			} else {
+				p = 0
+			}
+		}
+		hp[f] = p
+	}
+}
+
+// activeUnits appends to act the indices of the units on in hp.
+func activeUnits(hp []float32, act []int32) []int32 {
+	for f, h := range hp {
+		if h != 0 {
+			act = append(act, int32(f))
+		}
+	}
+	return act
+}
+
+// apply takes the step of the hidden biases, once the visibles' are taken
+// (stepPart): only the items rated in the minibatch are touched (their
 // velocities wait while they are not), so an epoch costs in proportion to
 // the ratings, not to the number of items.
 func (t *trainer) apply() {
-	m, cfg := t.m, t.cfg
-	B, S := len(t.batch), t.workers
-	t.lr = float32(cfg.LearningRate / float64(B))
-	t.mom, t.wd = float32(cfg.Momentum), float32(cfg.LearningRate*cfg.WeightDecay)
+	m, B, S, F := t.m, len(t.batch), t.workers, t.m.Hidden
 	lr, mom := t.lr, t.mom
-	F := m.Hidden
-	// The touched items and their ratings, ordered by stripe, position in
-	// the stripe and index among the case's ratings.
-	t.touched, t.fill = t.touched[:0], t.fill[:0]
-	for st := 0; st < S; st++ {
-		for j := st; j < B; j += S {
-			for _, it := range m.UserItems[t.batch[j]] {
-				sl := t.slot[it]
-				if sl < 0 {
-					sl = int32(len(t.touched))
-					t.slot[it] = sl
-					t.touched = append(t.touched, it)
-					t.fill = append(t.fill, 0)
-				}
-				t.fill[sl]++
-			}
-		}
-	}
-	t.occStart = append(t.occStart[:0], 0)
-	for i, n := range t.fill {
-		t.occStart = append(t.occStart, t.occStart[i]+n)
-		t.fill[i] = t.occStart[i]
-	}
-	n := int(t.occStart[len(t.touched)])
-	t.occPos = slices.Grow(t.occPos[:0], n)[:n]
-	t.occIdx = slices.Grow(t.occIdx[:0], n)[:n]
-	for st := 0; st < S; st++ {
-		for j := st; j < B; j += S {
-			for i, it := range m.UserItems[t.batch[j]] {
-				o := t.fill[t.slot[it]]
-				t.fill[t.slot[it]]++
-				t.occPos[o], t.occIdx[o] = int32(j), int32(i)
-			}
-		}
-	}
-	t.run(jobApply, len(t.touched), 16)
 	// Hidden biases, summed per stripe the same way.
 	hs, hpart := t.hidSum, t.hidPart
 	clear(hs)
@@ -915,9 +1084,82 @@ func (t *trainer) apply() {
 	for _, it := range t.touched {
 		t.slot[it] = -1
 	}
-	if m.D != nil {
-		t.applyD()
+}
+
+// occurrences sets the step sizes of the minibatch and lists the visibles
+// it touches (t.touched, t.slot) and their ratings, ordered by stripe,
+// position in the stripe and index among the case's ratings. A
+// conditional model's implied visibles of a case come after its ratings,
+// with index -1: they move only D.
+func (t *trainer) occurrences() {
+	m, cfg := t.m, t.cfg
+	B, S := len(t.batch), t.workers
+	t.lr = float32(cfg.LearningRate / float64(B))
+	t.mom, t.wd = float32(cfg.Momentum), float32(cfg.LearningRate*cfg.WeightDecay)
+	t.touched, t.fill = t.touched[:0], t.fill[:0]
+	number := func(it int32) int32 {
+		sl := t.slot[it]
+		if sl < 0 {
+			sl = int32(len(t.touched))
+			t.slot[it] = sl
+			t.touched = append(t.touched, it)
+			t.fill = append(t.fill, 0)
+		}
+		return sl
 	}
+	count := func(it int32) { t.fill[number(it)]++ }
+	// The largest case's visibles first (see stepPart).
+	if t.firstCD < B {
+		big := t.bySize[t.firstCD]
+		for _, it := range m.UserItems[t.batch[big]] {
+			number(it)
+		}
+		for _, it := range t.implied(big) {
+			number(it)
+		}
+	}
+	for st := 0; st < S; st++ {
+		for j := st; j < B; j += S {
+			for _, it := range m.UserItems[t.batch[j]] {
+				count(it)
+			}
+			for _, it := range t.implied(j) {
+				count(it)
+			}
+		}
+	}
+	t.occStart = append(t.occStart[:0], 0)
+	for i, n := range t.fill {
+		t.occStart = append(t.occStart, t.occStart[i]+n)
+		t.fill[i] = t.occStart[i]
+	}
+	n := int(t.occStart[len(t.touched)])
+	t.occPos = slices.Grow(t.occPos[:0], n)[:n]
+	t.occIdx = slices.Grow(t.occIdx[:0], n)[:n]
+	place := func(it int32, j, i int) {
+		o := t.fill[t.slot[it]]
+		t.fill[t.slot[it]]++
+		t.occPos[o], t.occIdx[o] = int32(j), int32(i)
+	}
+	for st := 0; st < S; st++ {
+		for j := st; j < B; j += S {
+			for i, it := range m.UserItems[t.batch[j]] {
+				place(it, j, i)
+			}
+			for _, it := range t.implied(j) {
+				place(it, j, -1)
+			}
+		}
+	}
+}
+
+// implied returns the implied visibles of the case at position j of the
+// minibatch (none unless the model was given Config.Implied).
+func (t *trainer) implied(j int) []int32 {
+	if t.m.Implied == nil {
+		return nil
+	}
+	return t.m.Implied[t.batch[j]]
 }
 
 // applyItem sums the minibatch's gradient of touched item t.touched[sl]
@@ -925,29 +1167,34 @@ func (t *trainer) apply() {
 func (t *trainer) applyItem(w *scratch, sl int) {
 	m, S, K, F := t.m, t.workers, t.m.K(), t.m.Hidden
 	lr, mom, wd := t.lr, t.mom, t.wd
-	if sl+2 < w.hi { // (past the chunk, another worker may be writing)
+	o0, o1 := int(t.occStart[sl]), int(t.occStart[sl+1])
+	if sl+2 < w.end { // (past the chunk, another worker may be writing)
 		next := int(t.touched[sl+2])
-		w.sink += touch(m.W[next*K*F:][:K*F]) + touch(t.velW[next*K*F:][:K*F]) + touch(m.VisBias[next*K:][:K]) + touch(t.velV[next*K:][:K])
+		w.sink += prefetch(m.W[next*K*F:][:K*F]) + prefetch(t.velW[next*K*F:][:K*F]) + prefetch(m.VisBias[next*K:][:K]) + prefetch(t.velV[next*K:][:K])
+		if m.D != nil {
+			w.sink += prefetch(m.D[next*F:][:F]) + prefetch(t.velD[next*F:][:F])
+		}
 	}
 	it := int(t.touched[sl])
 	W, vel := m.W[it*K*F:][:K*F], t.velW[it*K*F:][:K*F]
 	vb, vv := m.VisBias[it*K:][:K], t.velV[it*K:][:K]
-	o0, o1 := int(t.occStart[sl]), int(t.occStart[sl+1])
-	if o1-o0 == 1 {
-		// One rating: build its gradient on the fly.
-		j, i := int(t.occPos[o0]), int(t.occIdx[o0])
-		l := int(m.UserLevels[t.batch[j]][i])
-		h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
-		for k, p := range t.probs[t.pOff[j]+i*K:][:K] {
-			gv := float32(0)
-			if k == l {
-				gv++
+	if m.D != nil {
+		t.stepD(w, it, o0, o1)
+	}
+	rated, first := o1-o0, o0
+	if m.Implied != nil {
+		rated = 0
+		for o := o1 - 1; o >= o0; o-- {
+			if t.occIdx[o] >= 0 {
+				rated, first = rated+1, o
 			}
-			gv -= p
-			vv[k] = mom*vv[k] + lr*gv
-			vb[k] += vv[k]
-			momentumRow(W[k*F:][:F], vel[k*F:][:F], h0, hp, k == l, p, mom, lr, wd)
 		}
+	}
+	switch rated {
+	case 0:
+		return // only implied: W and the visible biases wait
+	case 1:
+		t.stepRating(int(t.occPos[first]), int(t.occIdx[first]), it)
 		return
 	}
 	// Several: sum each stripe's ratings in order into part (the first
@@ -958,6 +1205,9 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 	cur := -1
 	for o := o0; o < o1; o++ {
 		j, i := int(t.occPos[o]), int(t.occIdx[o])
+		if i < 0 {
+			continue
+		}
 		if st := j % S; st != cur {
 			if cur >= 0 {
 				if &acc[0] == &part[0] {
@@ -1000,6 +1250,29 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 	for k, g := range sv {
 		vv[k] = mom*vv[k] + lr*g
 		vb[k] += vv[k]
+	}
+}
+
+// stepRating takes the momentum step of visible it's weights and biases
+// for a gradient that is that of its one rating, the i-th of the case at
+// position j of the minibatch: built on the fly, each element as a sum from
+// 0 would give it.
+func (t *trainer) stepRating(j, i, it int) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	lr, mom, wd := t.lr, t.mom, t.wd
+	W, vel := m.W[it*K*F:][:K*F], t.velW[it*K*F:][:K*F]
+	vb, vv := m.VisBias[it*K:][:K], t.velV[it*K:][:K]
+	l := int(m.UserLevels[t.batch[j]][i])
+	h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
+	for k, p := range t.probs[t.pOff[j]+i*K:][:K] {
+		gv := float32(0)
+		if k == l {
+			gv++
+		}
+		gv -= p
+		vv[k] = mom*vv[k] + lr*gv
+		vb[k] += vv[k]
+		momentumRow(W[k*F:][:F], vel[k*F:][:F], h0, hp, k == l, p, mom, lr, wd)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -188,7 +190,7 @@ func (m *Model) Evaluate(test *Ratings) Metrics {
 // computes every case's hidden means, then goes through the ratings item by
 // item, summing each item's squared errors, then the items' in order.
 func (t *trainer) trainRMSE() float64 {
-	t.run(jobHidden, len(t.m.UserItems), 64)
+	t.run(jobHidden, t.rmseCount(), 64)
 	t.run(jobRMSE, len(t.m.Items), 16)
 	se := 0.0
 	for _, x := range t.itemSE {
@@ -199,13 +201,59 @@ func (t *trainer) trainRMSE() float64 {
 
 // hiddenCase sets case u's hidden means in t.hidden, as hiddenMean does,
 // reading rows ahead (see touch).
-func (t *trainer) hiddenCase(w *scratch, u int) {
-	F := t.m.Hidden
+func (t *trainer) hiddenCase(w *scratch, i int) {
+	F, u := t.m.Hidden, t.rmseCase(i)
 	h := t.hidden[u*F:][:F]
-	w.sink += t.m.hiddenInput(h, u)
+	w.sink += t.m.hiddenInput(h, nil, u)
 	for f, x := range h {
 		h[f] = sigmoid(x)
 	}
+}
+
+// TrainRMSESample is about how many training ratings the training error
+// of each epoch (EpochStats.TrainRMSE) is measured on: with more, it is
+// measured on the ratings of a fixed random sample of the cases (users, or
+// items when item-based) holding at least that many, so that the
+// measurement costs a small part of an epoch on large data.
+const TrainRMSESample = 1_000_000
+
+// rmseSample returns the cases whose ratings the training error is
+// measured on, in increasing order, or nil for all of them.
+func rmseSample(cases [][]int32, seed uint64, limit int) []int32 {
+	n := 0
+	for _, c := range cases {
+		n += len(c)
+	}
+	if n <= limit {
+		return nil
+	}
+	var out []int32
+	n = 0
+	for _, u := range rand.New(rand.NewPCG(seed, 0x5A3E)).Perm(len(cases)) {
+		if n >= limit {
+			break
+		}
+		out = append(out, int32(u))
+		n += len(cases[u])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// rmseCount is how many cases the training error is measured on.
+func (t *trainer) rmseCount() int {
+	if t.rmseCases == nil {
+		return len(t.m.UserItems)
+	}
+	return len(t.rmseCases)
+}
+
+// rmseCase is the i-th case the training error is measured on.
+func (t *trainer) rmseCase(i int) int {
+	if t.rmseCases == nil {
+		return i
+	}
+	return int(t.rmseCases[i])
 }
 
 // rmseItem sets t.itemSE[it] to the squared error of item it's ratings.
@@ -215,7 +263,7 @@ func (t *trainer) rmseItem(w *scratch, it int) {
 	var pf float32
 	for r := t.visOff[it]; r < t.visOff[it+1]; r++ {
 		if r+4 < t.visOff[it+1] {
-			pf += touch(t.hidden[int(t.visCase[r+4])*F:][:F])
+			pf += prefetch(t.hidden[int(t.visCase[r+4])*F:][:F])
 		}
 		d := m.expected(it, t.hidden[int(t.visCase[r])*F:][:F]) - m.Levels[t.visLevel[r]]
 		se += d * d

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -223,4 +224,35 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// The training error of large data is measured on whole cases drawn at
+// random: at least the limit's ratings, each case once, in order, the
+// same for a seed; with fewer ratings than the limit, on all of them.
+func TestRMSESample(t *testing.T) {
+	train := Synthetic(SynthConfig{Users: 2000, Items: 300, Ratings: 40000, Seed: 3})
+	m, err := newModel(train, 4, false, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rmseSample(m.UserItems, 1, 40000); got != nil {
+		t.Fatalf("40,000 ratings with a limit of 40,000: sampled %d cases", len(got))
+	}
+	a, b := rmseSample(m.UserItems, 1, 10000), rmseSample(m.UserItems, 1, 10000)
+	if !slices.Equal(a, b) {
+		t.Fatal("two samples for one seed")
+	}
+	if c := rmseSample(m.UserItems, 2, 10000); slices.Equal(a, c) {
+		t.Fatal("the same sample for two seeds")
+	}
+	n := 0
+	for i, u := range a {
+		if i > 0 && u <= a[i-1] {
+			t.Fatalf("cases not increasing: %d after %d", u, a[i-1])
+		}
+		n += len(m.UserItems[u])
+	}
+	if last := len(m.UserItems[a[len(a)-1]]); n < 10000 || len(a) == len(m.UserItems) {
+		t.Fatalf("%d ratings in %d of %d cases (last %d)", n, len(a), len(m.UserItems), last)
+	}
 }
