@@ -426,3 +426,36 @@ func TestGaussianDivergenceAdvice(t *testing.T) {
 		t.Fatalf("error %v, want ErrDiverged naming the epoch and advising to standardise", err)
 	}
 }
+
+// The recipe for σ fixed at 1 is PCD-5 for about 40,000 updates, and it
+// raises the exact likelihood of clustered data.
+func TestFixedSigmaRecipe(t *testing.T) {
+	data := gaussData6()
+	for i := 0; i < data.Rows; i++ {
+		for j := range data.Row(i) {
+			data.Set(i, j, float32(2*(i%2)-1)*1.2+0.4*data.At(i, j))
+		}
+	}
+	cfg := DefaultFixedSigmaConfig(Bernoulli, data.Rows)
+	batches := (data.Rows + cfg.BatchSize - 1) / cfg.BatchSize
+	if !cfg.Persistent || cfg.LearnSigma || cfg.Steps != 5 || cfg.Epochs != 1000 || batches*cfg.Epochs < 2000 {
+		t.Fatalf("recipe %+v", cfg)
+	}
+	if big := DefaultFixedSigmaConfig(Bernoulli, 400000); big.Epochs != 10 {
+		t.Fatalf("400,000 samples: %d epochs, want the floor of 10", big.Epochs)
+	}
+	if mid := DefaultFixedSigmaConfig(Bernoulli, 50000); mid.Epochs != 80 || math.Abs(mid.LRDecay-10.0/80) > 1e-12 {
+		t.Fatalf("50,000 samples: %d epochs, decay %g; want 80 (40,000 updates of 100), 10/80", mid.Epochs, mid.LRDecay)
+	}
+	cfg.Epochs, cfg.LRDecay = 300, 10.0/300
+	m := NewInitUnits(6, 4, Gaussian, Bernoulli, false, data, 3)
+	before := exactLL(t, m, data)
+	if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	after := exactLL(t, m, data)
+	if !(after > before+1) {
+		t.Fatalf("exact log-likelihood %.3f -> %.3f, want a rise of more than 1 nat", before, after)
+	}
+	t.Logf("exact log-likelihood %.3f -> %.3f", before, after)
+}

@@ -142,6 +142,23 @@ func DefaultConfigFor(vis, hid Units, samples int) Config {
 	return c
 }
 
+// DefaultFixedSigmaConfig returns the recipe harmonium uses for Gaussian
+// visible units whose standard deviations stay at 1 (standardised data)
+// and the given hidden units: PCD-5 at a learning rate of 0.01, decayed to
+// a tenth over the run, for about 40,000 updates (between 10 and 1,000
+// epochs). With σ fixed, CD's bias grows the longer it trains (CD-5 on
+// the UCI digits: -78.2 nats after 10,000 updates, -82.6 after 38,000),
+// while persistent chains keep improving (-77.6 after 38,000).
+func DefaultFixedSigmaConfig(hid Units, samples int) Config {
+	c := DefaultConfigFor(Gaussian, hid, samples)
+	c.LearnSigma, c.SigmaRate = false, 0
+	c.Persistent, c.Steps, c.LearningRate = true, 5, 0.01
+	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
+	c.Epochs = min(max((40000+batches-1)/batches, 10), 1000)
+	c.LRDecay = 10 / float64(c.Epochs)
+	return c
+}
+
 // checkUnits reports settings that the model's unit types do not allow.
 func (c Config) checkUnits(m *RBM) error {
 	switch {

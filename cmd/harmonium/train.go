@@ -21,7 +21,7 @@ import (
 )
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the defaults of the unit types (Gaussian: --lr 0.01, --epochs 50).",
+	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the recipe of the unit types (Gaussian, sigma learned: CD-5, --lr 0.05 decayed to a tenth, about 10,000 updates; sigma fixed at 1: PCD-5, --lr 0.01 decayed, about 40,000 updates).",
 		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors\n  harmonium train --data features.csv --visible gaussian --standardize --hidden 20 --out g.safetensors")
 	var data dataFlags
 	data.register(fs, "train")
@@ -149,7 +149,12 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	applyUnitDefaults(&cfg, rbm.DefaultConfigFor(vu, hu, int(float64(set.X.Rows)*(1-*validate))), given, vu)
+	samples := int(float64(set.X.Rows) * (1 - *validate))
+	def = rbm.DefaultConfigFor(vu, hu, samples)
+	if vu == rbm.Gaussian && !*learnSigma {
+		def = rbm.DefaultFixedSigmaConfig(hu, samples)
+	}
+	applyUnitDefaults(&cfg, def, given, vu)
 	pics := pictureFlags{shape: *imageShape}
 	shape, zoom, shapeErr := pics.resolve(set.X.Cols, set, nil)
 	if *imageShape != "" && shapeErr != nil {
@@ -416,7 +421,10 @@ func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, v
 	if !given["sigma-rate"] && def.SigmaRate > 0 {
 		cfg.SigmaRate = def.SigmaRate
 	}
-	if !given["cd"] && !cfg.Persistent {
+	if def.Persistent && !given["cd"] && !given["pcd"] && !given["pt"] {
+		cfg.Persistent = true
+	}
+	if !given["cd"] && !given["pcd"] {
 		cfg.Steps = def.Steps
 	}
 }
