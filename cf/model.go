@@ -831,7 +831,7 @@ func (t *trainer) cdCase(w *scratch, i int) {
 
 // hiddenInput sets x to the hidden units' inputs from case u's training
 // ratings, the hidden biases plus the weights of the rated (item, level)
-// units, reading rows ahead (see touch); it returns touch's sink.
+// units, reading rows ahead (see prefetch); it returns prefetch's sink.
 //
 // When cb is not nil, case u's hidden biases (see caseBias) are left in it
 // too, so that a conditional model sums its rows of D once per case.

@@ -200,7 +200,7 @@ func (t *trainer) trainRMSE() float64 {
 }
 
 // hiddenCase sets case u's hidden means in t.hidden, as hiddenMean does,
-// reading rows ahead (see touch).
+// reading rows ahead (see prefetch).
 func (t *trainer) hiddenCase(w *scratch, i int) {
 	F, u := t.m.Hidden, t.rmseCase(i)
 	h := t.hidden[u*F:][:F]
