@@ -157,6 +157,14 @@ type gemmJob struct {
 	// rows of c (the velocity).
 	w     []float32
 	decay float32
+
+	// With sp set, alpha times sp (its transpose with spT) times sb (ldsb
+	// apart) is added to the dense product, or is the product when a is
+	// nil.
+	sp   *Sparse
+	spT  bool
+	sb   []float32
+	ldsb int
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -167,7 +175,7 @@ func (j *gemmJob) run(p, parts int) {
 	if j.n >= j.m && j.w == nil {
 		j0, j1 := blockBound(j.n, p, parts), blockBound(j.n, p+1, parts)
 		if j1 > j0 {
-			j.be.sgemm(j.tA, j.tB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[colOff(j.tB, j0, j.ldb):], j.ldb, j.beta, j.c[j0:], j.ldc)
+			j.mul(0, j.m, j0, j1)
 			if j.sigmoid {
 				j.post(j0, j.bias[j0:j1], j.m)
 			}
@@ -176,7 +184,7 @@ func (j *gemmJob) run(p, parts int) {
 	}
 	i0, i1 := blockBound(j.m, p, parts), blockBound(j.m, p+1, parts)
 	if i1 > i0 {
-		j.be.sgemm(j.tA, j.tB, i1-i0, j.n, j.k, j.alpha, j.a[rowOff(j.tA, i0, j.lda):], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+		j.mul(i0, i1, 0, j.n)
 		if j.sigmoid {
 			j.post(i0*j.ldc, j.bias, i1-i0)
 		}
@@ -184,6 +192,23 @@ func (j *gemmJob) run(p, parts int) {
 			lo, hi := i0*j.ldc, i1*j.ldc
 			momentumStep(j.w[lo:hi], j.c[lo:hi], j.decay)
 		}
+	}
+}
+
+// mul computes rows i0 ... i1-1, columns c0 ... c1-1 of the product.
+func (j *gemmJob) mul(i0, i1, c0, c1 int) {
+	beta := j.beta
+	if j.a != nil {
+		j.be.sgemm(j.tA, j.tB, i1-i0, c1-c0, j.k, j.alpha, j.a[rowOff(j.tA, i0, j.lda):], j.lda, j.b[colOff(j.tB, c0, j.ldb):], j.ldb,
+			beta, j.c[i0*j.ldc+c0:], j.ldc)
+		beta = 1
+	}
+	if j.sp != nil {
+		ptr, idx, val := j.sp.ptr, j.sp.idx, j.sp.val
+		if j.spT {
+			ptr, idx, val = j.sp.tptr, j.sp.tidx, j.sp.tval
+		}
+		spmm(ptr[i0:i1+1], idx, val, j.sb[c0:], j.ldsb, c1-c0, j.alpha, beta, j.c[i0*j.ldc+c0:], j.ldc)
 	}
 }
 

@@ -74,6 +74,23 @@ void hm_relu_bias(int path, float *x, const float *bias, int64_t rows, int64_t c
 void hm_relu_bias_sample(int path, float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0);
 void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols);
 
+// hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
+// entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
+// by the dense b (ldb apart) over columns 0 ... cols-1: with s the sum over
+// p, in order, of val[p] * b[idx[p]*ldb + j], it sets out[r*ldo + j] to
+// alpha*s, or to beta*out[r*ldo + j] + alpha*s when beta is not 0.
+void hm_spmm(int path, const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,
+             int64_t cols, float alpha, float beta, float *out, int64_t ldo);
+
+// hm_sparse_from stores the nonzero entries of the rows x cols matrix d
+// (rows contiguous) by row: row r's are val[p] in column idx[p] for
+// ptr[r] <= p < ptr[r+1], in column order; and by column: column c's are
+// tval[p] in row tidx[p] for tptr[c] <= p < tptr[c+1], in row order. idx
+// and val have room for rows*cols + 16 values, tptr for cols + 1. It
+// returns the number of entries.
+int64_t hm_sparse_from(int path, const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,
+                       int32_t *tptr, int32_t *tidx, float *tval);
+
 // The versions of each kernel, declared for every suffix in HM_ISAS.
 #define HM_DECLARE(sfx)                                                                                                       \
 	void hm_philox_fill_##sfx(uint64_t key, uint64_t c0, int64_t n, uint32_t *out);                                          \
@@ -99,7 +116,11 @@ void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols);
 	void hm_relu_bias_##sfx(float *x, const float *bias, int64_t rows, int64_t cols);                                      \
 	void hm_relu_bias_sample_##sfx(float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key,         \
 	                               uint64_t base, uint64_t c0);                                                            \
-	void hm_add_row_##sfx(float *x, const float *v, int64_t rows, int64_t cols);
+	void hm_add_row_##sfx(float *x, const float *v, int64_t rows, int64_t cols);                                      \
+	void hm_spmm_##sfx(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,  \
+	                   int64_t cols, float alpha, float beta, float *out, int64_t ldo);                                     \
+	int64_t hm_compress_rows_##sfx(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,      \
+	                               int32_t *count);
 
 HM_DECLARE(scalar)
 #if HM_X86_SIMD
@@ -121,6 +142,10 @@ HM_DECLARE(avx512)
 // a whole number of the vector versions' groups of blocks.
 #define HM_NCHUNK (HM_CHUNK - 8)
 #define HM_ZBUF (HM_CHUNK + 32)
+
+// hm_lanes8[m] holds the positions of the set bits of the 8-bit mask m, in
+// order, one per byte from the lowest (AVX2's compress).
+extern const uint64_t hm_lanes8[256];
 
 // The constants of the Box-Muller transform (real.go): Cephes's logf,
 // sinf and cosf polynomials, and 2 pi / 2^24 as a float.

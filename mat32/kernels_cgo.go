@@ -243,3 +243,37 @@ func addRow(x, v []float32, rows int) {
 	}
 	C.hm_add_row(C.int(p), fptr(x), fptr(v), C.int64_t(rows), C.int64_t(len(v)))
 }
+
+// spmm is hm_spmm over the len(ptr)-1 rows of a sparse matrix; see spmmGo.
+func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32, out []float32, ldo int) {
+	rows := len(ptr) - 1
+	if rows <= 0 || cols == 0 {
+		return
+	}
+	_ = out[(rows-1)*ldo+cols-1]
+	p := currentPath()
+	if p == pathGo || ptr[rows] == ptr[0] {
+		// No entries (idx and val may be empty): nothing for C to read.
+		spmmGo(ptr, idx, val, b, ldb, cols, alpha, beta, out, ldo)
+		return
+	}
+	C.hm_spmm(C.int(p), (*C.int32_t)(unsafe.Pointer(&ptr[0])), (*C.int32_t)(unsafe.Pointer(&idx[0])), fptr(val),
+		C.int64_t(rows), fptr(b), C.int64_t(ldb), C.int64_t(cols), C.float(alpha), C.float(beta), fptr(out), C.int64_t(ldo))
+}
+
+// sparseFrom is hm_sparse_from; see sparseFromGo.
+func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) int {
+	p := currentPath()
+	if p == pathGo || len(d) == 0 {
+		return sparseFromGo(d, rows, cols, ptr, idx, val, tptr, tidx, tval)
+	}
+	_, _ = idx[len(d)+15], val[len(d)+15]
+	_, _ = ptr[rows], tptr[cols]
+	i32 := func(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(&s[0])) }
+	var ti *C.int32_t
+	var tv *C.float
+	if len(tidx) > 0 {
+		ti, tv = i32(tidx), fptr(tval)
+	}
+	return int(C.hm_sparse_from(C.int(p), fptr(d), C.int64_t(rows), C.int64_t(cols), i32(ptr), i32(idx), fptr(val), i32(tptr), ti, tv))
+}

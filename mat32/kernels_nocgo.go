@@ -58,3 +58,11 @@ func reluBiasSample(x, s, bias []float32, rows int, key, base, c0 uint64) {
 }
 
 func addRow(x, v []float32, rows int) { addRowGo(x, v, rows) }
+
+func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32, out []float32, ldo int) {
+	spmmGo(ptr, idx, val, b, ldb, cols, alpha, beta, out, ldo)
+}
+
+func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) int {
+	return sparseFromGo(d, rows, cols, ptr, idx, val, tptr, tidx, tval)
+}

@@ -760,3 +760,117 @@ HM_EXPORT void HM_NAME(hm_add_row)(float *x, const float *v, int64_t rows, int64
 		}
 	}
 }
+
+// HM_SPV vectors (64 columns) make a block of the sparse products: a
+// block of 100 rows of b fits in the level-1 cache.
+#define HM_SPV (64 / HM_W)
+
+// spmm_block is hm_spmm over nv vectors of columns (nv <= 8, a constant
+// after inlining); the last vector's lanes are those of the mask last.
+HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,
+                       float alpha, float beta, float *out, int64_t ldo, const int nv, vmask last) {
+	const vf va = vset(alpha), vb = vset(beta);
+	for (int64_t r = 0; r < rows; r++) {
+		vf acc[8];
+#pragma GCC unroll 8
+		for (int k = 0; k < nv; k++) acc[k] = vzero();
+		for (int32_t p = ptr[r]; p < ptr[r + 1]; p++) {
+			const vf a = vset(val[p]);
+			const float *brow = b + (int64_t)idx[p] * ldb;
+#pragma GCC unroll 8
+			for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
+			acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+		}
+		float *o = out + r * ldo;
+#pragma GCC unroll 8
+		for (int k = 0; k < nv - 1; k++) {
+			vf x = vmul(va, acc[k]);
+			if (beta != 0) x = vadd(vmul(vb, vld(o + k * HM_W)), x);
+			vst(o + k * HM_W, x);
+		}
+		vf x = vmul(va, acc[nv - 1]);
+		if (beta != 0) x = vadd(vmul(vb, vldm(o + (nv - 1) * HM_W, last)), x);
+		vstm(o + (nv - 1) * HM_W, last, x);
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_spmm)(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b,
+                                int64_t ldb, int64_t cols, float alpha, float beta, float *out, int64_t ldo) {
+	const vmask all = vtail(HM_W);
+	int64_t j = 0;
+	for (; j + HM_SPV * HM_W <= cols; j += HM_SPV * HM_W)
+		spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, HM_SPV, all);
+	if (j == cols) return;
+	const int64_t rest = cols - j;
+	const vmask m = vtail(rest - (rest - 1) / HM_W * HM_W);
+	switch ((rest + HM_W - 1) / HM_W) {
+	case 1: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 1, m); break;
+	case 2: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 2, m); break;
+	case 3: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 3, m); break;
+	case 4: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 4, m); break;
+	case 5: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 5, m); break;
+	case 6: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 6, m); break;
+	case 7: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 7, m); break;
+	default: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 8, m); break;
+	}
+}
+
+// compress8 stores the entries among 8 values x in columns c ... c+7 (the
+// lanes of nz) at idx+n and val+n with full-width stores, adds them to
+// count, and returns their number.
+#if HM_ISA == 2
+HM_INL int compress8(__m256 x, __m256 nz, int64_t c, int32_t *idx, float *val, __m256i *cnt) {
+	const int m = _mm256_movemask_ps(nz);
+	const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)hm_lanes8[m]));
+	const __m256i col = _mm256_add_epi32(_mm256_set1_epi32((int)c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	_mm256_storeu_ps(val, _mm256_permutevar8x32_ps(x, perm));
+	_mm256_storeu_si256((__m256i *)idx, _mm256_permutevar8x32_epi32(col, perm));
+	*cnt = _mm256_sub_epi32(*cnt, _mm256_castps_si256(nz));
+	return __builtin_popcount((unsigned)m);
+}
+#endif
+
+// hm_compress_rows is hm_sparse_from's by-row part (see the scalar
+// version); a lane is an entry when it is not equal to 0 (NaN is). Its
+// stores are full vectors (idx and val have room past the last entry):
+// compressing straight to memory is slow on some CPUs.
+HM_EXPORT int64_t HM_NAME(hm_compress_rows)(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,
+                                            int32_t *count) {
+	int64_t n = 0;
+	for (int64_t r = 0; r < rows; r++) {
+		ptr[r] = (int32_t)n;
+		const float *row = d + r * cols;
+		for (int64_t c = 0; c < cols; c += HM_W) {
+#if HM_ISA == 3
+			const int64_t w = cols - c < HM_W ? cols - c : HM_W;
+			const __mmask16 lanes = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
+			const __m512 x = _mm512_maskz_loadu_ps(lanes, row + c);
+			const __mmask16 m = _mm512_mask_cmp_ps_mask(lanes, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+			_mm512_storeu_ps(val + n, _mm512_maskz_compress_ps(m, x));
+			const __m512i col = _mm512_add_epi32(_mm512_set1_epi32((int)c), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+			_mm512_storeu_si512((void *)(idx + n), _mm512_maskz_compress_epi32(m, col));
+			__m512i cnt = _mm512_maskz_loadu_epi32(lanes, count + c);
+			cnt = _mm512_mask_add_epi32(cnt, m, cnt, _mm512_set1_epi32(1));
+			_mm512_mask_storeu_epi32(count + c, lanes, cnt);
+			n += __builtin_popcount((unsigned)m);
+#else
+			const __m256 zero = _mm256_setzero_ps();
+			if (c + 8 <= cols) {
+				const __m256 x = _mm256_loadu_ps(row + c);
+				__m256i cnt = _mm256_loadu_si256((const __m256i *)(count + c));
+				n += compress8(x, _mm256_cmp_ps(x, zero, _CMP_NEQ_UQ), c, idx + n, val + n, &cnt);
+				_mm256_storeu_si256((__m256i *)(count + c), cnt);
+			} else {
+				const __m256i lanes = vtail(cols - c);
+				const __m256 x = _mm256_maskload_ps(row + c, lanes);
+				const __m256 nz = _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_NEQ_UQ), _mm256_castsi256_ps(lanes));
+				__m256i cnt = _mm256_maskload_epi32(count + c, lanes);
+				n += compress8(x, nz, c, idx + n, val + n, &cnt);
+				_mm256_maskstore_epi32(count + c, lanes, cnt);
+			}
+#endif
+		}
+	}
+	ptr[rows] = (int32_t)n;
+	return n;
+}

@@ -42,6 +42,7 @@ func BenchmarkCD1Batch(b *testing.B) {
 	x := benchData(b, 100)
 	m := NewInit(784, 500, x, 1)
 	t, _ := NewTrainer(m, benchConfig())
+	t.chooseSparse(x)
 	buf := t.buffers(100)
 	copy(buf.v0.Data, x.Data)
 	rng := mat32.NewRNG(1, 2)

@@ -351,6 +351,20 @@ func ones(n int) []float32 {
 	return s
 }
 
+// upSparse is up with the weights m.W for the visible states in sp.
+func (m *RBM) upSparse(sp *mat32.Sparse, hp, hs *mat32.Dense, rng *mat32.RNG) {
+	if m.HidUnits == Bernoulli {
+		mat32.MulSigmoidSparse(sp, m.W, m.HidBias, hp, hs, rng)
+		return
+	}
+	mat32.MulSparse(false, 1, sp, m.W, 0, hp)
+	var std []float32
+	if m.HidUnits == Gaussian {
+		std = ones(m.Hidden())
+	}
+	m.HidUnits.activate(hp, hs, m.HidBias, std, rng)
+}
+
 // down sets vp to the visible means given the hidden states h and, when vs
 // is not nil, draws visible samples into vs; std is the Gaussian units'
 // standard deviation (VisibleStd), unused for Bernoulli units.

@@ -1,0 +1,141 @@
+package rbm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/mat32"
+)
+
+// sparseData returns n samples of nv pixel-like values, a fraction density
+// of them nonzero.
+func sparseData(n, nv int, density float64, seed uint64) *mat32.Dense {
+	r := rand.New(rand.NewPCG(seed, seed))
+	x := mat32.New(n, nv)
+	for i := range x.Data {
+		if r.Float64() < density {
+			x.Data[i] = float32(1 - r.Float64())
+		}
+	}
+	return x
+}
+
+func TestChooseSparse(t *testing.T) {
+	sparse, dense := sparseData(50, 40, 0.1, 1), sparseData(50, 40, 0.8, 2)
+	for _, c := range []struct {
+		m    *RBM
+		data *mat32.Dense
+		want bool
+	}{
+		{NewInit(40, 10, sparse, 1), sparse, true},
+		{NewInit(40, 10, dense, 1), dense, false},
+		{NewInitUnits(40, 10, Bernoulli, ReLU, false, sparse, 1), sparse, true},
+		// Learned variances carry the data up through other weights.
+		{NewInitUnits(40, 10, Gaussian, Bernoulli, true, sparse, 1), sparse, false},
+	} {
+		tr, err := NewTrainer(c.m, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.chooseSparse(c.data)
+		if tr.sparseData != c.want {
+			t.Errorf("%v/%v units, density %.2f: sparse %v, want %v", c.m.VisUnits, c.m.HidUnits, mat32.Density(c.data), tr.sparseData, c.want)
+		}
+	}
+}
+
+// A step on sparse data gives the dense step's model: the same up to
+// rounding, except where rounding flips a hidden sample (each flip moves
+// a weight by at most the step size).
+func TestSparseStepMatchesDense(t *testing.T) {
+	for _, shape := range [][3]int{{100, 200, 300}, {20, 25, 30}} {
+		testSparseStep(t, shape[0], shape[1], shape[2])
+	}
+}
+
+func testSparseStep(t *testing.T, n, nv, nh int) {
+	data := sparseData(n, nv, 0.15, 3)
+	for _, cfg := range []Config{
+		{BatchSize: n, LearningRate: 0.1, Steps: 1},
+		{BatchSize: n, LearningRate: 0.05, Steps: 1, Momentum: 0.5, WeightDecay: 0.001},
+		{BatchSize: n, LearningRate: 0.05, Steps: 1, Momentum: 0.5, Centered: true},
+		{BatchSize: n, LearningRate: 0.05, Steps: 1, SparsityTarget: 0.1, SparsityCost: 0.1},
+		{BatchSize: n, LearningRate: 0.05, Steps: 2, Persistent: true, Momentum: 0.5},
+	} {
+		cfg.Epochs, cfg.Seed = 1, 1
+		for _, hid := range []Units{Bernoulli, ReLU} {
+			if hid == ReLU && cfg.SparsityTarget > 0 {
+				continue
+			}
+			start := NewInitUnits(nv, nh, Bernoulli, hid, false, data, 1)
+			// Weights large enough that the hidden units are not all near 1/2.
+			for i := range start.W.Data {
+				start.W.Data[i] *= 20
+			}
+			var ws [2]*RBM
+			for k, sparse := range []bool{false, true} {
+				m := start.Clone()
+				tr, err := NewTrainer(m, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Persistent {
+					tr.fitChains(data, n)
+				}
+				if cfg.Centered {
+					tr.startCentring(data)
+				}
+				tr.sparseData = sparse
+				buf := tr.buffers(n)
+				copy(buf.v0.Data, data.Data)
+				tr.step(buf, float32(cfg.LearningRate), float32(cfg.Momentum), mat32.NewRNG(7, 7))
+				ws[k] = m
+			}
+			step := cfg.LearningRate / float64(n)
+			far := 0
+			for i, w := range ws[1].W.Data {
+				d := math.Abs(float64(w) - float64(ws[0].W.Data[i]))
+				if d > 3*step {
+					t.Fatalf("%+v %v: weight %d differs by %g (step %g)", cfg, hid, i, d, step)
+				}
+				if d > 1e-5 {
+					far++
+				}
+			}
+			if changed := 0.0; far > len(ws[0].W.Data)/50 {
+				for i, w := range ws[0].W.Data {
+					changed += math.Abs(float64(w - start.W.Data[i]))
+				}
+				t.Fatalf("%+v %v: %d of %d weights differ by more than 1e-5 (mean change %g)", cfg, hid, far, len(ws[0].W.Data), changed/float64(len(ws[0].W.Data)))
+			}
+		}
+	}
+}
+
+func TestSparseStepDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	data := sparseData(100, 200, 0.15, 4)
+	m := NewInit(200, 300, data, 1)
+	tr, err := NewTrainer(m, Config{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1, Momentum: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.chooseSparse(data)
+	if !tr.sparseData {
+		t.Fatal("sparse data not seen as sparse")
+	}
+	buf := tr.buffers(100)
+	copy(buf.v0.Data, data.Data)
+	rng := mat32.NewRNG(1, 1)
+	tr.step(buf, 0.01, 0.5, rng)
+	limit := 1.0
+	if !mat32.Native() {
+		limit = 500 // gonum's own allocations in the dense part
+	}
+	if a := testing.AllocsPerRun(20, func() { tr.step(buf, 0.01, 0.5, rng) }); a >= limit {
+		t.Fatalf("a sparse step allocates %.1f times", a)
+	}
+}
