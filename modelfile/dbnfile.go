@@ -176,6 +176,10 @@ func stateTensors(p string, st *rbm.State, nv, nh int) []Tensor {
 		ts = append(ts, Tensor{Name: p + tVisOff, Shape: []int{nv}, Data: st.VisOffset},
 			Tensor{Name: p + tHidOff, Shape: []int{nh}, Data: st.HidOffset})
 	}
+	for _, t := range averageTensors(st.Average, nv, nh) {
+		t.Name = p + t.Name
+		ts = append(ts, t)
+	}
 	return ts
 }
 

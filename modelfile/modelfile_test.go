@@ -61,8 +61,35 @@ func TestRBMRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, st, err = LoadRBM(p)
-	if err != nil || st == nil || st.Epoch != 4 || st.VelW.Data[7] != 3 || st.HidMean[2] != 3 || st.Chains.Rows != 2 {
+	if err != nil || st == nil || st.Epoch != 4 || st.VelW.Data[7] != 3 || st.HidMean[2] != 3 || st.Chains.Rows != 2 || st.Average != nil {
 		t.Fatalf("checkpoint state %+v, %v", st, err)
+	}
+	// With the running average of the parameters (rbm.Config.Average).
+	state.Average = &rbm.Average{W: mat32.New(5, 3), VisBias: make([]float32, 5), HidBias: []float32{4, 5, 6}}
+	state.Average.W.Data[2] = -1.5
+	if err := SaveRBM(p, m, nil, state); err != nil {
+		t.Fatal(err)
+	}
+	_, _, st, err = LoadRBM(p)
+	if err != nil || st.Average == nil || st.Average.W.Data[2] != -1.5 || st.Average.HidBias[1] != 5 || st.Average.LogVar != nil {
+		t.Fatalf("checkpoint average %+v, %v", st, err)
+	}
+	// Part of an average is an error.
+	f, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []Tensor
+	for name, ts := range f.Tensors {
+		if name != tAvgW {
+			kept = append(kept, ts)
+		}
+	}
+	if err := Write(p, kept, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := LoadRBM(p); err == nil || !strings.Contains(err.Error(), tAvgVis) {
+		t.Fatalf("checkpoint without %s: %v", tAvgW, err)
 	}
 }
 

@@ -29,6 +29,11 @@ const (
 	tStdMean  = "standardize_mean" // F32 [visible], optional: the standardisation's means
 	tStdScale = "standardize_std"  // F32 [visible], optional: the standardisation's divisors
 	tVelLV    = "velocity_log_var" // checkpoint of a model with variances
+	// Checkpoint of a run that averages its parameters (rbm.Config.Average).
+	tAvgW     = "average_weights"
+	tAvgVis   = "average_visible_bias"
+	tAvgHid   = "average_hidden_bias"
+	tAvgLV    = "average_log_var"
 	metaEpoch = "epochs_done"
 )
 
@@ -79,6 +84,7 @@ func SaveRBM(path string, m *rbm.RBM, meta map[string]string, state *rbm.State) 
 			ts = append(ts, Tensor{Name: tVisOff, Shape: []int{nv}, Data: state.VisOffset},
 				Tensor{Name: tHidOff, Shape: []int{nh}, Data: state.HidOffset})
 		}
+		ts = append(ts, averageTensors(state.Average, nv, nh)...)
 	}
 	return Write(path, ts, md)
 }
@@ -217,7 +223,54 @@ func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
 		}
 		st.Chains = mat32.FromSlice(ch.Shape[0], nv, ch.Data)
 	}
+	if st.Average, err = c.average(m.LogVar != nil, nv, nh); err != nil {
+		return nil, nil, err
+	}
 	return m, st, nil
+}
+
+// averageTensors returns the running average of a checkpoint's
+// parameters (none when a is nil).
+func averageTensors(a *rbm.Average, nv, nh int) []Tensor {
+	if a == nil {
+		return nil
+	}
+	ts := []Tensor{{Name: tAvgW, Shape: []int{nv, nh}, Data: a.W.Data},
+		{Name: tAvgVis, Shape: []int{nv}, Data: a.VisBias}, {Name: tAvgHid, Shape: []int{nh}, Data: a.HidBias}}
+	if a.LogVar != nil {
+		ts = append(ts, Tensor{Name: tAvgLV, Shape: []int{nv}, Data: a.LogVar})
+	}
+	return ts
+}
+
+// average reads a checkpoint's running average of the parameters: nil
+// when it has none, an error when it has part of one.
+func (c checker) average(logVar bool, nv, nh int) (*rbm.Average, error) {
+	if _, ok := c.f.Tensors[tAvgW]; !ok {
+		for _, name := range []string{tAvgVis, tAvgHid, tAvgLV} {
+			if _, ok := c.f.Tensors[name]; ok {
+				return nil, c.errorf("tensor %s without %s", name, tAvgW)
+			}
+		}
+		return nil, nil
+	}
+	w, err := c.floats(tAvgW, nv, nh)
+	if err != nil {
+		return nil, err
+	}
+	a := &rbm.Average{W: mat32.FromSlice(nv, nh, w)}
+	if a.VisBias, err = c.floats(tAvgVis, nv); err != nil {
+		return nil, err
+	}
+	if a.HidBias, err = c.floats(tAvgHid, nh); err != nil {
+		return nil, err
+	}
+	if logVar {
+		if a.LogVar, err = c.floats(tAvgLV, nv); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // ConfigMeta returns the training settings as model-file metadata.
@@ -232,6 +285,6 @@ func ConfigMeta(c rbm.Config) map[string]string {
 		"momentum": f(c.Momentum), "initial_momentum": f(c.InitialMomentum), "momentum_warmup": strconv.Itoa(c.MomentumWarmup),
 		"weight_decay": f(c.WeightDecay), "sparsity_target": f(c.SparsityTarget), "sparsity_cost": f(c.SparsityCost),
 		"seed": strconv.FormatUint(c.Seed, 10), "learn_sigma": strconv.FormatBool(c.LearnSigma), "sigma_rate": f(c.SigmaRate),
-		"tempering": strconv.Itoa(c.Tempering),
+		"tempering": strconv.Itoa(c.Tempering), "average": f(c.Average),
 	}
 }

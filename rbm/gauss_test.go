@@ -167,7 +167,10 @@ func TestLearnSigmaRecoversVariances(t *testing.T) {
 	clear(m.LogVar) // start every sigma at 1, away from the answer
 	clear(m.VisBias)
 	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+	// 1,800 updates: the average's horizon (1,000 updates by default) is
+	// set to a fortieth of the run, as train --epochs does.
 	cfg.Epochs, cfg.LRDecay, cfg.SigmaRate = 60, 0, 1
+	cfg.Average = AverageDecay(cfg.Epochs * data.Rows / cfg.BatchSize)
 	if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,18 @@ type Config struct {
 	// the chains at temperature 1 give the negative statistics. It
 	// replaces Persistent and needs Bernoulli hidden units.
 	Tempering int
-	Seed      uint64 // seeds minibatch order and sampling
+	// Average, when in (0, 1), makes the trained model the exponential
+	// moving average of the parameters over the updates (Polyak-Ruppert
+	// averaging): after each update avg = Average*avg +
+	// (1-Average)*params, from the parameters after the first update.
+	// Training itself is unchanged; when Fit has run every epoch the model
+	// holds the average (and the next Fit continues from the last
+	// parameters). With persistent chains the last parameters are noisy
+	// and their average is much better (UCI digits, sigma learned, PCD-5
+	// at 0.02 for 1,000 epochs: -69.5 to -70.1 nats on eight seeds with
+	// averaging, -70.9 to -82 without).
+	Average float64
+	Seed    uint64 // seeds minibatch order and sampling
 }
 
 // persistent reports whether the negative phase continues persistent
@@ -114,6 +125,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sparsity target %g needs a positive sparsity cost (0 would turn the penalty off)", c.SparsityTarget)
 	case c.SigmaRate < 0 || c.SigmaRate > 1:
 		return fmt.Errorf("sigma rate must be in [0, 1], got %g", c.SigmaRate)
+	case c.Average < 0 || c.Average >= 1 || math.IsNaN(c.Average):
+		return fmt.Errorf("parameter averaging decay must be in [0, 1), got %g", c.Average)
 	case c.Tempering < 0 || c.Tempering > 1000:
 		return fmt.Errorf("parallel tempering needs 2 to 1000 temperatures (0 turns it off), got %d", c.Tempering)
 	}
@@ -122,11 +135,17 @@ func (c Config) Validate() error {
 
 // DefaultConfigFor returns the recipe harmonium uses for the unit types
 // and a training set of the given number of samples. Bernoulli units get
-// DefaultConfig. Gaussian visible units learn their standard deviations
-// (LearnSigma, SigmaRate 0.1) with CD-5 at a learning rate of 0.05,
-// decayed to a tenth over the run (LRDecay 10/Epochs), for about 10,000
-// updates (between 10 and 1,000 epochs). ReLU and Gaussian hidden units
-// take a learning rate of 0.01 with Bernoulli visible units.
+// DefaultConfig; ReLU and Gaussian hidden units take a learning rate of
+// 0.01 with Bernoulli visible units. Gaussian visible units learn their
+// standard deviations (LearnSigma, SigmaRate 0.1) by CD at a learning rate
+// of 0.05, decayed to a tenth over the run (LRDecay 10/Epochs), for about
+// 10,000 updates (between 10 and 1,000 epochs), the model being the moving
+// average of the parameters over the last fortieth of the run (Average:
+// AverageDecay); CD-20 with Bernoulli hidden units (on the UCI digits
+// about 1 nat better than CD-5), CD-5 with others. (PCD-5 at 0.02 for
+// 40,000 updates with averaging is better still on the digits, but far
+// worse on data in well-separated clusters, where persistent chains do
+// not move between the modes.)
 func DefaultConfigFor(vis, hid Units, samples int) Config {
 	c := DefaultConfig()
 	if hid != Bernoulli {
@@ -136,11 +155,22 @@ func DefaultConfigFor(vis, hid Units, samples int) Config {
 		return c
 	}
 	c.LearningRate, c.Steps, c.LearnSigma, c.SigmaRate = 0.05, 5, true, 0.1
+	if hid == Bernoulli {
+		c.Steps = 20
+	}
 	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
 	c.Epochs = min(max((10000+batches-1)/batches, 10), 1000)
 	c.LRDecay = 10 / float64(c.Epochs)
+	c.Average = AverageDecay(c.Epochs * batches)
 	return c
 }
+
+// AverageDecay returns the decay of the recipes' parameter averaging
+// (Config.Average) for a run of the given number of updates: a horizon of
+// a fortieth of the run, 0.999 for 40,000 updates. (On the UCI digits
+// horizons of 2.5% and 5% of the run, and the plain mean of its last
+// quarter, gave the same likelihood to 0.05 nats.)
+func AverageDecay(updates int) float64 { return 1 - 40/float64(max(updates, 80)) }
 
 // DefaultFixedSigmaConfig returns the recipe harmonium uses for Gaussian
 // visible units whose standard deviations stay at 1 (standardised data)
@@ -148,7 +178,8 @@ func DefaultConfigFor(vis, hid Units, samples int) Config {
 // a tenth over the run, for about 40,000 updates (between 10 and 1,000
 // epochs). With σ fixed, CD's bias grows the longer it trains (CD-5 on
 // the UCI digits: -78.2 nats after 10,000 updates, -82.6 after 38,000),
-// while persistent chains keep improving (-77.6 after 38,000).
+// while persistent chains keep improving (-77.6 after 38,000). The model
+// is the moving average of the parameters, as in DefaultConfigFor.
 func DefaultFixedSigmaConfig(hid Units, samples int) Config {
 	c := DefaultConfigFor(Gaussian, hid, samples)
 	c.LearnSigma, c.SigmaRate = false, 0
@@ -156,6 +187,7 @@ func DefaultFixedSigmaConfig(hid Units, samples int) Config {
 	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
 	c.Epochs = min(max((40000+batches-1)/batches, 10), 1000)
 	c.LRDecay = 10 / float64(c.Epochs)
+	c.Average = AverageDecay(c.Epochs * batches)
 	return c
 }
 
@@ -216,6 +248,9 @@ type State struct {
 	// VelLogVar is the velocity of the log variances (nil unless the model
 	// has them).
 	VelLogVar []float32
+	// Average is the running average of the parameters (nil unless
+	// Config.Average is set).
+	Average *Average
 }
 
 // Hooks are optional callbacks during Fit.
@@ -250,6 +285,13 @@ type Trainer struct {
 
 	pt *tempering // parallel tempering's scratch (nil without it)
 
+	// averaged is set while the model holds the average of its parameters
+	// (after a Fit that ran every epoch with Config.Average); blendDst,
+	// blendSrc and blendRange are updateAverage's scratch.
+	averaged           bool
+	blendDst, blendSrc []float32
+	blendRange         func(i0, i1 int)
+
 	// With sparseData (training data mostly zeros: see sparseBelow), the
 	// products with the minibatch use its nonzero entries, kept in sp.
 	sparseData bool
@@ -263,12 +305,18 @@ type Trainer struct {
 // 0.19); see BenchmarkSparseCD in mat32.
 const sparseBelow = 0.3
 
-// chooseSparse decides, for training on data, whether the minibatch
-// products skip the zeros of the data (plain weights, density below
-// sparseBelow): the choice is the data's, so the same seed gives the same
+// SparseProducts reports whether training m on data skips the zeros of
+// each minibatch in the products that read it: the data's density is
+// below 0.3 and the weights carry it up unchanged (no learned variances).
+// The choice depends on the data only, so the same seed gives the same
 // model.
+func SparseProducts(m *RBM, data *mat32.Dense) bool {
+	return m.LogVar == nil && mat32.Density(data) < sparseBelow
+}
+
+// chooseSparse sets whether training on data takes the sparse products.
 func (t *Trainer) chooseSparse(data *mat32.Dense) {
-	t.sparseData = t.wUp == t.Model.W && mat32.Density(data) < sparseBelow
+	t.sparseData = SparseProducts(t.Model, data)
 }
 
 // buffers are the per-batch-size matrices of a step, allocated once.
@@ -400,12 +448,18 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 		t.startCentring(data)
 	}
 	t.chooseSparse(data)
+	if t.averaged {
+		t.swapAverage() // continue from the last parameters
+	}
 	run := &epochRun{t: t, data: data, hooks: hooks,
 		// A reconstruction error this far above the data's own scale means
 		// the weights have blown up even if nothing is NaN yet (Gaussian
 		// units with clamped variances stay finite while they diverge).
 		limit: 100 * (meanSquaredNorm(data) + float64(data.Cols))}
 	err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: bs, Seed: cfg.Seed, Batch: hooks.Batch}, n, t.State.Epoch, run)
+	if err == nil && t.State.Average != nil && t.State.Epoch >= cfg.Epochs {
+		t.swapAverage()
+	}
 	return run.stats, err
 }
 
@@ -437,7 +491,9 @@ func (r *epochRun) Step(idx []int) (float64, error) {
 	if r.t.Config.SampleData {
 		mat32.Bernoulli(buf.v0, buf.v0, r.rng)
 	}
-	return r.t.step(buf, float32(r.lr), float32(r.mom), r.rng), nil
+	loss := r.t.step(buf, float32(r.lr), float32(r.mom), r.rng)
+	r.t.updateAverage()
+	return loss, nil
 }
 
 // EndEpoch checks the model, counts the epoch and calls the epoch hook.

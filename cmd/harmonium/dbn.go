@@ -479,10 +479,7 @@ func labelText(c int) string {
 func layerText(cfg dbn.Config, i int) string {
 	l := cfg.Layers[i]
 	t := l.Train
-	method := fmt.Sprintf("CD-%d", t.Steps)
-	if t.Persistent {
-		method = fmt.Sprintf("PCD-%d", t.Steps)
-	}
+	method := t.Method()
 	in := cfg.Visible
 	if i > 0 {
 		in = cfg.Layers[i-1].Hidden

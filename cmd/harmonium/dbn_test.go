@@ -218,14 +218,14 @@ func TestDBNGaussianUnits(t *testing.T) {
 	out := filepath.Join(dir, "g.safetensors")
 	code, _, errs := harmonium(t, "dbn", "train", "--data", x, "--visible", "gaussian", "--standardize", "--layers", "8,4",
 		"--top-units", "gaussian", "--epochs", "3", "--out", out)
-	if code != 0 || !strings.Contains(errs, "CD-5") || !strings.Contains(errs, "lr 0.01") {
+	if code != 0 || !strings.Contains(errs, "CD-20") || !strings.Contains(errs, "lr 0.01") {
 		t.Fatalf("train: %d %s", code, errs)
 	}
 	d, meta, _, _, err := modelfile.LoadDBN(out)
 	if err != nil || d.Scaler() == nil || d.Layers[0].LogVar == nil || d.Layers[1].HidUnits.String() != "gaussian" {
 		t.Fatalf("model: %v %+v", err, d)
 	}
-	if meta["layers.0.cd_steps"] != "5" || meta["layers.1.learning_rate"] != "0.01" {
+	if meta["layers.0.cd_steps"] != "20" || meta["layers.1.learning_rate"] != "0.01" {
 		t.Errorf("per-layer settings: cd_steps %q, learning_rate %q", meta["layers.0.cd_steps"], meta["layers.1.learning_rate"])
 	}
 	png := filepath.Join(dir, "s.png")

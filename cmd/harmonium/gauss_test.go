@@ -50,7 +50,7 @@ func TestGaussianThroughTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta["visible_units"] != "gaussian" || m.Scaler == nil || m.LogVar == nil || meta["learn_sigma"] != "true" || meta["cd_steps"] != "5" {
+	if meta["visible_units"] != "gaussian" || m.Scaler == nil || m.LogVar == nil || meta["learn_sigma"] != "true" || meta["cd_steps"] != "20" {
 		t.Fatalf("model: units %s, scaler %v, variances %v, learn_sigma %s, cd_steps %s", meta["visible_units"], m.Scaler != nil, m.LogVar != nil, meta["learn_sigma"], meta["cd_steps"])
 	}
 	code, out, errs := harmonium(t, "eval", "--model", model, "--data", test, "--exact", "--ais", "--runs", "50", "--betas", "2000", "--json", "--quiet")

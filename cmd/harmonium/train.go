@@ -49,6 +49,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	learnSigma := fs.Bool("learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data)")
 	sigmaRate := fs.Float64("sigma-rate", 0.1, "with --learn-sigma: the standard deviations' learning rate as a fraction of --lr")
 	standardize := fs.Bool("standardize", false, "standardise each feature to mean 0 and standard deviation 1 on the training data; the model keeps the mapping and every command applies it (constant features are only centred)")
+	average := fs.Float64("average", 0, "save the moving average of the parameters over the updates, with this decay per update (e.g. 0.999: about the last 1,000 updates); 0 saves the last parameters (default for Gaussian visible units: 0.999)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same model")
 	out := fs.String("out", "model.safetensors", "where to save the model")
 	checkpoint := fs.String("checkpoint", "", "save the model and training state here after every epoch")
@@ -112,7 +113,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	cfg := rbm.Config{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, LRDecay: *lrDecay, Steps: *cd,
 		Momentum: *momentum, InitialMomentum: *initMom, MomentumWarmup: *warmup, WeightDecay: *wd,
 		SparsityTarget: *sparsity, SparsityCost: *sparsityCost, SampleVisible: *sampleVis, SampleData: *sampleData, Centered: *centered, OffsetRate: *offsetRate, Seed: *seed,
-		LearnSigma: *learnSigma, SigmaRate: *sigmaRate}
+		LearnSigma: *learnSigma, SigmaRate: *sigmaRate, Average: *average}
 	if *pcd > 0 {
 		cfg.Steps, cfg.Persistent = *pcd, true
 	}
@@ -154,7 +155,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if vu == rbm.Gaussian && !*learnSigma {
 		def = rbm.DefaultFixedSigmaConfig(hu, samples)
 	}
-	applyUnitDefaults(&cfg, def, given, vu)
+	applyUnitDefaults(&cfg, def, given, vu, samples)
 	pics := pictureFlags{shape: *imageShape}
 	shape, zoom, shapeErr := pics.resolve(set.X.Cols, set, nil)
 	if *imageShape != "" && shapeErr != nil {
@@ -222,13 +223,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if shapeErr == nil {
 		meta["image_shape"] = shape.String()
 	}
-	method := fmt.Sprintf("CD-%d", cfg.Steps)
-	if cfg.Persistent {
-		method = fmt.Sprintf("PCD-%d", cfg.Steps)
-	}
-	if cfg.Tempering > 1 {
-		method = fmt.Sprintf("PT-%d (%d temperatures)", cfg.Steps, cfg.Tempering)
-	}
+	method := cfg.Method()
 	say("data: %s, %s\n", set.Source, set.Shape())
 	if valid != nil {
 		say("validation: %d samples held out, training on %d\n", valid.X.Rows, train.X.Rows)
@@ -402,15 +397,20 @@ func nearlyStandard(x *mat32.Dense) bool {
 
 // applyUnitDefaults gives the settings the user left alone (not in given)
 // the recipe of the unit types. The learning-rate decay of a recipe that
-// has one is scaled to the number of epochs actually run; Gaussian visible
-// units with persistent chains (PCD, tempering) take a learning rate of
-// 0.01, as larger ones make them diverge.
-func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, vu rbm.Units) {
+// has one is scaled to the number of epochs actually run, and so is the
+// horizon of its parameter averaging (over samples training samples);
+// Gaussian visible
+// units given persistent chains (PCD, tempering) on a recipe without them
+// take a learning rate of 0.01, as larger ones make them diverge there.
+func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, vu rbm.Units, samples int) {
 	if !given["lr"] {
 		cfg.LearningRate = def.LearningRate
-		if vu == rbm.Gaussian && (cfg.Persistent || cfg.Tempering > 1) {
+		if vu == rbm.Gaussian && !def.Persistent && (cfg.Persistent || cfg.Tempering > 1) {
 			cfg.LearningRate = 0.01
 		}
+	}
+	if !given["average"] && def.Average > 0 {
+		cfg.Average = rbm.AverageDecay(cfg.Epochs * max(1, (samples+cfg.BatchSize-1)/cfg.BatchSize))
 	}
 	if !given["epochs"] {
 		cfg.Epochs = def.Epochs
