@@ -59,7 +59,7 @@ type dbnTrainFlags struct {
 
 const dbnTrainHelp = "train a deep belief network greedily: each layer an RBM trained on the hidden probabilities of the layer below (the first on the data). " +
 	"The defaults are the recipe (Hinton & Salakhutdinov 2006): every Bernoulli layer CD-1 for 50 epochs, batch 100, learning rate 0.1, momentum 0.5 for 5 epochs then 0.9, weight decay 0.0002, layer K seeded with --seed + K; " +
-	"a Gaussian first layer (--visible gaussian) takes the Gaussian recipe of 'harmonium train' (CD-5, lr 0.05 decayed, learned standard deviations), and Gaussian or ReLU top units (--top-units) a learning rate of 0.01. " +
+	"a Gaussian first layer (--visible gaussian) takes the Gaussian recipe of 'harmonium train' (CD-20, lr 0.05 decayed, learned standard deviations, parameters averaged), and Gaussian or ReLU top units (--top-units) a learning rate of 0.01. " +
 	"With --labels the top RBM also sees a softmax group of one unit per class beside the penultimate layer (labels from the MNIST files or --label-file), so that 'dbn classify' and 'dbn sample --label' work; it trains by PCD-1 at a learning rate of 0.01 (on MNIST its dreams are digits, CD-1's blobs; on a small data set, a few thousand updates, --cd 1 --lr 0.1 learns faster). --cd, --pcd and a single --lr apply to every layer. " +
 	"--checkpoint saves after every epoch and every finished layer; --resume continues from it."
 

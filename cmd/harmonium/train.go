@@ -21,7 +21,7 @@ import (
 )
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the recipe of the unit types (Gaussian, sigma learned: CD-5, --lr 0.05 decayed to a tenth, about 10,000 updates; sigma fixed at 1: PCD-5, --lr 0.01 decayed, about 40,000 updates).",
+	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the recipe of the unit types (Gaussian, sigma learned: CD-20, --lr 0.05 decayed to a tenth, about 10,000 updates; sigma fixed at 1: PCD-5, --lr 0.01 decayed, about 40,000 updates; both save the moving average of the parameters, see --average).",
 		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors\n  harmonium train --data features.csv --visible gaussian --standardize --hidden 20 --out g.safetensors")
 	var data dataFlags
 	data.register(fs, "train")
