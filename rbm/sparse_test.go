@@ -62,6 +62,8 @@ func testSparseStep(t *testing.T, n, nv, nh int) {
 		{BatchSize: n, LearningRate: 0.05, Steps: 1, Momentum: 0.5, Centered: true},
 		{BatchSize: n, LearningRate: 0.05, Steps: 1, SparsityTarget: 0.1, SparsityCost: 0.1},
 		{BatchSize: n, LearningRate: 0.05, Steps: 2, Persistent: true, Momentum: 0.5},
+		{BatchSize: n, LearningRate: 0.05, Steps: 3, SampleVisible: true, Centered: true},
+		{BatchSize: n, LearningRate: 0.05, Steps: 1, Persistent: true},
 	} {
 		cfg.Epochs, cfg.Seed = 1, 1
 		for _, hid := range []Units{Bernoulli, ReLU} {
@@ -118,10 +120,25 @@ func TestSparseStepDoesNotAllocate(t *testing.T) {
 		t.Skip("the race detector allocates on its own")
 	}
 	data := sparseData(100, 200, 0.15, 4)
+	for _, cfg := range []Config{
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1, Momentum: 0.5},
+		{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 3, Persistent: true, Centered: true},
+	} {
+		testSparseAllocs(t, data, cfg)
+	}
+}
+
+func testSparseAllocs(t *testing.T, data *mat32.Dense, cfg Config) {
 	m := NewInit(200, 300, data, 1)
-	tr, err := NewTrainer(m, Config{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 1, Momentum: 0.5})
+	tr, err := NewTrainer(m, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Persistent {
+		tr.fitChains(data, 100)
+	}
+	if cfg.Centered {
+		tr.startCentring(data)
 	}
 	tr.chooseSparse(data)
 	if !tr.sparseData {
@@ -136,6 +153,6 @@ func TestSparseStepDoesNotAllocate(t *testing.T) {
 		limit = 500 // gonum's own allocations in the dense part
 	}
 	if a := testing.AllocsPerRun(20, func() { tr.step(buf, 0.01, 0.5, rng) }); a >= limit {
-		t.Fatalf("a sparse step allocates %.1f times", a)
+		t.Fatalf("%+v: a sparse step allocates %.1f times", cfg, a)
 	}
 }

@@ -296,6 +296,12 @@ type Trainer struct {
 	// products with the minibatch use its nonzero entries, kept in sp.
 	sparseData bool
 	sp         mat32.Sparse
+	// With sparseData and Bernoulli visible units, sampled visible states
+	// (chains, CD-k's samples) take sparse products too: spNeg holds the
+	// states of the last such product, spAll the weight gradient's rows
+	// [v0; vneg] when both are sparse (negSparse).
+	spNeg, spAll mat32.Sparse
+	negSparse    bool
 }
 
 // sparseBelow is the density of the training data below which the
@@ -312,6 +318,21 @@ const sparseBelow = 0.3
 // model.
 func SparseProducts(m *RBM, data *mat32.Dense) bool {
 	return m.LogVar == nil && mat32.Density(data) < sparseBelow
+}
+
+// sparseSamples reports whether sampled visible states take sparse
+// products: binary samples of sparse data.
+func (t *Trainer) sparseSamples() bool { return t.sparseData && t.Model.VisUnits == Bernoulli }
+
+// upSample is up for visible states v that are samples: sparse when
+// sparseSamples.
+func (t *Trainer) upSample(v, hp, hs *mat32.Dense, rng *mat32.RNG) {
+	if !t.sparseSamples() {
+		t.Model.up(t.wUp, v, hp, hs, rng)
+		return
+	}
+	t.spNeg.SetFrom(v)
+	t.Model.upSparse(&t.spNeg, hp, hs, rng)
 }
 
 // chooseSparse sets whether training on data takes the sparse products.
@@ -590,7 +611,12 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		vneg = buf.vr
 	}
 	// Negative hidden means from the final visible state.
-	m.up(t.wUp, vneg, buf.hp, nil, nil)
+	t.negSparse = t.sparseSamples() && (cfg.persistent() || t.sampleVisible())
+	if t.negSparse {
+		t.upSample(vneg, buf.hp, nil, nil)
+	} else {
+		m.up(t.wUp, vneg, buf.hp, nil, nil)
+	}
 	t.biasGrad(buf.h0p, buf.hp, st.VelHid, t.ghid, scale)
 	mat32.Scale(buf.hp, -1)
 
@@ -625,7 +651,7 @@ func (t *Trainer) negative(buf *buffers, rng *mat32.RNG) *mat32.Dense {
 	}
 	vneg, hs := buf.vr, buf.h0s
 	if cfg.Persistent {
-		m.up(t.wUp, t.chainsOf(buf), buf.hp, buf.hs, rng)
+		t.upSample(t.chainsOf(buf), buf.hp, buf.hs, rng)
 		hs = buf.hs
 	}
 	for s := 1; s <= cfg.Steps; s++ {
@@ -635,7 +661,7 @@ func (t *Trainer) negative(buf *buffers, rng *mat32.RNG) *mat32.Dense {
 		}
 		if s < cfg.Steps {
 			m.VisUnits.sample(buf.vs, vneg, t.std, rng)
-			m.up(t.wUp, buf.vs, buf.hp, buf.hs, rng)
+			t.upSample(buf.vs, buf.hp, buf.hs, rng)
 			hs = buf.hs
 		}
 	}
@@ -682,8 +708,19 @@ func (t *Trainer) weightStep(buf *buffers, lr, mom, scale float32) {
 
 // gradient sets vel = mom*vel + scale*vst'hst and then, when w is not nil,
 // takes the momentum step of w with vel. With sparse data the rows of vst
-// that hold the minibatch (t.sp) skip its zeros.
+// that hold the minibatch (t.sp) skip its zeros, and so do those of the
+// negative states when they are binary samples.
 func (t *Trainer) gradient(scale float32, buf *buffers, vst, hst *mat32.Dense, mom float32, vel, w *mat32.Dense, decay float32) {
+	if t.negSparse {
+		n2 := 2 * buf.v0.Rows
+		t.spAll.SetFrom(vst.Slice(0, n2))
+		var a, b *mat32.Dense
+		if vst.Rows > n2 {
+			a, b = vst.Slice(n2, vst.Rows), hst.Slice(n2, hst.Rows)
+		}
+		mat32.GradientStepSparse(scale, &t.spAll, hst.Slice(0, n2), a, b, mom, vel, w, decay)
+		return
+	}
 	if t.sparseData {
 		nb := buf.v0.Rows
 		a, b := vst.Slice(nb, vst.Rows), hst.Slice(nb, hst.Rows)
