@@ -64,10 +64,11 @@ func testSparseStep(t *testing.T, n, nv, nh int) {
 		{BatchSize: n, LearningRate: 0.05, Steps: 2, Persistent: true, Momentum: 0.5},
 		{BatchSize: n, LearningRate: 0.05, Steps: 3, SampleVisible: true, Centered: true},
 		{BatchSize: n, LearningRate: 0.05, Steps: 1, Persistent: true},
+		{BatchSize: n, LearningRate: 0.05, Steps: 1, Tempering: 3},
 	} {
 		cfg.Epochs, cfg.Seed = 1, 1
 		for _, hid := range []Units{Bernoulli, ReLU} {
-			if hid == ReLU && cfg.SparsityTarget > 0 {
+			if hid == ReLU && (cfg.SparsityTarget > 0 || cfg.Tempering > 0) {
 				continue
 			}
 			start := NewInitUnits(nv, nh, Bernoulli, hid, false, data, 1)
@@ -84,6 +85,9 @@ func testSparseStep(t *testing.T, n, nv, nh int) {
 				}
 				if cfg.Persistent {
 					tr.fitChains(data, n)
+				}
+				if cfg.Tempering > 1 {
+					tr.fitTempering(data, n)
 				}
 				if cfg.Centered {
 					tr.startCentring(data)

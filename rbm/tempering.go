@@ -101,7 +101,12 @@ func (t *Trainer) temperHidden(k, nb int, rng *mat32.RNG) {
 	beta := float32(pt.betas[k])
 	v, hs := pt.block(t.State.Chains, k, nb), pt.block(pt.hs, k, nb)
 	x, p := pt.x.Slice(0, nb), pt.p.Slice(0, nb)
-	mat32.Gemm(false, false, 1, v, t.wUp, 0, x)
+	if t.sparseSamples() {
+		t.spNeg.SetFrom(v)
+		mat32.MulSparse(false, 1, &t.spNeg, t.wUp, 0, x)
+	} else {
+		mat32.Gemm(false, false, 1, v, t.wUp, 0, x)
+	}
 	copy(p.Data, x.Data)
 	mat32.Scale(p, beta)
 	for j, c := range m.HidBias {
