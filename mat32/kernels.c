@@ -167,10 +167,15 @@ const uint64_t hm_lanes8[256] = {
 };
 
 int64_t hm_sparse_from(int path, const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,
-                       int32_t *tptr, int32_t *tidx, float *tval) {
-	memset(tptr, 0, (size_t)(cols + 1) * sizeof *tptr);
+                       int32_t *count) {
+	memset(count, 0, (size_t)cols * sizeof *count);
 	int64_t nnz;
-	HM_DISPATCH(nnz =, hm_compress_rows, (d, rows, cols, ptr, idx, val, tptr + 1))
+	HM_DISPATCH(nnz =, hm_compress_rows, (d, rows, cols, ptr, idx, val, count))
+	return nnz;
+}
+
+void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const int32_t *idx, const float *val, int32_t *tptr,
+                         int32_t *tidx, float *tval) {
 	// Column starts; then each entry goes to the next free place of its
 	// column, which tptr[c+1] tracks until it becomes column c+1's start.
 	int32_t sum = 0;
@@ -179,6 +184,7 @@ int64_t hm_sparse_from(int path, const float *d, int64_t rows, int64_t cols, int
 		tptr[c] = sum;
 		sum += n;
 	}
+	tptr[0] = 0;
 	for (int64_t r = 0; r < rows; r++) {
 		for (int32_t p = ptr[r]; p < ptr[r + 1]; p++) {
 			int32_t q = tptr[idx[p] + 1]++;
@@ -186,7 +192,6 @@ int64_t hm_sparse_from(int path, const float *d, int64_t rows, int64_t cols, int
 			tval[q] = val[p];
 		}
 	}
-	return nnz;
 }
 
 // ---- Scalar versions ----

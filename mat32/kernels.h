@@ -84,12 +84,17 @@ void hm_spmm(int path, const int32_t *ptr, const int32_t *idx, const float *val,
 
 // hm_sparse_from stores the nonzero entries of the rows x cols matrix d
 // (rows contiguous) by row: row r's are val[p] in column idx[p] for
-// ptr[r] <= p < ptr[r+1], in column order; and by column: column c's are
-// tval[p] in row tidx[p] for tptr[c] <= p < tptr[c+1], in row order. idx
-// and val have room for rows*cols + 16 values, tptr for cols + 1. It
-// returns the number of entries.
+// ptr[r] <= p < ptr[r+1], in column order; idx and val have room for
+// rows*cols + 16 values. It sets count[c] to the number of entries of
+// column c and returns the number of entries.
 int64_t hm_sparse_from(int path, const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,
-                       int32_t *tptr, int32_t *tidx, float *tval);
+                       int32_t *count);
+// hm_sparse_transpose stores the entries of the rows x cols matrix given
+// by row (as hm_sparse_from leaves it, with tptr[1 + c] its count of
+// column c) by column: column c's are tval[p] in row tidx[p] for tptr[c] <=
+// p < tptr[c+1], in row order.
+void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const int32_t *idx, const float *val, int32_t *tptr,
+                         int32_t *tidx, float *tval);
 
 // The versions of each kernel, declared for every suffix in HM_ISAS.
 #define HM_DECLARE(sfx)                                                                                                       \

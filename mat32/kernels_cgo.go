@@ -262,18 +262,25 @@ func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32
 }
 
 // sparseFrom is hm_sparse_from; see sparseFromGo.
-func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) int {
+func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, count []int32) int {
 	p := currentPath()
 	if p == pathGo || len(d) == 0 {
-		return sparseFromGo(d, rows, cols, ptr, idx, val, tptr, tidx, tval)
+		return sparseFromGo(d, rows, cols, ptr, idx, val, count)
 	}
 	_, _ = idx[len(d)+15], val[len(d)+15]
-	_, _ = ptr[rows], tptr[cols]
-	i32 := func(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(&s[0])) }
-	var ti *C.int32_t
-	var tv *C.float
-	if len(tidx) > 0 {
-		ti, tv = i32(tidx), fptr(tval)
-	}
-	return int(C.hm_sparse_from(C.int(p), fptr(d), C.int64_t(rows), C.int64_t(cols), i32(ptr), i32(idx), fptr(val), i32(tptr), ti, tv))
+	_, _ = ptr[rows], count[cols-1]
+	return int(C.hm_sparse_from(C.int(p), fptr(d), C.int64_t(rows), C.int64_t(cols), i32p(ptr), i32p(idx), fptr(val), i32p(count)))
 }
+
+// sparseTranspose is hm_sparse_transpose; see sparseTransposeGo.
+func sparseTranspose(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) {
+	if currentPath() == pathGo || len(idx) == 0 {
+		sparseTransposeGo(rows, cols, ptr, idx, val, tptr, tidx, tval)
+		return
+	}
+	_, _ = ptr[rows], tptr[cols]
+	_, _ = tidx[len(idx)-1], tval[len(idx)-1]
+	C.hm_sparse_transpose(C.int64_t(rows), C.int64_t(cols), i32p(ptr), i32p(idx), fptr(val), i32p(tptr), i32p(tidx), fptr(tval))
+}
+
+func i32p(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(&s[0])) }

@@ -63,6 +63,10 @@ func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32
 	spmmGo(ptr, idx, val, b, ldb, cols, alpha, beta, out, ldo)
 }
 
-func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) int {
-	return sparseFromGo(d, rows, cols, ptr, idx, val, tptr, tidx, tval)
+func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, count []int32) int {
+	return sparseFromGo(d, rows, cols, ptr, idx, val, count)
+}
+
+func sparseTranspose(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) {
+	sparseTransposeGo(rows, cols, ptr, idx, val, tptr, tidx, tval)
 }

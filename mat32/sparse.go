@@ -19,6 +19,7 @@ type Sparse struct {
 	val        []float32
 	tptr, tidx []int32
 	tval       []float32
+	byCol      bool // tidx and tval are up to date (byColumn)
 }
 
 // Dims returns the number of rows and columns.
@@ -60,30 +61,53 @@ func (s *Sparse) SetFrom(d *Dense) {
 	s.ptr, s.tptr = resize(s.ptr, d.Rows+1), resize(s.tptr, d.Cols+1)
 	// Room for every entry, and for the vector paths' full-width stores.
 	s.idx, s.val = resize(s.idx, total+16), resizeF(s.val, total+16)
-	s.tidx, s.tval = resize(s.tidx, total), resizeF(s.tval, total)
-	nnz := sparseFrom(d.Data, d.Rows, d.Cols, s.ptr, s.idx, s.val, s.tptr, s.tidx, s.tval)
-	s.idx, s.val, s.tidx, s.tval = s.idx[:nnz], s.val[:nnz], s.tidx[:nnz], s.tval[:nnz]
+	nnz := 0
+	if d.Cols > 0 {
+		nnz = sparseFrom(d.Data, d.Rows, d.Cols, s.ptr, s.idx, s.val, s.tptr[1:])
+	} else {
+		clear(s.ptr)
+	}
+	s.idx, s.val = s.idx[:nnz], s.val[:nnz]
+	s.byCol = false
+}
+
+// byColumn makes the entries by column available (the transposed
+// products'), computing them once after SetFrom.
+func (s *Sparse) byColumn() {
+	if s.byCol {
+		return
+	}
+	nnz := len(s.val)
+	s.tidx, s.tval = resize(s.tidx, nnz), resizeF(s.tval, nnz)
+	sparseTranspose(s.rows, s.cols, s.ptr, s.idx, s.val, s.tptr, s.tidx, s.tval)
+	s.byCol = true
 }
 
 // sparseFromGo is the reference of hm_sparse_from (kernels.h).
-func sparseFromGo(d []float32, rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) int {
-	clear(tptr)
+func sparseFromGo(d []float32, rows, cols int, ptr, idx []int32, val []float32, count []int32) int {
+	clear(count[:cols])
 	n := 0
 	for r := range rows {
 		ptr[r] = int32(n)
 		for c, x := range d[r*cols : (r+1)*cols] {
 			if x != 0 {
 				idx[n], val[n] = int32(c), x
-				tptr[c+1]++
+				count[c]++
 				n++
 			}
 		}
 	}
 	ptr[rows] = int32(n)
+	return n
+}
+
+// sparseTransposeGo is the reference of hm_sparse_transpose.
+func sparseTransposeGo(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) {
 	sum := int32(0)
 	for c := 1; c <= cols; c++ {
 		tptr[c], sum = sum, sum+tptr[c]
 	}
+	tptr[0] = 0
 	for r := range rows {
 		for p := ptr[r]; p < ptr[r+1]; p++ {
 			q := tptr[idx[p]+1]
@@ -91,7 +115,6 @@ func sparseFromGo(d []float32, rows, cols int, ptr, idx []int32, val []float32, 
 			tidx[q], tval[q] = int32(r), val[p]
 		}
 	}
-	return n
 }
 
 // resize returns s with length n, reallocated when its capacity is less.
@@ -152,6 +175,9 @@ func MulSparse(transA bool, alpha float32, a *Sparse, b *Dense, beta float32, c 
 	if b.Rows != k || c.Rows != m || c.Cols != b.Cols {
 		panic(fmt.Sprintf("mat32: MulSparse shapes %s%dx%d * %dx%d -> %dx%d", tmark(transA), a.rows, a.cols, b.Rows, b.Cols, c.Rows, c.Cols))
 	}
+	if transA {
+		a.byColumn()
+	}
 	j := gemmJobs.Get().(*gemmJob)
 	*j = gemmJob{m: m, n: b.Cols, alpha: alpha, beta: beta, c: c.Data, ldc: c.Cols, sp: a, spT: transA, sb: b.Data, ldsb: b.Cols}
 	runSparseJob(j, a.NNZ())
@@ -187,6 +213,7 @@ func GradientStepSparse(alpha float32, sp *Sparse, sb, a, b *Dense, mom float32,
 		a != nil && (a.Cols != m || b.Cols != n || a.Rows != b.Rows) {
 		panic("mat32: GradientStepSparse shapes differ")
 	}
+	sp.byColumn()
 	j := gemmJobs.Get().(*gemmJob)
 	*j = gemmJob{be: current(), tA: true, m: m, n: n, alpha: alpha, beta: mom, c: vel.Data, ldc: vel.Cols,
 		sp: sp, spT: true, sb: sb.Data, ldsb: sb.Cols, decay: decay}

@@ -36,6 +36,7 @@ func testSetFrom(t *testing.T) {
 			d.Data[2] = float32(math.NaN())           // NaN is not
 		}
 		s.SetFrom(d) // reuses the storage of the previous shape
+		s.byColumn()
 		rows, cols := s.Dims()
 		if rows != d.Rows || cols != d.Cols {
 			t.Fatalf("Dims %dx%d, want %dx%d", rows, cols, d.Rows, d.Cols)
@@ -75,6 +76,7 @@ func TestSpmmPathsMatchGoReference(t *testing.T) {
 	var s Sparse
 	a := sparseDense(r, 37, 50, 0.25)
 	s.SetFrom(a)
+	s.byColumn()
 	const ldb = 300
 	b := randDense(r, 50, ldb)
 	for _, cols := range []int{1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300} {
