@@ -164,6 +164,16 @@ func spmmGo(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float
 	}
 }
 
+// SparseFaster reports whether the sparse products beat the dense ones on
+// sparse data here: with the AVX2 and AVX-512 kernels (a 100 x 784 batch
+// at MNIST's density of 0.19 times 500 columns: about twice as fast).
+// The portable C and Go versions are slower than the dense products
+// (BenchmarkSparseCD).
+func SparseFaster() bool {
+	p := currentPath()
+	return p == pathAVX2 || p == pathAVX512
+}
+
 // MulSparse sets c = alpha*op(a)*b + beta*c, where op(a) is a or, with
 // transA, its transpose; with beta 0, c's old contents are ignored. It
 // panics if the shapes do not agree.

@@ -312,12 +312,13 @@ type Trainer struct {
 const sparseBelow = 0.3
 
 // SparseProducts reports whether training m on data skips the zeros of
-// each minibatch in the products that read it: the data's density is
-// below 0.3 and the weights carry it up unchanged (no learned variances).
-// The choice depends on the data only, so the same seed gives the same
-// model.
+// each minibatch in the products that read it: the kernels are vectorised
+// (mat32.SparseFaster), the data's density is below 0.3 and the weights
+// carry it up unchanged (no learned variances). The choice depends on the
+// data and the kernel path only, so the same seed gives the same model on
+// the same machine.
 func SparseProducts(m *RBM, data *mat32.Dense) bool {
-	return m.LogVar == nil && mat32.Density(data) < sparseBelow
+	return mat32.SparseFaster() && m.LogVar == nil && mat32.Density(data) < sparseBelow
 }
 
 // sparseSamples reports whether sampled visible states take sparse
