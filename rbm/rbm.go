@@ -328,6 +328,12 @@ func (m *RBM) up(w, v, hp, hs *mat32.Dense, rng *mat32.RNG) {
 		return
 	}
 	mat32.Gemm(false, false, 1, v, w, 0, hp)
+	m.activateHidden(hp, hs, rng)
+}
+
+// activateHidden turns the hidden units' inputs in hp into their means
+// and, when hs is not nil, samples (non-Bernoulli units).
+func (m *RBM) activateHidden(hp, hs *mat32.Dense, rng *mat32.RNG) {
 	var std []float32
 	if m.HidUnits == Gaussian {
 		std = ones(m.Hidden())
@@ -358,11 +364,7 @@ func (m *RBM) upSparse(sp *mat32.Sparse, hp, hs *mat32.Dense, rng *mat32.RNG) {
 		return
 	}
 	mat32.MulSparse(false, 1, sp, m.W, 0, hp)
-	var std []float32
-	if m.HidUnits == Gaussian {
-		std = ones(m.Hidden())
-	}
-	m.HidUnits.activate(hp, hs, m.HidBias, std, rng)
+	m.activateHidden(hp, hs, rng)
 }
 
 // down sets vp to the visible means given the hidden states h and, when vs
