@@ -165,6 +165,12 @@ type gemmJob struct {
 	spT  bool
 	sb   []float32
 	ldsb int
+
+	// With diff.Ref set (only in products split by columns), each part
+	// then makes the comparison diff on its columns of c, keeping the
+	// columns' sums of squares in dsq.
+	diff Diff
+	dsq  []float32
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -178,6 +184,9 @@ func (j *gemmJob) run(p, parts int) {
 			j.mul(0, j.m, j0, j1)
 			if j.sigmoid {
 				j.post(j0, j.bias[j0:j1], j.m)
+			}
+			if d := j.diff; d.Ref != nil {
+				diffStats(d.Ref.Data[j0:], j.c[j0:], j.m, j1-j0, j.ldc, d.ColSum[j0:], d.Alpha, j.dsq[j0:], d.Negate)
 			}
 		}
 		return

@@ -56,8 +56,9 @@ void hm_sigmoid_bias_sample(int path, float *x, float *s, const float *bias, int
 void hm_bernoulli(int path, float *s, const float *p, int64_t n, uint64_t key, uint64_t base) {
 	HM_DISPATCH(HM_VOID, hm_bernoulli, (s, p, n, key, base))
 }
-double hm_diff_stats(int path, const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
-	HM_DISPATCH(return, hm_diff_stats, (a, b, rows, cols, colsum, alpha, sq))
+double hm_diff_stats(int path, const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, float *colsum, float alpha, float *sq,
+                     int negb) {
+	HM_DISPATCH(return, hm_diff_stats, (a, b, rows, cols, ld, colsum, alpha, sq, negb))
 	return 0;
 }
 void hm_momentum_step(int path, float *w, float *vel, int64_t n, float decay) {
@@ -321,14 +322,17 @@ void hm_bernoulli_scalar(float *s, const float *p, int64_t n, uint64_t key, uint
 	}
 }
 
-double hm_diff_stats_scalar(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
+double hm_diff_stats_scalar(const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, float *colsum, float alpha, float *sq,
+                            int negb) {
 	for (int64_t j = 0; j < cols; j++) sq[j] = 0;
 	for (int64_t i = 0; i < rows; i++) {
-		const float *ar = a + i * cols, *br = b + i * cols;
+		const float *ar = a + i * ld;
+		float *br = b + i * ld;
 		for (int64_t j = 0; j < cols; j++) {
 			float d = ar[j] - br[j];
 			sq[j] = sq[j] + d * d;
 			colsum[j] = colsum[j] + alpha * d;
+			if (negb) br[j] = -br[j];
 		}
 	}
 	double total = 0;

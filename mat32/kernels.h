@@ -54,7 +54,8 @@ void hm_philox_fill(int path, uint64_t key, uint64_t c0, int64_t n, uint32_t *ou
 void hm_sigmoid_bias(int path, float *x, const float *bias, int64_t rows, int64_t cols, int64_t ld);
 void hm_sigmoid_bias_sample(int path, float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld, uint64_t key, uint64_t base);
 void hm_bernoulli(int path, float *s, const float *p, int64_t n, uint64_t key, uint64_t base);
-double hm_diff_stats(int path, const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq);
+double hm_diff_stats(int path, const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, float *colsum, float alpha, float *sq,
+                     int negb);
 void hm_momentum_step(int path, float *w, float *vel, int64_t n, float decay);
 // hm_adam_step is one Adam update of n values: m = b1*m + (1-b1)*g,
 // v = b2*v + (1-b2)*g*g, then w -= step*m / (sqrt(v)*c2 + eps).
@@ -103,8 +104,8 @@ void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const i
 	void hm_sigmoid_bias_sample_##sfx(float *x, float *s, const float *bias, int64_t rows, int64_t cols, int64_t ld,          \
 	                                  uint64_t key, uint64_t base);                                                          \
 	void hm_bernoulli_##sfx(float *s, const float *p, int64_t n, uint64_t key, uint64_t base);                               \
-	double hm_diff_stats_##sfx(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha,        \
-	                           float *sq);                                                                                   \
+	double hm_diff_stats_##sfx(const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, float *colsum, float alpha,  \
+	                           float *sq, int negb);                                                                         \
 	void hm_momentum_step_##sfx(float *w, float *vel, int64_t n, float decay);                                               \
 	void hm_adam_step_##sfx(float *w, const float *g, float *m, float *v, int64_t n, float b1, float b2, float step, float c2, \
 	                        float eps);                                                                                      \

@@ -77,16 +77,21 @@ func bernoulli(s, prob []float32, key, base uint64) {
 	C.hm_bernoulli(C.int(p), fptr(s), fptr(prob), C.int64_t(len(s)), C.uint64_t(key), C.uint64_t(base))
 }
 
-func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+func diffStats(a, b []float32, rows, cols, ld int, colsum []float32, alpha float32, sq []float32, negb bool) float64 {
 	if rows == 0 || cols == 0 {
 		return 0
 	}
-	_, _, _, _ = a[rows*cols-1], b[rows*cols-1], colsum[cols-1], sq[cols-1]
+	last := (rows-1)*ld + cols - 1
+	_, _, _, _ = a[last], b[last], colsum[cols-1], sq[cols-1]
 	p := currentPath()
 	if p == pathGo {
-		return diffStatsGo(a, b, rows, cols, colsum, alpha, sq)
+		return diffStatsGo(a, b, rows, cols, ld, colsum, alpha, sq, negb)
 	}
-	return float64(C.hm_diff_stats(C.int(p), fptr(a), fptr(b), C.int64_t(rows), C.int64_t(cols), fptr(colsum), C.float(alpha), fptr(sq)))
+	neg := C.int(0)
+	if negb {
+		neg = 1
+	}
+	return float64(C.hm_diff_stats(C.int(p), fptr(a), fptr(b), C.int64_t(rows), C.int64_t(cols), C.int64_t(ld), fptr(colsum), C.float(alpha), fptr(sq), neg))
 }
 
 func momentumStep(w, vel []float32, decay float32) {

@@ -108,15 +108,19 @@ func bernoulliGo(s, p []float32, key, base uint64) {
 }
 
 // diffStatsGo adds alpha*(a-b) summed over rows to colsum and returns the sum
-// of (a-b)^2, accumulated per column in sq first (as the C kernel does).
-func diffStatsGo(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
+// of (a-b)^2, accumulated per column in sq first (as the C kernel does);
+// rows are ld floats apart. With negb it then negates b.
+func diffStatsGo(a, b []float32, rows, cols, ld int, colsum []float32, alpha float32, sq []float32, negb bool) float64 {
 	clear(sq[:cols])
 	for i := 0; i < rows; i++ {
-		ar, br := a[i*cols:(i+1)*cols], b[i*cols:(i+1)*cols]
+		ar, br := a[i*ld:i*ld+cols], b[i*ld:i*ld+cols]
 		for j := range ar {
 			d := ar[j] - br[j]
 			sq[j] = sq[j] + float32(d*d)
 			colsum[j] = colsum[j] + float32(alpha*d)
+			if negb {
+				br[j] = -br[j]
+			}
 		}
 	}
 	total := 0.0

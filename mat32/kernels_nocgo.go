@@ -21,8 +21,8 @@ func sigmoidBiasSample(x, s, bias []float32, rows, ld int, key, base uint64) {
 
 func bernoulli(s, p []float32, key, base uint64) { bernoulliGo(s, p, key, base) }
 
-func diffStats(a, b []float32, rows, cols int, colsum []float32, alpha float32, sq []float32) float64 {
-	return diffStatsGo(a, b, rows, cols, colsum, alpha, sq)
+func diffStats(a, b []float32, rows, cols, ld int, colsum []float32, alpha float32, sq []float32, negb bool) float64 {
+	return diffStatsGo(a, b, rows, cols, ld, colsum, alpha, sq, negb)
 }
 
 func momentumStep(w, vel []float32, decay float32) { momentumStepGo(w, vel, decay) }

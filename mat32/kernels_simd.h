@@ -405,32 +405,53 @@ HM_EXPORT void HM_NAME(hm_bernoulli)(float *s, const float *p, int64_t n, uint64
 	}
 }
 
-// hm_diff_stats keeps a block of up to 4 vectors of columns' sums in
-// registers while it runs down the rows.
-HM_EXPORT double HM_NAME(hm_diff_stats)(const float *a, const float *b, int64_t rows, int64_t cols, float *colsum, float alpha, float *sq) {
-	const vf va = vset(alpha);
-	for (int64_t j0 = 0; j0 < cols; j0 += 4 * HM_W) {
-		vmask m[4];
-		vf s[4], c[4];
+// diff_block is hm_diff_stats over the 4 vectors of columns from j0; with
+// full (a constant after inlining) all 4 are whole and need no masks.
+HM_INL void diff_block(const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, int64_t j0, float *colsum, vf va,
+                       float *sq, int negb, const int full) {
+	vmask m[4];
+	vf s[4], c[4];
+	for (int k = 0; k < 4; k++) {
+		int64_t left = cols - j0 - k * HM_W;
+		m[k] = vtail(left < 0 ? 0 : left > HM_W ? HM_W : left);
+		s[k] = vzero();
+		c[k] = full ? vld(colsum + j0 + k * HM_W) : vldm(colsum + j0 + k * HM_W, m[k]);
+	}
+	for (int64_t i = 0; i < rows; i++) {
+		const float *ar = a + i * ld + j0;
+		float *br = b + i * ld + j0;
 		for (int k = 0; k < 4; k++) {
-			int64_t left = cols - j0 - k * HM_W;
-			m[k] = vtail(left < 0 ? 0 : left);
-			s[k] = vzero();
-			c[k] = vldm(colsum + j0 + k * HM_W, m[k]);
-		}
-		for (int64_t i = 0; i < rows; i++) {
-			const float *ar = a + i * cols + j0, *br = b + i * cols + j0;
-			for (int k = 0; k < 4; k++) {
-				vf d = vsub(vldm(ar + k * HM_W, m[k]), vldm(br + k * HM_W, m[k]));
-				s[k] = vadd(s[k], vmul(d, d));
-				c[k] = vadd(c[k], vmul(va, d));
+			vf bv = full ? vld(br + k * HM_W) : vldm(br + k * HM_W, m[k]);
+			vf d = vsub(full ? vld(ar + k * HM_W) : vldm(ar + k * HM_W, m[k]), bv);
+			s[k] = vadd(s[k], vmul(d, d));
+			c[k] = vadd(c[k], vmul(va, d));
+			if (negb) {
+				if (full)
+					vst(br + k * HM_W, vneg(bv));
+				else
+					vstm(br + k * HM_W, m[k], vneg(bv));
 			}
 		}
-		for (int k = 0; k < 4; k++) {
+	}
+	for (int k = 0; k < 4; k++) {
+		if (full) {
+			vst(sq + j0 + k * HM_W, s[k]);
+			vst(colsum + j0 + k * HM_W, c[k]);
+		} else {
 			vstm(sq + j0 + k * HM_W, m[k], s[k]);
 			vstm(colsum + j0 + k * HM_W, m[k], c[k]);
 		}
 	}
+}
+
+// hm_diff_stats keeps a block of up to 4 vectors of columns' sums in
+// registers while it runs down the rows (ld floats apart).
+HM_EXPORT double HM_NAME(hm_diff_stats)(const float *a, float *b, int64_t rows, int64_t cols, int64_t ld, float *colsum, float alpha,
+                                        float *sq, int negb) {
+	const vf va = vset(alpha);
+	int64_t j0 = 0;
+	for (; j0 + 4 * HM_W <= cols; j0 += 4 * HM_W) diff_block(a, b, rows, cols, ld, j0, colsum, va, sq, negb, 1);
+	if (j0 < cols) diff_block(a, b, rows, cols, ld, j0, colsum, va, sq, negb, 0);
 	double total = 0;
 	for (int64_t j = 0; j < cols; j++) total += (double)sq[j];
 	return total;

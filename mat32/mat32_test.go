@@ -235,7 +235,7 @@ func TestDiffStatsAndMomentumMatchGoReference(t *testing.T) {
 	cs1, cs2 := make([]float32, 41), make([]float32, 41)
 	cs1[3], cs2[3] = 5, 5
 	got := DiffStats(a, b, cs1, 0.5)
-	want := diffStatsGo(a.Data, b.Data, 23, 41, cs2, 0.5, make([]float32, 41))
+	want := diffStatsGo(a.Data, b.Data, 23, 41, 41, cs2, 0.5, make([]float32, 41), false)
 	if got != want {
 		t.Fatalf("%s DiffStats = %v, Go reference %v", KernelImpl, got, want)
 	}

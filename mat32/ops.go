@@ -175,7 +175,7 @@ func DiffStats(a, b *Dense, colsum []float32, alpha float32) float64 {
 	if cap(*buf) < a.Cols {
 		*buf = make([]float32, a.Cols)
 	}
-	total := diffStats(a.Data, b.Data, a.Rows, a.Cols, colsum, alpha, (*buf)[:a.Cols])
+	total := diffStats(a.Data, b.Data, a.Rows, a.Cols, a.Cols, colsum, alpha, (*buf)[:a.Cols], false)
 	sqPool.Put(buf)
 	return total
 }

@@ -235,18 +235,24 @@ func TestKernelPathsMatchGoReference(t *testing.T) {
 				sameSlices(t, name+" bernoulli in place", in, ws)
 			}
 
-			if c.ld == c.cols {
-				a, b := kernelInput(r, n), kernelInput(r, n)
+			for _, negb := range []bool{false, true} {
+				a, b1 := kernelInput(r, n), kernelInput(r, n)
+				b2 := append([]float32(nil), b1...)
 				cs1, cs2 := kernelInput(r, c.cols), make([]float32, c.cols)
 				copy(cs2, cs1)
 				sq1, sq2 := make([]float32, c.cols), make([]float32, c.cols)
-				t1 := diffStats(a, b, c.rows, c.cols, cs1, 0.37, sq1)
-				t2 := diffStatsGo(a, b, c.rows, c.cols, cs2, 0.37, sq2)
+				t1 := diffStats(a, b1, c.rows, c.cols, c.ld, cs1, 0.37, sq1, negb)
+				t2 := diffStatsGo(a, b2, c.rows, c.cols, c.ld, cs2, 0.37, sq2, negb)
+				what := fmt.Sprintf("%s diffStats (negate %v)", name, negb)
 				if !same64(t1, t2) {
-					t.Fatalf("%s diffStats total %v, Go reference %v", name, t1, t2)
+					t.Fatalf("%s total %v, Go reference %v", what, t1, t2)
 				}
-				sameSlices(t, name+" diffStats column sums", cs1, cs2)
-				sameSlices(t, name+" diffStats squares", sq1, sq2)
+				sameSlices(t, what+" column sums", cs1, cs2)
+				sameSlices(t, what+" squares", sq1, sq2)
+				sameSlices(t, what+" b", b1, b2)
+			}
+
+			if c.ld == c.cols {
 
 				w1, v1 := kernelInput(r, n), kernelInput(r, n)
 				for i := 0; i < n; i += 3 {

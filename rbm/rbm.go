@@ -379,6 +379,27 @@ func (m *RBM) down(h, vp, vs *mat32.Dense, std []float32, rng *mat32.RNG) {
 	m.VisUnits.activate(vp, vs, m.VisBias, std, rng)
 }
 
+// downDiff is down without samples followed by the comparison d of vp
+// with d.Ref (in the same pass for Bernoulli units); it returns the sum
+// of squares of d.Ref - vp.
+func (m *RBM) downDiff(h, vp *mat32.Dense, d mat32.Diff) float64 {
+	if m.VisUnits == Bernoulli {
+		return mat32.MulSigmoidDiff(h, m.W, true, m.VisBias, vp, d)
+	}
+	m.down(h, vp, nil, nil, nil)
+	return unfusedDiff(vp, d)
+}
+
+// unfusedDiff makes the comparison d of x with d.Ref after the product
+// that set x.
+func unfusedDiff(x *mat32.Dense, d mat32.Diff) float64 {
+	sq := mat32.DiffStats(d.Ref, x, d.ColSum, d.Alpha)
+	if d.Negate {
+		mat32.Scale(x, -1)
+	}
+	return sq
+}
+
 // HiddenProbs sets dst (rows x Hidden) to the mean of the hidden units
 // given each row of v: p(h=1|v) for Bernoulli units, max(0, input) for
 // ReLU, the input itself for Gaussian units.

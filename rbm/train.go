@@ -588,9 +588,6 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		m.up(t.wUp, buf.v0, buf.h0p, buf.h0s, rng)
 	}
 
-	// Reconstruction p(v|h0); for CD it is also the first negative step.
-	m.down(buf.h0s, buf.vr, nil, nil, nil)
-
 	// Velocities of the biases decay by the momentum; the gradient terms are
 	// added to them below.
 	for j := range st.VelVis {
@@ -600,26 +597,26 @@ func (t *Trainer) step(buf *buffers, lr, mom float32, rng *mat32.RNG) float64 {
 		st.VelHid[j] *= mom
 	}
 
+	// Reconstruction p(v|h0), compared with the data; for CD-1 it is the
+	// negative step and the comparison the visible biases' gradient.
 	var recon float64
 	vneg := buf.vr
 	if !cfg.persistent() && cfg.Steps == 1 && !t.sampleVisible() {
-		recon = t.biasGrad(buf.v0, buf.vr, st.VelVis, t.gvis, scale)
+		recon = m.downDiff(buf.h0s, buf.vr, t.biasDiff(buf.v0, st.VelVis, t.gvis, scale, false))
+		t.biasDone(st.VelVis, t.gvis, scale)
 	} else {
-		recon = mat32.DiffStats(buf.v0, buf.vr, t.dvis, 0)
+		recon = m.downDiff(buf.h0s, buf.vr, mat32.Diff{Ref: buf.v0, ColSum: t.dvis})
 		vneg = t.negative(buf, rng)
 		t.biasGrad(buf.v0, vneg, st.VelVis, t.gvis, scale)
 		copy(buf.vr.Data, vneg.Data) // the reconstruction is no longer needed
 		vneg = buf.vr
 	}
-	// Negative hidden means from the final visible state.
+	// Negative hidden means from the final visible state, compared with
+	// the positive ones (the hidden biases' gradient) and negated for the
+	// stacked weight gradient.
 	t.negSparse = t.sparseSamples() && (cfg.persistent() || t.sampleVisible())
-	if t.negSparse {
-		t.upSample(vneg, buf.hp, nil, nil)
-	} else {
-		m.up(t.wUp, vneg, buf.hp, nil, nil)
-	}
-	t.biasGrad(buf.h0p, buf.hp, st.VelHid, t.ghid, scale)
-	mat32.Scale(buf.hp, -1)
+	t.upDiff(vneg, buf.hp, t.biasDiff(buf.h0p, st.VelHid, t.ghid, scale, true))
+	t.biasDone(st.VelHid, t.ghid, scale)
 
 	if m.LogVar != nil {
 		t.varianceStep(buf, lr, mom, scale)
@@ -810,15 +807,50 @@ func (t *Trainer) varianceStep(buf *buffers, lr, mom, scale float32) {
 // biasGrad adds scale times the column sums of a - b to vel and returns the
 // sum of squares of a - b; when centring it also keeps the raw sums in raw.
 func (t *Trainer) biasGrad(a, b *mat32.Dense, vel, raw []float32, scale float32) float64 {
+	d := t.biasDiff(a, vel, raw, scale, false)
+	sq := mat32.DiffStats(a, b, d.ColSum, d.Alpha)
+	t.biasDone(vel, raw, scale)
+	return sq
+}
+
+// biasDiff is the comparison with ref that makes biasGrad's column sums:
+// into vel, or when centring into raw (cleared here), which biasDone then
+// adds to vel.
+func (t *Trainer) biasDiff(ref *mat32.Dense, vel, raw []float32, scale float32, negate bool) mat32.Diff {
 	if !t.Config.Centered {
-		return mat32.DiffStats(a, b, vel, scale)
+		return mat32.Diff{Ref: ref, ColSum: vel, Alpha: scale, Negate: negate}
 	}
 	clear(raw)
-	sq := mat32.DiffStats(a, b, raw, 1)
-	for j, g := range raw {
-		vel[j] += scale * g
+	return mat32.Diff{Ref: ref, ColSum: raw, Alpha: 1, Negate: negate}
+}
+
+// biasDone finishes the gradient that biasDiff started.
+func (t *Trainer) biasDone(vel, raw []float32, scale float32) {
+	if t.Config.Centered {
+		for j, g := range raw {
+			vel[j] += scale * g
+		}
 	}
-	return sq
+}
+
+// upDiff sets hp to the hidden means given the visible states v (sparse
+// products when negSparse) and then makes the comparison d.
+func (t *Trainer) upDiff(v, hp *mat32.Dense, d mat32.Diff) {
+	m := t.Model
+	switch {
+	case m.HidUnits != Bernoulli:
+		if t.negSparse {
+			t.upSample(v, hp, nil, nil)
+		} else {
+			m.up(t.wUp, v, hp, nil, nil)
+		}
+		unfusedDiff(hp, d)
+	case t.negSparse:
+		t.spNeg.SetFrom(v)
+		mat32.MulSigmoidSparseDiff(&t.spNeg, m.W, m.HidBias, hp, d)
+	default:
+		mat32.MulSigmoidDiff(v, t.wUp, false, m.HidBias, hp, d)
+	}
 }
 
 func neg(dst, src []float32) {
