@@ -122,6 +122,10 @@ func BenchmarkReLUBiasSample(b *testing.B) {
 }
 func BenchmarkReLUBias(b *testing.B)   { benchKernelSizes(b, "ReLUBias", "100x500") }
 func BenchmarkLinearBias(b *testing.B) { benchKernelSizes(b, "LinearBias", "100x500") }
+func BenchmarkActivate(b *testing.B)   { benchKernelSizes(b, "Activate", "relu", "sigmoid") }
+func BenchmarkActivateGrad(b *testing.B) {
+	benchKernelSizes(b, "ActivateGrad", "relu", "sigmoid")
+}
 
 // BenchmarkUniform measures the random numbers alone (one goroutine).
 func BenchmarkUniform(b *testing.B) {

@@ -72,5 +72,11 @@ func kernelBenches() []kernelBench {
 		{"ReLUBias/100x500", 100 * 500, func() { ReLUBiasSample(rp500, nil, bias, nil) }},
 		// Its own output plus a bias each call: drifts, stays finite.
 		{"LinearBias/100x500", 100 * 500, func() { LinearBias(lx, bias) }},
+		// Network activations over a 100 x 500 layer, one goroutine (nn
+		// spreads the rows over the workers).
+		{"Activate/relu", 100 * 500, func() { Activate(ActReLU, 0, a.Data[:50000], s.Data) }},
+		{"Activate/sigmoid", 100 * 500, func() { Activate(ActSigmoid, 0, a.Data[:50000], s.Data) }},
+		{"ActivateGrad/relu", 100 * 500, func() { ActivateGrad(ActReLU, 0, a.Data[:50000], nil, c.Data[:50000], s.Data) }},
+		{"ActivateGrad/sigmoid", 100 * 500, func() { ActivateGrad(ActSigmoid, 0, nil, p.Data[:50000], c.Data[:50000], s.Data) }},
 	}
 }

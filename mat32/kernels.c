@@ -86,6 +86,9 @@ void hm_normals(int path, uint64_t key, uint64_t base, uint64_t c0, int64_t n, f
 void hm_gaussian_sample(int path, float *s, const float *mean, const float *std, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0) {
 	HM_DISPATCH(HM_VOID, hm_gaussian_sample, (s, mean, std, rows, cols, key, base, c0))
 }
+void hm_act(int path, int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n) {
+	HM_DISPATCH(HM_VOID, hm_act, (kind, alpha, x, y, dy, out, n))
+}
 void hm_relu_bias(int path, float *x, const float *bias, int64_t rows, int64_t cols) {
 	HM_DISPATCH(HM_VOID, hm_relu_bias, (x, bias, rows, cols))
 }
@@ -612,5 +615,53 @@ void hm_spmm_scalar(const int32_t *ptr, const int32_t *idx, const float *val, in
 				for (int64_t j = 0; j < nb; j++) o[j] = beta * o[j] + alpha * acc[j];
 			}
 		}
+	}
+}
+
+// hm_positive is all ones when x > 0 (its sign clear and it not a zero,
+// NaNs included), else 0: ReLU's derivative as a bit mask.
+static inline uint32_t hm_positive(float x) {
+	uint32_t b;
+	memcpy(&b, &x, sizeof b);
+	return (uint32_t)((int32_t)~b >> 31) & (uint32_t)(-(int32_t)(b & 0x7FFFFFFFu) >> 31);
+}
+
+static inline float hm_and_bits(float x, uint32_t m) {
+	uint32_t b;
+	memcpy(&b, &x, sizeof b);
+	b &= m;
+	memcpy(&x, &b, sizeof x);
+	return x;
+}
+
+void hm_act_scalar(int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n) {
+	switch (kind) {
+	case HM_ACT_SIGMOID:
+		for (int64_t i = 0; i < n; i++) out[i] = hm_sigmoid(x[i]);
+		break;
+	case HM_ACT_RELU:
+		for (int64_t i = 0; i < n; i++) out[i] = x[i] <= 0 ? 0.0f : x[i];
+		break;
+	case HM_ACT_LEAKY:
+		for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : alpha * x[i];
+		break;
+	case HM_ACT_SIGMOID_GRAD:
+		for (int64_t i = 0; i < n; i++) {
+			float gy = dy[i] * y[i];
+			out[i] = gy * (1.0f - y[i]);
+		}
+		break;
+	case HM_ACT_TANH_GRAD:
+		for (int64_t i = 0; i < n; i++) {
+			float yy = y[i] * y[i];
+			out[i] = dy[i] * (1.0f - yy);
+		}
+		break;
+	case HM_ACT_RELU_GRAD:
+		for (int64_t i = 0; i < n; i++) out[i] = hm_and_bits(dy[i], hm_positive(x[i]));
+		break;
+	case HM_ACT_LEAKY_GRAD:
+		for (int64_t i = 0; i < n; i++) out[i] = dy[i] * (hm_positive(x[i]) ? 1.0f : alpha);
+		break;
 	}
 }

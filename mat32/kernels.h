@@ -75,6 +75,21 @@ void hm_relu_bias(int path, float *x, const float *bias, int64_t rows, int64_t c
 void hm_relu_bias_sample(int path, float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key, uint64_t base, uint64_t c0);
 void hm_add_row(int path, float *x, const float *v, int64_t rows, int64_t cols);
 
+// Network activations (hm_act): kind HM_ACT_* sets out[i], i < n, to a
+// function of x[i] (the forward kinds) or the gradient dy[i] times the
+// derivative from x[i] or y[i] (the _GRAD kinds); alpha is the leaky
+// ReLU's slope. See activateGo (kernels_go.go) for each kind's definition.
+enum {
+	HM_ACT_SIGMOID = 0,
+	HM_ACT_RELU = 1,
+	HM_ACT_LEAKY = 2,
+	HM_ACT_SIGMOID_GRAD = 3,
+	HM_ACT_TANH_GRAD = 4,
+	HM_ACT_RELU_GRAD = 5,
+	HM_ACT_LEAKY_GRAD = 6,
+};
+void hm_act(int path, int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n);
+
 // hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
 // entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
 // by the dense b (ldb apart) over columns 0 ... cols-1: with s the sum over
@@ -123,6 +138,7 @@ void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const i
 	void hm_relu_bias_sample_##sfx(float *p, float *s, const float *bias, int64_t rows, int64_t cols, uint64_t key,         \
 	                               uint64_t base, uint64_t c0);                                                            \
 	void hm_add_row_##sfx(float *x, const float *v, int64_t rows, int64_t cols);                                      \
+	void hm_act_##sfx(int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n);        \
 	void hm_spmm_##sfx(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,  \
 	                   int64_t cols, float alpha, float beta, float *out, int64_t ldo);                                     \
 	int64_t hm_compress_rows_##sfx(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,      \

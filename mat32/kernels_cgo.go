@@ -289,3 +289,30 @@ func sparseTranspose(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx
 }
 
 func i32p(s []int32) *C.int32_t { return (*C.int32_t)(unsafe.Pointer(&s[0])) }
+
+// activate is hm_act over len(out) values; see activateGo.
+func activate(kind int, alpha float32, x, y, dy, out []float32) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	p := currentPath()
+	if p == pathGo {
+		activateGo(kind, alpha, x, y, dy, out)
+		return
+	}
+	var xp, yp, gp *C.float
+	if kind <= actLeaky || kind >= actReLUGrad {
+		_ = x[n-1]
+		xp = fptr(x)
+	}
+	if kind == actSigmoidGrad || kind == actTanhGrad {
+		_ = y[n-1]
+		yp = fptr(y)
+	}
+	if kind >= actSigmoidGrad {
+		_ = dy[n-1]
+		gp = fptr(dy)
+	}
+	C.hm_act(C.int(p), C.int(kind), C.float(alpha), xp, yp, gp, fptr(out), C.int64_t(n))
+}

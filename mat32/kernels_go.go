@@ -261,3 +261,72 @@ func scaleGo(x []float32, f float32) {
 		x[i] *= f
 	}
 }
+
+// The kinds of activate (hm_act's HM_ACT_* values).
+const (
+	actSigmoid = iota
+	actReLU
+	actLeaky
+	actSigmoidGrad
+	actTanhGrad
+	actReLUGrad
+	actLeakyGrad
+)
+
+// activateGo is the reference of hm_act: out[i] for i < len(out) is
+//
+//	actSigmoid      sigmoid(x[i]) (as SigmoidBias)
+//	actReLU         max(x[i], 0) (NaN stays NaN, -0 becomes +0)
+//	actLeaky        x[i] > 0 ? x[i] : alpha*x[i]
+//	actSigmoidGrad  dy[i] * y[i] * (1 - y[i])
+//	actTanhGrad     dy[i] * (1 - y[i]*y[i])
+//	actReLUGrad     dy[i] where x[i] > 0 (sign clear, not zero), else +0
+//	actLeakyGrad    dy[i] times 1 where x[i] > 0 as for actReLUGrad, else alpha
+//
+// each product rounded to float32 in the order written.
+func activateGo(kind int, alpha float32, x, y, dy, out []float32) {
+	switch kind {
+	case actSigmoid:
+		for i, v := range x[:len(out)] {
+			out[i] = sigmoidf(v)
+		}
+	case actReLU:
+		for i, v := range x[:len(out)] {
+			out[i] = max(v, 0)
+		}
+	case actLeaky:
+		for i, v := range x[:len(out)] {
+			if v > 0 {
+				out[i] = v
+			} else {
+				out[i] = float32(alpha * v)
+			}
+		}
+	case actSigmoidGrad:
+		for i, g := range dy[:len(out)] {
+			out[i] = float32(float32(g*y[i]) * float32(1-y[i]))
+		}
+	case actTanhGrad:
+		for i, g := range dy[:len(out)] {
+			out[i] = float32(g * float32(1-float32(y[i]*y[i])))
+		}
+	case actReLUGrad:
+		for i, g := range dy[:len(out)] {
+			out[i] = math.Float32frombits(math.Float32bits(g) & positiveMask(x[i]))
+		}
+	case actLeakyGrad:
+		one, a := math.Float32bits(1), math.Float32bits(alpha)
+		for i, g := range dy[:len(out)] {
+			m := positiveMask(x[i])
+			out[i] = float32(g * math.Float32frombits(one&m|a&^m))
+		}
+	}
+}
+
+// positiveMask is all ones when v > 0 (sign clear, not a zero; NaNs
+// included) and 0 otherwise, without a branch: ReLU's derivative as a
+// bit mask, as the signs of activations are unpredictable.
+func positiveMask(v float32) uint32 {
+	b := math.Float32bits(v)
+	return uint32(int32(^b)>>31) & uint32(-int32(b&0x7fffffff)>>31)
+}

@@ -70,3 +70,7 @@ func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, co
 func sparseTranspose(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx []int32, tval []float32) {
 	sparseTransposeGo(rows, cols, ptr, idx, val, tptr, tidx, tval)
 }
+
+func activate(kind int, alpha float32, x, y, dy, out []float32) {
+	activateGo(kind, alpha, x, y, dy, out)
+}

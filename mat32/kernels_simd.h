@@ -84,11 +84,18 @@ HM_INL vi iand(vi a, vi b) { return _mm512_and_si512(a, b); }
 HM_INL vi ixor(vi a, vi b) { return _mm512_xor_si512(a, b); }
 #define isrl32(a, n) _mm512_srli_epi32((a), (n))
 #define isll32(a, n) _mm512_slli_epi32((a), (n))
+#define isra32(a, n) _mm512_srai_epi32((a), (n))
 HM_INL vf vcvti(vi a) { return _mm512_cvtepi32_ps(a); } // signed 32-bit integers to float
 HM_INL vi vbits(vf a) { return _mm512_castps_si512(a); }
 HM_INL vf vfrombits(vi a) { return _mm512_castsi512_ps(a); }
 // vselodd is b in the lanes where k is odd, else a.
 HM_INL vf vselodd(vi k, vf a, vf b) { return _mm512_mask_blend_ps(_mm512_test_epi32_mask(k, _mm512_set1_epi32(1)), a, b); }
+// vkeep_nle0 is x where !(x <= 0) (x > 0 or NaN), else +0.
+HM_INL vf vkeep_nle0(vf x) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NLE_UQ), x); }
+// vsel_gt0 is a where x > 0, else b.
+HM_INL vf vsel_gt0(vf x, vf a, vf b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ), b, a); }
+// vbitsel is a where the mask m is all ones, b where it is 0.
+HM_INL vf vbitsel(vi m, vf a, vf b) { return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(m, _mm512_castps_si512(a), _mm512_castps_si512(b), 0xCA)); }
 // ievens and iodds are the words 0, 2, 4, ... and 1, 3, 5, ... of a
 // followed by b.
 HM_INL vi ievens(vi a, vi b) {
@@ -171,11 +178,15 @@ HM_INL vi iand(vi a, vi b) { return _mm256_and_si256(a, b); }
 HM_INL vi ixor(vi a, vi b) { return _mm256_xor_si256(a, b); }
 #define isrl32(a, n) _mm256_srli_epi32((a), (n))
 #define isll32(a, n) _mm256_slli_epi32((a), (n))
+#define isra32(a, n) _mm256_srai_epi32((a), (n))
 HM_INL vf vcvti(vi a) { return _mm256_cvtepi32_ps(a); }
 HM_INL vi vbits(vf a) { return _mm256_castps_si256(a); }
 HM_INL vf vfrombits(vi a) { return _mm256_castsi256_ps(a); }
 // blendv picks by the sign bit: k's lowest bit moved there.
 HM_INL vf vselodd(vi k, vf a, vf b) { return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(k, 31))); }
+HM_INL vf vkeep_nle0(vf x) { return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NLE_UQ), x); }
+HM_INL vf vsel_gt0(vf x, vf a, vf b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ)); }
+HM_INL vf vbitsel(vi m, vf a, vf b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m)); }
 HM_INL vi ievens(vi a, vi b) {
 	// a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order 0 2 1 3.
 	__m256 e = _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), 0x88);
@@ -715,6 +726,60 @@ HM_EXPORT void HM_NAME(hm_gaussian_sample)(float *s, const float *mean, const fl
 
 // vrelu is x < 0 ? 0 : x (NaN stays NaN, -0 stays -0).
 HM_INL vf vrelu(vf x) { return vmax(vzero(), x); }
+
+// vpositive is hm_positive's mask: all ones in the lanes where x > 0
+// (sign clear, not a zero; NaNs included).
+HM_INL vi vpositive(vf x) {
+	vi b = vbits(x);
+	vi notb = ixor(b, iset(0xFFFFFFFFu));
+	vi mag = iand(b, iset(0x7FFFFFFFu));
+	return iand(isra32(notb, 31), isra32(isub32(iset(0), mag), 31));
+}
+
+// act1 is one vector of hm_act for kind (a constant after inlining).
+HM_INL vf act1(const int kind, vf va, vf x, vf y, vf g) {
+	switch (kind) {
+	case HM_ACT_SIGMOID: return vsigmoid(x);
+	case HM_ACT_RELU: return vkeep_nle0(x);
+	case HM_ACT_LEAKY: return vsel_gt0(x, x, vmul(va, x));
+	case HM_ACT_SIGMOID_GRAD: return vmul(vmul(g, y), vsub(vset(1.0f), y));
+	case HM_ACT_TANH_GRAD: return vmul(g, vsub(vset(1.0f), vmul(y, y)));
+	case HM_ACT_RELU_GRAD: return vfrombits(iand(vbits(g), vpositive(x)));
+	default: return vmul(g, vbitsel(vpositive(x), vset(1.0f), va)); // HM_ACT_LEAKY_GRAD
+	}
+}
+
+// act_loop is hm_act for one kind: x is read by the forward kinds and
+// the ReLU gradients, y and dy by the gradients.
+HM_INL void act_loop(const int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n) {
+	const int needx = kind == HM_ACT_SIGMOID || kind == HM_ACT_RELU || kind == HM_ACT_LEAKY || kind == HM_ACT_RELU_GRAD ||
+	                  kind == HM_ACT_LEAKY_GRAD;
+	const int needy = kind == HM_ACT_SIGMOID_GRAD || kind == HM_ACT_TANH_GRAD;
+	const int needg = kind >= HM_ACT_SIGMOID_GRAD;
+	const vf va = vset(alpha);
+	int64_t i = 0;
+	for (; i + HM_W <= n; i += HM_W) {
+		vf xv = needx ? vld(x + i) : vzero(), yv = needy ? vld(y + i) : vzero(), gv = needg ? vld(dy + i) : vzero();
+		vst(out + i, act1(kind, va, xv, yv, gv));
+	}
+	if (i < n) {
+		vmask m = vtail(n - i);
+		vf xv = needx ? vldm(x + i, m) : vzero(), yv = needy ? vldm(y + i, m) : vzero(), gv = needg ? vldm(dy + i, m) : vzero();
+		vstm(out + i, m, act1(kind, va, xv, yv, gv));
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_act)(int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n) {
+	switch (kind) {
+	case HM_ACT_SIGMOID: act_loop(HM_ACT_SIGMOID, alpha, x, y, dy, out, n); break;
+	case HM_ACT_RELU: act_loop(HM_ACT_RELU, alpha, x, y, dy, out, n); break;
+	case HM_ACT_LEAKY: act_loop(HM_ACT_LEAKY, alpha, x, y, dy, out, n); break;
+	case HM_ACT_SIGMOID_GRAD: act_loop(HM_ACT_SIGMOID_GRAD, alpha, x, y, dy, out, n); break;
+	case HM_ACT_TANH_GRAD: act_loop(HM_ACT_TANH_GRAD, alpha, x, y, dy, out, n); break;
+	case HM_ACT_RELU_GRAD: act_loop(HM_ACT_RELU_GRAD, alpha, x, y, dy, out, n); break;
+	case HM_ACT_LEAKY_GRAD: act_loop(HM_ACT_LEAKY_GRAD, alpha, x, y, dy, out, n); break;
+	}
+}
 
 HM_EXPORT void HM_NAME(hm_relu_bias)(float *x, const float *bias, int64_t rows, int64_t cols) {
 	for (int64_t i = 0; i < rows; i++) {

@@ -16,79 +16,24 @@ import (
 // workers when rows*cols is large enough to pay.
 func parallel(rows, cols int, f func(r0, r1 int)) { mat32.ParallelRows(rows, cols, f) }
 
-// actKind names an element-wise activation.
-type actKind int
+// actKind names an element-wise activation: mat32's, whose vectorised
+// kernels compute them.
+type actKind = mat32.Activation
 
 const (
-	actSigmoid actKind = iota
-	actTanh
-	actReLU
-	actLeakyReLU
+	actSigmoid   = mat32.ActSigmoid
+	actTanh      = mat32.ActTanh
+	actReLU      = mat32.ActReLU
+	actLeakyReLU = mat32.ActLeakyReLU
 )
 
 // activate sets y = f(x) element-wise (alpha is the leaky ReLU's slope).
-func activate(k actKind, alpha float32, x, y []float32) {
-	y = y[:len(x)]
-	switch k {
-	case actSigmoid:
-		for i, v := range x {
-			y[i] = mat32.Sigmoid(v)
-		}
-	case actTanh:
-		for i, v := range x {
-			y[i] = float32(math.Tanh(float64(v)))
-		}
-	case actReLU:
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
-	case actLeakyReLU:
-		for i, v := range x {
-			if v > 0 {
-				y[i] = v
-			} else {
-				y[i] = alpha * v
-			}
-		}
-	}
-}
+func activate(k actKind, alpha float32, x, y []float32) { mat32.Activate(k, alpha, x, y) }
 
 // activateGrad sets dx = dy * f'(x) element-wise, f'(x) computed from the
 // input x or the output y = f(x). At 0, ReLU's derivative is taken as 0.
 func activateGrad(k actKind, alpha float32, x, y, dy, dx []float32) {
-	dx = dx[:len(dy)]
-	switch k {
-	case actSigmoid:
-		y = y[:len(dy)]
-		for i, g := range dy {
-			dx[i] = g * y[i] * (1 - y[i])
-		}
-	case actTanh:
-		y = y[:len(dy)]
-		for i, g := range dy {
-			dx[i] = g * (1 - y[i]*y[i])
-		}
-	case actReLU:
-		x = x[:len(dy)]
-		for i, g := range dy {
-			dx[i] = math.Float32frombits(math.Float32bits(g) & positive(x[i]))
-		}
-	case actLeakyReLU:
-		x = x[:len(dy)]
-		one, a := math.Float32bits(1), math.Float32bits(alpha)
-		for i, g := range dy {
-			m := positive(x[i])
-			dx[i] = g * math.Float32frombits(one&m|a&^m)
-		}
-	}
-}
-
-// positive returns all ones when v > 0 and zero otherwise (for -0, +0
-// and negative v), without a branch: ReLU's derivative as a bit mask, as
-// the signs of activations are unpredictable.
-func positive(v float32) uint32 {
-	b := math.Float32bits(v)
-	return uint32(int32(^b)>>31) & uint32(-int32(b&0x7fffffff)>>31)
+	mat32.ActivateGrad(k, alpha, x, y, dy, dx)
 }
 
 // softmaxRows sets each row of y (cols values) to the softmax of the same

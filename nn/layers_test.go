@@ -75,19 +75,6 @@ func TestPoolForward(t *testing.T) {
 	}
 }
 
-// TestPositive checks the bit mask behind ReLU's derivative at the edges.
-func TestPositive(t *testing.T) {
-	for _, c := range []struct {
-		v    float32
-		want bool
-	}{{1, true}, {math.SmallestNonzeroFloat32, true}, {math.MaxFloat32, true}, {float32(math.Inf(1)), true},
-		{0, false}, {float32(math.Copysign(0, -1)), false}, {-1, false}, {-math.SmallestNonzeroFloat32, false}, {float32(math.Inf(-1)), false}} {
-		if got := positive(c.v) == math.MaxUint32; got != c.want || positive(c.v) != 0 && positive(c.v) != math.MaxUint32 {
-			t.Errorf("positive(%v) = %#x", c.v, positive(c.v))
-		}
-	}
-}
-
 // TestActivationValues checks each activation against its definition.
 func TestActivationValues(t *testing.T) {
 	x := mat32.FromSlice(1, 5, []float32{-2, -0.5, 0, 0.5, 2})
