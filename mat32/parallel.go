@@ -30,12 +30,26 @@ type splitter interface{ run(part, parts int) }
 type splitSync struct {
 	wg      sync.WaitGroup
 	pending atomic.Int32
+	next    atomic.Int32 // the next part to claim
 }
 
 type call struct {
-	s           splitter
-	part, parts int
-	sy          *splitSync
+	s     splitter
+	parts int
+	sy    *splitSync
+}
+
+// claim runs the parts of a split that are still unclaimed, one at a
+// time, until none is left. Every worker of a split claims parts, so a
+// worker that the machine's other work slows down does fewer of them.
+func (c call) claim() {
+	for {
+		p := int(c.sy.next.Add(1) - 1)
+		if p >= c.parts {
+			return
+		}
+		c.s.run(p, c.parts)
+	}
 }
 
 var (
@@ -55,7 +69,7 @@ func startHelpers() {
 					if !ok {
 						c = <-ch
 					}
-					c.s.run(c.part, c.parts)
+					c.claim()
 					c.sy.pending.Add(-1)
 					c.sy.wg.Done()
 				}
@@ -89,8 +103,9 @@ func poll(ch chan call) (call, bool) {
 // of the first split, and waiting for them would deadlock.
 var helpersBusy atomic.Bool
 
-// split runs s in parts, part 0 on the calling goroutine, and returns when
-// every part has finished. sy must be idle; it is reused between calls.
+// split runs s in parts on the calling goroutine and the helpers, each
+// claiming the parts left, and returns when every part has finished. sy
+// must be idle; it is reused between calls.
 func split(parts int, s splitter, sy *splitSync) {
 	if !helpersBusy.CompareAndSwap(false, true) {
 		for p := 0; p < parts; p++ {
@@ -100,17 +115,14 @@ func split(parts int, s splitter, sy *splitSync) {
 	}
 	defer helpersBusy.Store(false)
 	startHelpers()
-	for p := 1; p < parts; p++ {
-		if p-1 < len(helpers) {
-			sy.wg.Add(1)
-			sy.pending.Add(1)
-			helpers[p-1] <- call{s, p, parts, sy}
-		}
+	sy.next.Store(0)
+	c := call{s, parts, sy}
+	for h := range min(len(helpers), parts-1) {
+		sy.wg.Add(1)
+		sy.pending.Add(1)
+		helpers[h] <- c
 	}
-	s.run(0, parts)
-	for p := len(helpers) + 1; p < parts; p++ {
-		s.run(p, parts)
-	}
+	c.claim()
 	if sy.pending.Load() != 0 {
 		start := time.Now()
 		for i := 1; sy.pending.Load() != 0; i++ {
