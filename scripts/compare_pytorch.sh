@@ -9,13 +9,14 @@
 # preallocated buffers, in-place ops) at each thread count in THREADS, and
 # the best thread count is the one that counts. The runs alternate
 # (harmonium, PyTorch 1 thread, PyTorch 2 threads, ...) for ROUNDS rounds;
-# each side's figure is its best epoch over all rounds.
+# each side's figure is its best epoch over all rounds, and the last line
+# gives each round's ratio and their median.
 #
 # Usage: scripts/compare_pytorch.sh [--data DIR] [--epochs N] [--rounds N]
 #            [--threads "1 2"] [--harmonium-env "K=V ..."] [--torch-env "K=V ..."]
 #            [--avx2] [--torch-as-installed]
 # or the same through the environment:
-#   DATA=../shared/data/mnist EPOCHS=3 ROUNDS=2 THREADS="1 2"
+#   DATA=../shared/data/mnist EPOCHS=3 ROUNDS=3 THREADS="1 2"
 #   HARMONIUM_ENV="..."   extra environment for harmonium only
 #   TORCH_ENV="..."       extra environment for the PyTorch script only
 #   TORCH_NATIVE=1        0 = --torch-as-installed (see below)
@@ -51,7 +52,7 @@ cd "$(dirname "$0")/.."
 
 DATA=${DATA:-../shared/data/mnist}
 EPOCHS=${EPOCHS:-3}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-"1 2"}
 HARMONIUM_ENV=${HARMONIUM_ENV:-}
 TORCH_ENV=${TORCH_ENV:-}
@@ -176,5 +177,20 @@ print()
 print("| harmonium best s/epoch | PyTorch best s/epoch | harmonium/PyTorch |")
 print("|---|---|---|")
 print("| %.3f | %.3f (%s thread%s) | %.2f |" % (h, p, bt, "" if bt == "1" else "s", h / p))
+
+# Each round's ratio (harmonium's best epoch over PyTorch's best at any
+# thread count in the same round): machine load that changes between
+# rounds affects both sides of a round alike.
+rounds = []
+for i, t, r in rows:
+    if i == "harmonium":
+        rounds.append([r["best"], float("inf")])
+    elif rounds:
+        rounds[-1][1] = min(rounds[-1][1], r["best"])
+ratios = sorted(hr / pr for hr, pr in rounds)
+mid = len(ratios) // 2
+med = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+print()
+print("per round harmonium/PyTorch: %s; median %.2f" % (" ".join("%.2f" % x for x in (hr / pr for hr, pr in rounds)), med))
 EOF
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
