@@ -17,6 +17,8 @@ const (
 	ActLeakyReLU                   // x when x > 0, else alpha*x
 )
 
+// String returns the activation's name as nn's layer specifications spell
+// it.
 func (f Activation) String() string {
 	switch f {
 	case ActSigmoid:
@@ -26,7 +28,7 @@ func (f Activation) String() string {
 	case ActReLU:
 		return "relu"
 	case ActLeakyReLU:
-		return "leaky-relu"
+		return "leaky_relu"
 	}
 	return fmt.Sprintf("Activation(%d)", int(f))
 }
