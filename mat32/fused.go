@@ -42,16 +42,7 @@ func MulSigmoidDiff(a, b *Dense, transB bool, bias []float32, out *Dense, d Diff
 		return d.apply(out)
 	}
 	checkBias(out, bias)
-	k, kb, n := a.Cols, b.Rows, b.Cols
-	if transB {
-		kb, n = n, kb
-	}
-	if kb != k || out.Rows != a.Rows || out.Cols != n {
-		panic(fmt.Sprintf("mat32: MulSigmoidDiff shapes %dx%d * %s%dx%d -> %dx%d", a.Rows, a.Cols, tmark(transB), b.Rows, b.Cols, out.Rows, out.Cols))
-	}
-	j := gemmJobs.Get().(*gemmJob)
-	*j = gemmJob{be: be, tB: transB, m: out.Rows, n: n, k: k, alpha: 1, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, c: out.Data, ldc: out.Cols,
-		sigmoid: true, bias: bias}
+	j := sigmoidJob(be, 1, a, b, transB, bias, out)
 	return runDiffJob(j, d, func() { runGemmJob(j) })
 }
 

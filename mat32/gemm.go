@@ -113,7 +113,17 @@ func MulSigmoidScaled(alpha float32, a, b *Dense, transB bool, bias []float32, o
 		}
 		return
 	}
-	kb, n := b.Rows, b.Cols
+	j := sigmoidJob(be, alpha, a, b, transB, bias, out)
+	if s != nil {
+		j.s, j.key, j.base = s.Data, r.key, r.take(len(out.Data))
+	}
+	runGemmJob(j)
+}
+
+// sigmoidJob returns a pooled job for out = sigmoid(alpha*a*op(b) + bias),
+// after checking the shapes.
+func sigmoidJob(be backend, alpha float32, a, b *Dense, transB bool, bias []float32, out *Dense) *gemmJob {
+	k, kb, n := a.Cols, b.Rows, b.Cols
 	if transB {
 		kb, n = n, kb
 	}
@@ -123,10 +133,7 @@ func MulSigmoidScaled(alpha float32, a, b *Dense, transB bool, bias []float32, o
 	j := gemmJobs.Get().(*gemmJob)
 	*j = gemmJob{be: be, tB: transB, m: out.Rows, n: n, k: k, alpha: alpha, a: a.Data, lda: a.Cols, b: b.Data, ldb: b.Cols, c: out.Data, ldc: out.Cols,
 		sigmoid: true, bias: bias}
-	if s != nil {
-		j.s, j.key, j.base = s.Data, r.key, r.take(len(out.Data))
-	}
-	runGemmJob(j)
+	return j
 }
 
 // gemmJob is a product split along its larger output dimension into parts
