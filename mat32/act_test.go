@@ -93,3 +93,22 @@ func TestPositive(t *testing.T) {
 		}
 	}
 }
+
+func TestActivateUnknownPanics(t *testing.T) {
+	for _, f := range []func(){
+		func() { Activate(Activation(9), 0, make([]float32, 2), make([]float32, 2)) },
+		func() { ActivateGrad(Activation(9), 0, nil, nil, make([]float32, 2), make([]float32, 2)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("an unknown activation did not panic")
+				}
+			}()
+			f()
+		}()
+	}
+	if got := Activation(9).String(); got != "Activation(9)" {
+		t.Fatalf("String of an unknown activation: %q", got)
+	}
+}
