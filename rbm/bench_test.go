@@ -2,22 +2,16 @@ package rbm
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/harmonium-ml/harmonium/mat32"
 )
 
-// benchData returns n samples of 784 values in [0, 1]: MNIST's training
-// images when ../shared has them, else a fixed pattern of MNIST's density.
+// benchData returns n samples of 784 values in [0, 1] with MNIST's shape
+// and about its density: a deterministic stand-in (decoding MNIST lives in
+// package dataset, which rbm does not import).
 func benchData(b *testing.B, n int) *mat32.Dense {
 	x := mat32.New(n, 784)
-	raw, err := os.ReadFile(filepath.Join("..", "..", "shared", "data", "mnist", "train-images-idx3-ubyte.gz"))
-	if err == nil && len(raw) > 0 {
-		// Decoding lives in package dataset; to keep rbm free of it, a
-		// deterministic stand-in with MNIST's shape and sparsity is used.
-	}
 	r := mat32.NewRNG(1, 1)
 	u := make([]float32, 784)
 	for i := 0; i < n; i++ {
