@@ -103,6 +103,14 @@ void hm_spmm(int path, const int32_t *ptr, const int32_t *idx, const float *val,
 	HM_DISPATCH(HM_VOID, hm_spmm, (ptr, idx, val, rows, b, ldb, cols, alpha, beta, out, ldo))
 }
 
+void hm_tiles_fwd(int path, const float *img, hm_tiling t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld) {
+	HM_DISPATCH(HM_VOID, hm_tiles_fwd, (img, &t, l, p, q, dst, ld))
+}
+void hm_tiles_back(int path, const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, hm_tiling t,
+                   const float *bias) {
+	HM_DISPATCH(HM_VOID, hm_tiles_back, (src, ld, l, p, q, img, &t, bias))
+}
+
 const uint64_t hm_lanes8[256] = {
 	0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000001ULL, 0x0000000000000100ULL,
 	0x0000000000000002ULL, 0x0000000000000200ULL, 0x0000000000000201ULL, 0x0000000000020100ULL,
@@ -664,4 +672,81 @@ void hm_act_scalar(int kind, float alpha, const float *x, const float *y, const 
 		for (int64_t i = 0; i < n; i++) out[i] = dy[i] * (hm_positive(x[i]) ? 1.0f : alpha);
 		break;
 	}
+}
+
+// tile_mul_scalar sets z (p x q blocks of cb values) to l (p x q) times s
+// (q x q blocks): z[k][b] = the sum over the nonzero l[k][a], in order, of
+// l[k][a] * s[a][b], from zero.
+static void tile_mul_scalar(float *z, const float *s, const float *l, int64_t p, int64_t q, int64_t cb) {
+	for (int64_t k = 0; k < p; k++)
+		for (int64_t b = 0; b < q; b++) {
+			float *zr = z + (k * q + b) * cb;
+			for (int64_t c = 0; c < cb; c++) zr[c] = 0.0f;
+			for (int64_t a = 0; a < q; a++) {
+				const float f = l[k * q + a];
+				if (f == 0.0f) continue;
+				const float *sr = s + (a * q + b) * cb;
+				for (int64_t c = 0; c < cb; c++) zr[c] = zr[c] + f * sr[c];
+			}
+		}
+}
+
+// tile_out_scalar sets out (cb values) to the sum over the nonzero
+// lm[b], in order, of lm[b] * z[b] (q blocks of cb values), from zero.
+static void tile_out_scalar(float *out, const float *z, const float *lm, int64_t q, int64_t cb) {
+	for (int64_t c = 0; c < cb; c++) out[c] = 0.0f;
+	for (int64_t b = 0; b < q; b++) {
+		const float f = lm[b];
+		if (f == 0.0f) continue;
+		const float *zr = z + b * cb;
+		for (int64_t c = 0; c < cb; c++) out[c] = out[c] + f * zr[c];
+	}
+}
+
+void hm_tiles_fwd_scalar(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld) {
+	float pb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK], zb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK];
+	for (int64_t ty = 0; ty < t->tiles_y; ty++)
+		for (int64_t tx = 0; tx < t->tiles_x; tx++) {
+			const int64_t n = ty * t->tiles_x + tx, y0 = ty * t->step - t->pad, x0 = tx * t->step - t->pad;
+			for (int64_t c0 = 0; c0 < t->ch; c0 += HM_TBLOCK) {
+				const int64_t cb = t->ch - c0 < HM_TBLOCK ? t->ch - c0 : HM_TBLOCK;
+				for (int64_t a = 0; a < q; a++)
+					for (int64_t b = 0; b < q; b++) {
+						float *row = pb + (a * q + b) * cb;
+						const int64_t y = y0 + a, x = x0 + b;
+						if (y < 0 || y >= t->h || x < 0 || x >= t->w)
+							memset(row, 0, (size_t)cb * sizeof(float));
+						else
+							memcpy(row, img + (y * t->w + x) * t->ch + c0, (size_t)cb * sizeof(float));
+					}
+				tile_mul_scalar(zb, pb, l, p, q, cb);
+				for (int64_t k = 0; k < p; k++)
+					for (int64_t m = 0; m < p; m++)
+						tile_out_scalar(dst + ((k * p + m) * ld + n) * t->ch + c0, zb + k * q * cb, l + m * q, q, cb);
+			}
+		}
+}
+
+void hm_tiles_back_scalar(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t,
+                          const float *bias) {
+	float sb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK], zb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK];
+	for (int64_t ty = 0; ty < t->tiles_y; ty++)
+		for (int64_t tx = 0; tx < t->tiles_x; tx++) {
+			const int64_t n = ty * t->tiles_x + tx, y0 = ty * t->step - t->pad, x0 = tx * t->step - t->pad;
+			for (int64_t c0 = 0; c0 < t->ch; c0 += HM_TBLOCK) {
+				const int64_t cb = t->ch - c0 < HM_TBLOCK ? t->ch - c0 : HM_TBLOCK;
+				for (int64_t ab = 0; ab < q * q; ab++)
+					memcpy(sb + ab * cb, src + (ab * ld + n) * t->ch + c0, (size_t)cb * sizeof(float));
+				tile_mul_scalar(zb, sb, l, p, q, cb);
+				for (int64_t k = 0; k < p; k++)
+					for (int64_t m = 0; m < p; m++) {
+						const int64_t y = y0 + k, x = x0 + m;
+						if (y < 0 || y >= t->h || x < 0 || x >= t->w) continue;
+						float *out = img + (y * t->w + x) * t->ch + c0;
+						tile_out_scalar(out, zb + k * q * cb, l + m * q, q, cb);
+						if (bias)
+							for (int64_t c = 0; c < cb; c++) out[c] = out[c] + bias[c0 + c];
+					}
+			}
+		}
 }

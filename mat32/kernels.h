@@ -90,6 +90,34 @@ enum {
 };
 void hm_act(int path, int kind, float alpha, const float *x, const float *y, const float *dy, float *out, int64_t n);
 
+// Winograd tiles (see tiles.go): hm_tiles_fwd is TileTransform and
+// hm_tiles_back TileUntransform, for transforms of at most HM_MAXTILE
+// square, working on HM_TBLOCK channels at a time.
+#define HM_MAXTILE 8
+#define HM_TBLOCK 64
+typedef struct {
+	int64_t h, w, ch, tiles_y, tiles_x, step, pad;
+} hm_tiling;
+// hm_tile_row lists the nonzero entries of a row of a transform, in order.
+typedef struct {
+	int n;
+	int idx[HM_MAXTILE];
+	float val[HM_MAXTILE];
+} hm_tile_row;
+static inline void hm_tile_rows(const float *l, int64_t p, int64_t q, hm_tile_row *rows) {
+	for (int64_t k = 0; k < p; k++) {
+		rows[k].n = 0;
+		for (int64_t a = 0; a < q; a++)
+			if (l[k * q + a] != 0.0f) {
+				rows[k].idx[rows[k].n] = (int)a;
+				rows[k].val[rows[k].n++] = l[k * q + a];
+			}
+	}
+}
+void hm_tiles_fwd(int path, const float *img, hm_tiling t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld);
+void hm_tiles_back(int path, const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, hm_tiling t,
+                   const float *bias);
+
 // hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
 // entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
 // by the dense b (ldb apart) over columns 0 ... cols-1: with s the sum over
@@ -142,7 +170,10 @@ void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const i
 	void hm_spmm_##sfx(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,  \
 	                   int64_t cols, float alpha, float beta, float *out, int64_t ldo);                                     \
 	int64_t hm_compress_rows_##sfx(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,      \
-	                               int32_t *count);
+	                               int32_t *count);                                                                          \
+	void hm_tiles_fwd_##sfx(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld); \
+	void hm_tiles_back_##sfx(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t, \
+	                         const float *bias);
 
 HM_DECLARE(scalar)
 #if HM_X86_SIMD

@@ -316,3 +316,34 @@ func activate(kind int, alpha float32, x, y, dy, out []float32) {
 	}
 	C.hm_act(C.int(p), C.int(kind), C.float(alpha), xp, yp, gp, fptr(out), C.int64_t(n))
 }
+
+func cTiling(t Tiling) C.hm_tiling {
+	return C.hm_tiling{h: C.int64_t(t.H), w: C.int64_t(t.W), ch: C.int64_t(t.Ch), tiles_y: C.int64_t(t.TilesY),
+		tiles_x: C.int64_t(t.TilesX), step: C.int64_t(t.Step), pad: C.int64_t(t.Pad)}
+}
+
+// tilesFwd is hm_tiles_fwd; see tilesFwdGo. The caller has checked the
+// sizes.
+func tilesFwd(img []float32, t Tiling, l []float32, p, q int, dst []float32, ld int) {
+	path := currentPath()
+	if path == pathGo {
+		tilesFwdGo(img, t, l, p, q, dst, ld)
+		return
+	}
+	C.hm_tiles_fwd(C.int(path), fptr(img), cTiling(t), fptr(l), C.int64_t(p), C.int64_t(q), fptr(dst), C.int64_t(ld))
+}
+
+// tilesBack is hm_tiles_back; see tilesBackGo. The caller has checked the
+// sizes.
+func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Tiling, bias []float32) {
+	path := currentPath()
+	if path == pathGo {
+		tilesBackGo(src, ld, l, p, q, img, t, bias)
+		return
+	}
+	var bp *C.float
+	if bias != nil {
+		bp = fptr(bias)
+	}
+	C.hm_tiles_back(C.int(path), fptr(src), C.int64_t(ld), fptr(l), C.int64_t(p), C.int64_t(q), fptr(img), cTiling(t), bp)
+}

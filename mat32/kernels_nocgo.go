@@ -74,3 +74,11 @@ func sparseTranspose(rows, cols int, ptr, idx []int32, val []float32, tptr, tidx
 func activate(kind int, alpha float32, x, y, dy, out []float32) {
 	activateGo(kind, alpha, x, y, dy, out)
 }
+
+func tilesFwd(img []float32, t Tiling, l []float32, p, q int, dst []float32, ld int) {
+	tilesFwdGo(img, t, l, p, q, dst, ld)
+}
+
+func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Tiling, bias []float32) {
+	tilesBackGo(src, ld, l, p, q, img, t, bias)
+}

@@ -960,3 +960,167 @@ HM_EXPORT int64_t HM_NAME(hm_compress_rows)(const float *d, int64_t rows, int64_
 	ptr[rows] = (int32_t)n;
 	return n;
 }
+
+// ---- Winograd tiles (tiles.go) ----
+
+HM_INL vf rem_load(const float *p, int64_t rem) { return rem >= HM_W ? vld(p) : vldm(p, vtail(rem)); }
+
+HM_INL void tile_store(float *p, vf v, int64_t rem) {
+	if (rem >= HM_W)
+		vst(p, v);
+	else
+		vstm(p, vtail(rem), v);
+}
+
+// tile_acc is, for the HM_W channels at s + c (rem of them valid), the sum
+// over the nonzero entries j of row r, in order, of r->val[j] * s[r->idx[j]
+// * ss + c], from zero: the scalar kernels' sums.
+HM_INL vf tile_acc(const float *s, int64_t ss, const hm_tile_row *r, int64_t c, int64_t rem) {
+	vf acc = vzero();
+	if (rem >= HM_W) {
+		for (int j = 0; j < r->n; j++) acc = vadd(acc, vmul(vset(r->val[j]), vld(s + r->idx[j] * ss + c)));
+	} else {
+		const vmask m = vtail(rem);
+		for (int j = 0; j < r->n; j++) acc = vadd(acc, vmul(vset(r->val[j]), vldm(s + r->idx[j] * ss + c, m)));
+	}
+	return acc;
+}
+
+// tile_mul sets z (p x q blocks of cb values) to the rows' matrix (p x q)
+// times s, whose value (a, b) starts at s + a*sa + b*sb.
+HM_INL void tile_mul(float *z, const float *s, int64_t sa, int64_t sb, const hm_tile_row *rows, int64_t p, int64_t q, int64_t cb) {
+	for (int64_t k = 0; k < p; k++)
+		for (int64_t b = 0; b < q; b++)
+			for (int64_t c = 0; c < cb; c += HM_W) tile_store(z + (k * q + b) * cb + c, tile_acc(s + b * sb, sa, rows + k, c, cb - c), cb - c);
+}
+
+HM_INL void tile_copy(float *dst, const float *src, int64_t n) {
+	for (int64_t c = 0; c < n; c += HM_W) tile_store(dst + c, rem_load(src + c, n - c), n - c);
+}
+
+// tile_mul6 is tile_mul for q = 6 with all six columns of a row of z
+// summed at once (six independent sums, so that they overlap).
+HM_INL void tile_mul6(float *z, const float *s, int64_t sa, int64_t sb, const hm_tile_row *rows, int64_t p, int64_t cb) {
+	for (int64_t k = 0; k < p; k++) {
+		const hm_tile_row *r = rows + k;
+		for (int64_t c = 0; c < cb; c += HM_W) {
+			const int64_t rem = cb - c;
+			const vmask mk = vtail(rem);
+			vf acc[6];
+			for (int b = 0; b < 6; b++) acc[b] = vzero();
+			for (int j = 0; j < r->n; j++) {
+				const vf f = vset(r->val[j]);
+				const float *row = s + r->idx[j] * sa + c;
+				for (int b = 0; b < 6; b++) acc[b] = vadd(acc[b], vmul(f, rem >= HM_W ? vld(row + b * sb) : vldm(row + b * sb, mk)));
+			}
+			for (int b = 0; b < 6; b++) tile_store(z + (k * 6 + b) * cb + c, acc[b], rem);
+		}
+	}
+}
+
+// tile_out6 sets out[m] (m < p, each cb values) to the sum over the
+// nonzero l[m*6+b], in order, of l[m*6+b] * z[b], from zero: row k of
+// tile_mul's z times the transform's transpose, for q = 6.
+HM_INL void tile_out6(float *const *out, const float *z, const float *l, int64_t p, int64_t cb, const float *bias) {
+	for (int64_t c = 0; c < cb; c += HM_W) {
+		const int64_t rem = cb - c;
+		vf zv[6];
+		for (int b = 0; b < 6; b++) zv[b] = rem_load(z + b * cb + c, rem);
+		const vf bv = bias ? rem_load(bias + c, rem) : vzero();
+		for (int64_t m = 0; m < p; m++) {
+			if (!out[m]) continue;
+			vf acc = vzero();
+			for (int b = 0; b < 6; b++)
+				if (l[m * 6 + b] != 0.0f) acc = vadd(acc, vmul(vset(l[m * 6 + b]), zv[b]));
+			if (bias) acc = vadd(acc, bv);
+			tile_store(out[m] + c, acc, rem);
+		}
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_tiles_fwd)(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld) {
+	float pb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK], zb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK];
+	hm_tile_row rows[HM_MAXTILE];
+	hm_tile_rows(l, p, q, rows);
+	const int64_t ch = t->ch;
+	for (int64_t ty = 0; ty < t->tiles_y; ty++)
+		for (int64_t tx = 0; tx < t->tiles_x; tx++) {
+			const int64_t n = ty * t->tiles_x + tx, y0 = ty * t->step - t->pad, x0 = tx * t->step - t->pad;
+			const int inside = y0 >= 0 && x0 >= 0 && y0 + q <= t->h && x0 + q <= t->w;
+			for (int64_t c0 = 0; c0 < ch; c0 += HM_TBLOCK) {
+				const int64_t cb = ch - c0 < HM_TBLOCK ? ch - c0 : HM_TBLOCK;
+				if (inside && q == 6) {
+					tile_mul6(zb, img + (y0 * t->w + x0) * ch + c0, t->w * ch, ch, rows, p, cb);
+				} else if (inside) {
+					tile_mul(zb, img + (y0 * t->w + x0) * ch + c0, t->w * ch, ch, rows, p, q, cb);
+				} else {
+					for (int64_t a = 0; a < q; a++)
+						for (int64_t b = 0; b < q; b++) {
+							float *row = pb + (a * q + b) * cb;
+							const int64_t y = y0 + a, x = x0 + b;
+							if (y < 0 || y >= t->h || x < 0 || x >= t->w)
+								for (int64_t c = 0; c < cb; c += HM_W) tile_store(row + c, vzero(), cb - c);
+							else
+								tile_copy(row, img + (y * t->w + x) * ch + c0, cb);
+						}
+					if (q == 6)
+						tile_mul6(zb, pb, q * cb, cb, rows, p, cb);
+					else
+						tile_mul(zb, pb, q * cb, cb, rows, p, q, cb);
+				}
+				for (int64_t k = 0; k < p; k++) {
+					if (q == 6) {
+						float *outs[HM_MAXTILE];
+						for (int64_t m = 0; m < p; m++) outs[m] = dst + ((k * p + m) * ld + n) * ch + c0;
+						tile_out6(outs, zb + k * q * cb, l, p, cb, NULL);
+						continue;
+					}
+					for (int64_t m = 0; m < p; m++) {
+						float *out = dst + ((k * p + m) * ld + n) * ch + c0;
+						for (int64_t c = 0; c < cb; c += HM_W) tile_store(out + c, tile_acc(zb + k * q * cb, cb, rows + m, c, cb - c), cb - c);
+					}
+				}
+			}
+		}
+}
+
+HM_EXPORT void HM_NAME(hm_tiles_back)(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t,
+                                      const float *bias) {
+	float zb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK];
+	hm_tile_row rows[HM_MAXTILE];
+	hm_tile_rows(l, p, q, rows);
+	const int64_t ch = t->ch;
+	for (int64_t ty = 0; ty < t->tiles_y; ty++)
+		for (int64_t tx = 0; tx < t->tiles_x; tx++) {
+			const int64_t n = ty * t->tiles_x + tx, y0 = ty * t->step - t->pad, x0 = tx * t->step - t->pad;
+			for (int64_t c0 = 0; c0 < ch; c0 += HM_TBLOCK) {
+				const int64_t cb = ch - c0 < HM_TBLOCK ? ch - c0 : HM_TBLOCK;
+				// Z = L S, reading S where it lies: value (a, b) at src + (a*q+b)*ld*ch.
+				if (q == 6)
+					tile_mul6(zb, src + n * ch + c0, q * ld * ch, ld * ch, rows, p, cb);
+				else
+					tile_mul(zb, src + n * ch + c0, q * ld * ch, ld * ch, rows, p, q, cb);
+				for (int64_t k = 0; k < p; k++) {
+					if (q == 6) {
+						float *outs[HM_MAXTILE];
+						for (int64_t m = 0; m < p; m++) {
+							const int64_t y = y0 + k, x = x0 + m;
+							outs[m] = y < 0 || y >= t->h || x < 0 || x >= t->w ? NULL : img + (y * t->w + x) * ch + c0;
+						}
+						tile_out6(outs, zb + k * q * cb, l, p, cb, bias ? bias + c0 : NULL);
+						continue;
+					}
+					for (int64_t m = 0; m < p; m++) {
+						const int64_t y = y0 + k, x = x0 + m;
+						if (y < 0 || y >= t->h || x < 0 || x >= t->w) continue;
+						float *out = img + (y * t->w + x) * ch + c0;
+						for (int64_t c = 0; c < cb; c += HM_W) {
+							vf v = tile_acc(zb + k * q * cb, cb, rows + m, c, cb - c);
+							if (bias) v = vadd(v, rem_load(bias + c0 + c, cb - c));
+							tile_store(out + c, v, cb - c);
+						}
+					}
+				}
+			}
+		}
+}

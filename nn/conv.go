@@ -43,21 +43,27 @@ type Conv2DLayer struct {
 	gB     []float32
 	params []Param
 
-	x, dy  *mat32.Dense
-	bufs   map[int]*convBuf
-	cur    *convBuf
-	wb     []float32 // W with B as an extra row, (C*K*K+1) x Filters
-	wt     []float32 // stride 1: the flipped kernels, (Filters*K*K) x C
-	parts  []float32 // the weight gradient of each chunk of samples
-	bparts []float64 // the bias gradient of each chunk
-	chunks int       // chunks of the current backward pass
-	withDx bool      // the current backward pass computes the input gradient
+	x, dy *mat32.Dense
+	bufs  map[int]*convBuf
+	cur   *convBuf
+	wb    []float32 // W with B as an extra row, (C*K*K+1) x Filters
+	wt    []float32 // stride 1: the flipped kernels, (Filters*K*K) x C
+	parts []float32 // the weight gradient of each chunk of samples
+	// partSize is the number of values of a chunk's weight gradient in
+	// parts: the weights', or with wino their transform's.
+	partSize int
+	bparts   []float64 // the bias gradient of each chunk
+	chunks   int       // chunks of the current backward pass
+	withDx   bool      // the current backward pass computes the input gradient
 	// flipped: the chunks' weight gradients, computed from the lowered
 	// output gradient, are laid out as wt: a row per (filter, flipped
 	// kernel element), a column per channel.
 	flipped bool
-	next    atomic.Int64
-	work    scratch
+	// wino, when not nil, computes the convolution by Winograd's
+	// algorithm (winograd.go) instead of lowering.
+	wino *wino
+	next atomic.Int64
+	work scratch
 	// Row functions bound once (see parallel).
 	fwdFn, bwdFn, sumFn, unflipFn func(r0, r1 int)
 }
@@ -124,7 +130,19 @@ func Conv2D(in Shape, filters, kernel, stride, pad int, init Init) *Conv2DLayer 
 		{Name: "bias", Value: mat32.FromSlice(1, filters, l.B), Grad: mat32.FromSlice(1, filters, l.gB), Shape: []int{filters}},
 	}
 	l.fwdFn, l.bwdFn, l.sumFn, l.unflipFn = l.forwardRows, l.backwardChunks, l.sumBlocks, l.unflipRows
+	l.setWino(newWino(l.g))
 	return l
+}
+
+// setWino makes the layer compute by Winograd's algorithm with w, or by
+// lowering when w is nil.
+func (l *Conv2DLayer) setWino(w *wino) {
+	l.wino = w
+	l.fwdFn, l.bwdFn = l.forwardRows, l.backwardChunks
+	if w != nil {
+		l.fwdFn, l.bwdFn = l.forwardWino, l.backwardWino
+		l.work.size = max(l.work.size, w.bufSize())
+	}
 }
 
 // InputShape returns the shape of the images the layer takes.
@@ -167,8 +185,12 @@ func (l *Conv2DLayer) buf(n int) *convBuf {
 // Forward returns the convolution of each row of x plus the biases.
 func (l *Conv2DLayer) Forward(x *mat32.Dense, train bool) *mat32.Dense {
 	l.x, l.cur = x, l.buf(x.Rows)
-	copy(l.wb, l.W.Data)
-	copy(l.wb[len(l.W.Data):], l.B)
+	if l.wino != nil {
+		l.wino.transformWeights(l.W.Data, l.g.in.C, l.g.out.C)
+	} else {
+		copy(l.wb, l.W.Data)
+		copy(l.wb[len(l.W.Data):], l.B)
+	}
 	l.next.Store(0)
 	parallel(x.Rows, l.g.kVals*l.g.nPos, l.fwdFn)
 	return l.cur.y
@@ -218,7 +240,14 @@ func (l *Conv2DLayer) backward(dy *mat32.Dense, withDx bool) {
 	// which also gives the weight gradient (see backwardChunks); without
 	// it, the cheaper of the two lowerings does.
 	l.flipped = g.s == 1 && (withDx || l.bg.kVals*l.bg.nPos < g.kVals*g.nPos)
-	if withDx && g.s == 1 {
+	size := len(l.gW.Data)
+	switch {
+	case l.wino != nil:
+		l.flipped, size = false, l.wino.part
+		if withDx {
+			l.wino.transformFlipped(l.W.Data, g.in.C, g.out.C)
+		}
+	case withDx && g.s == 1:
 		flipKernels(l.W.Data, l.wt, g.in.C, g.out.C, g.k)
 	}
 	l.chunks = min(dy.Rows, convChunks)
@@ -228,14 +257,20 @@ func (l *Conv2DLayer) backward(dy *mat32.Dense, withDx bool) {
 		l.dy = nil
 		return
 	}
-	if need := l.chunks * len(l.gW.Data); len(l.parts) < need {
+	l.partSize = size
+	if need := l.chunks * size; len(l.parts) < need {
 		l.parts = make([]float32, need)
+	}
+	if len(l.bparts) < l.chunks*g.out.C {
 		l.bparts = make([]float64, l.chunks*g.out.C)
 	}
 	l.next.Store(0)
 	parallel(l.chunks, dy.Rows/l.chunks*g.kVals*g.nPos, l.bwdFn)
-	parallel((len(l.gW.Data)+sumBlock-1)/sumBlock, sumBlock*l.chunks, l.sumFn)
-	if l.flipped {
+	parallel((size+sumBlock-1)/sumBlock, sumBlock*l.chunks, l.sumFn)
+	switch {
+	case l.wino != nil:
+		l.wino.weightGrad(l.parts[:size], l.gW.Data, g.in.C, g.out.C)
+	case l.flipped:
 		parallel(g.in.C, len(l.gW.Data)/g.in.C, l.unflipFn)
 	}
 	F := g.out.C
@@ -313,15 +348,17 @@ func (l *Conv2DLayer) backwardChunks(_, _ int) {
 const sumBlock = 1024
 
 // sumBlocks sums the chunks' weight gradients, in chunk order, for values
-// [b0*sumBlock, b1*sumBlock): into gW, or, when they are flipped, into the
-// first chunk's, which unflipRows then rearranges.
+// [b0*sumBlock, b1*sumBlock): into gW, or, when they are flipped or
+// transformed, into the first chunk's, which unflipRows or wino.weightGrad
+// then turn into gW.
 func (l *Conv2DLayer) sumBlocks(b0, b1 int) {
-	size := len(l.gW.Data)
+	size := l.partSize
 	i0, i1 := b0*sumBlock, min(b1*sumBlock, size)
-	dst := l.gW.Data[i0:i1]
-	if l.flipped {
+	var dst []float32
+	if l.flipped || l.wino != nil {
 		dst = l.parts[i0:i1]
 	} else {
+		dst = l.gW.Data[i0:i1]
 		copy(dst, l.parts[i0:i1])
 	}
 	for c := 1; c < l.chunks; c++ {
@@ -342,6 +379,65 @@ func (l *Conv2DLayer) unflipRows(c0, c1 int) {
 			}
 		}
 	}
+}
+
+// forwardWino is forwardRows by Winograd's algorithm: each sample, made
+// channels-last, is convolved by the transformed weights and its output
+// made channel-major again.
+func (l *Conv2DLayer) forwardWino(_, _ int) {
+	g, w := &l.g, l.wino
+	in, out := g.in.Size(), g.out.Size()
+	buf := l.work.get()
+	b := w.carve(buf)
+	for {
+		n := int(l.next.Add(1) - 1)
+		if n >= l.x.Rows {
+			break
+		}
+		transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
+		w.conv(w.fwd, b.xT, w.u, b.yT, l.B, &b)
+		transposeInto(l.cur.y.Data[n*out:(n+1)*out], b.yT, g.nPos, g.out.C)
+	}
+	l.work.put(buf)
+}
+
+// backwardWino is backwardChunks by Winograd's algorithm: the chunks'
+// gradients of the transformed weights go into parts (wino.part values
+// each), and the input gradient, when asked, is the convolution of the
+// output gradient by the flipped kernels.
+func (l *Conv2DLayer) backwardWino(_, _ int) {
+	g, w := &l.g, l.wino
+	F, in, out, rows := g.out.C, g.in.Size(), g.out.Size(), l.dy.Rows
+	buf := l.work.get()
+	b := w.carve(buf)
+	for {
+		c := int(l.next.Add(1) - 1)
+		if c >= l.chunks {
+			break
+		}
+		du := l.parts[c*w.part : (c+1)*w.part]
+		gb := l.bparts[c*F : (c+1)*F]
+		clear(gb)
+		n0, n1 := rows*c/l.chunks, rows*(c+1)/l.chunks
+		for n := n0; n < n1; n++ {
+			dy := l.dy.Data[n*out : (n+1)*out]
+			for f := range F {
+				gb[f] += float64(sum32(dy[f*g.nPos : (f+1)*g.nPos]))
+			}
+			transposeInto(b.yT, dy, F, g.nPos)
+			if l.withDx {
+				w.conv(w.bwd, b.yT, w.uf, b.dxT, nil, &b)
+				transposeInto(l.cur.dx.Data[n*in:(n+1)*in], b.dxT, g.in.H*g.in.W, g.in.C)
+			}
+			transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
+			beta := float32(1)
+			if n == n0 {
+				beta = 0
+			}
+			w.weightGradAdd(b.xT, b.yT, du, beta, &b)
+		}
+	}
+	l.work.put(buf)
 }
 
 // MaxPool2DLayer takes the maximum of each square window of each channel.

@@ -82,6 +82,14 @@ func TestConvMatchesReference(t *testing.T) {
 		{Shape{2, 5, 6}, 3, 3, 2, 1, 14},
 		{Shape{2, 6, 5}, 2, 4, 3, 2, 3},
 		{Shape{1, 9, 9}, 2, 3, 2, 0, 2},
+		// Winograd: F(2x2, 5x5) and F(4x4, 3x3), outputs that the tiles
+		// cover exactly or overhang, more channels than a kernel block.
+		{Shape{8, 14, 14}, 8, 5, 1, 2, 13},
+		{Shape{32, 7, 9}, 64, 3, 1, 1, 5},
+		{Shape{64, 6, 5}, 40, 3, 1, 0, 3},
+		{Shape{12, 5, 7}, 9, 5, 1, 1, 4},
+		{Shape{8, 3, 3}, 8, 5, 1, 2, 2},
+		{Shape{70, 4, 4}, 80, 3, 1, 1, 2},
 	}
 	for range 10 {
 		k := 1 + r.IntN(5)
@@ -93,6 +101,9 @@ func TestConvMatchesReference(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%v_f%d_k%d_s%d_p%d_n%d", c.in, c.f, c.k, c.s, c.pad, c.bat), func(t *testing.T) {
 			l := Conv2D(c.in, c.f, c.k, c.s, c.pad, Given)
+			if wantWino := c.s == 1 && winoPays(c.k, c.in.C, c.f); (l.wino != nil) != wantWino {
+				t.Fatalf("Winograd used: %v, want %v", l.wino != nil, wantWino)
+			}
 			randomize(l, 4)
 			x := randMat(r, c.bat, c.in.Size(), -1, 1)
 			y := l.Forward(x, true)
@@ -120,7 +131,8 @@ func TestConvIndependentOfWorkers(t *testing.T) {
 	for _, c := range []struct {
 		in           Shape
 		f, k, s, pad int
-	}{{Shape{4, 14, 14}, 8, 5, 1, 2}, {Shape{1, 12, 12}, 6, 3, 1, 1}, {Shape{3, 9, 8}, 4, 3, 2, 1}} {
+	}{{Shape{4, 14, 14}, 8, 5, 1, 2}, {Shape{1, 12, 12}, 6, 3, 1, 1}, {Shape{3, 9, 8}, 4, 3, 2, 1},
+		{Shape{8, 14, 14}, 16, 5, 1, 2}, {Shape{32, 9, 10}, 64, 3, 1, 1}} {
 		run := func(procs int) [][]float32 {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			l := Conv2D(c.in, c.f, c.k, c.s, c.pad, Given)

@@ -167,14 +167,21 @@ func TestGradConv2D(t *testing.T) {
 	for _, c := range []struct {
 		in                           Shape
 		filters, kernel, stride, pad int
+		wino                         bool // force Winograd's algorithm
 	}{
-		{Shape{2, 5, 6}, 3, 3, 2, 1}, // padding 1, stride 2, odd sizes
-		{Shape{1, 6, 6}, 2, 5, 1, 2}, // the CNN's 5x5 kernels with padding 2
-		{Shape{3, 4, 5}, 2, 2, 1, 0}, // no padding, even kernel
-		{Shape{2, 7, 5}, 2, 3, 3, 1}, // stride larger than the overlap
+		{Shape{2, 5, 6}, 3, 3, 2, 1, false}, // padding 1, stride 2, odd sizes
+		{Shape{1, 6, 6}, 2, 5, 1, 2, false}, // the CNN's 5x5 kernels with padding 2
+		{Shape{3, 4, 5}, 2, 2, 1, 0, false}, // no padding, even kernel
+		{Shape{2, 7, 5}, 2, 3, 3, 1, false}, // stride larger than the overlap
+		{Shape{3, 5, 6}, 2, 3, 1, 1, true},  // Winograd F(4x4, 3x3)
+		{Shape{8, 6, 6}, 8, 5, 1, 2, false}, // Winograd F(2x2, 5x5), chosen
+		{Shape{2, 3, 4}, 3, 5, 1, 1, true},  // F(2x2, 5x5), tiles overhanging
 	} {
 		name := fmt.Sprintf("conv %v k%d s%d p%d", c.in, c.kernel, c.stride, c.pad)
 		l := Conv2D(c.in, c.filters, c.kernel, c.stride, c.pad, Given)
+		if c.wino {
+			l.setWino(makeWino(l.g))
+		}
 		randomize(l, 3)
 		x := randMat(rand.New(rand.NewPCG(3, 4)), 2, c.in.Size(), -1, 1)
 		expectNone(t, name, checkLayer(l, x, nil))
