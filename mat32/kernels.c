@@ -750,3 +750,15 @@ void hm_tiles_back_scalar(const float *src, int64_t ld, const float *l, int64_t 
 			}
 		}
 }
+
+void hm_transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+	const int64_t blk = 16;
+	for (int64_t i0 = 0; i0 < rows; i0 += blk) {
+		const int64_t i1 = i0 + blk < rows ? i0 + blk : rows;
+		for (int64_t j0 = 0; j0 < cols; j0 += blk) {
+			const int64_t j1 = j0 + blk < cols ? j0 + blk : cols;
+			for (int64_t j = j0; j < j1; j++)
+				for (int64_t i = i0; i < i1; i++) dst[j * rows + i] = src[i * cols + j];
+		}
+	}
+}

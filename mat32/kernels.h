@@ -118,6 +118,10 @@ void hm_tiles_fwd(int path, const float *img, hm_tiling t, const float *l, int64
 void hm_tiles_back(int path, const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, hm_tiling t,
                    const float *bias);
 
+// hm_transpose sets dst (cols x rows) to the transpose of src (rows x
+// cols); a copy, the same on every path, so it has only one version.
+void hm_transpose(float *dst, const float *src, int64_t rows, int64_t cols);
+
 // hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
 // entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
 // by the dense b (ldb apart) over columns 0 ... cols-1: with s the sum over

@@ -347,3 +347,13 @@ func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Ti
 	}
 	C.hm_tiles_back(C.int(path), fptr(src), C.int64_t(ld), fptr(l), C.int64_t(p), C.int64_t(q), fptr(img), cTiling(t), bp)
 }
+
+// transpose is hm_transpose; see transposeGo. The caller has checked the
+// sizes.
+func transpose(dst, src []float32, rows, cols int) {
+	if currentPath() == pathGo {
+		transposeGo(dst, src, rows, cols)
+		return
+	}
+	C.hm_transpose(fptr(dst), fptr(src), C.int64_t(rows), C.int64_t(cols))
+}

@@ -82,3 +82,5 @@ func tilesFwd(img []float32, t Tiling, l []float32, p, q int, dst []float32, ld 
 func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Tiling, bias []float32) {
 	tilesBackGo(src, ld, l, p, q, img, t, bias)
 }
+
+func transpose(dst, src []float32, rows, cols int) { transposeGo(dst, src, rows, cols) }

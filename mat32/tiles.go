@@ -174,3 +174,34 @@ func tilesBackGo(src []float32, ld int, l []float32, p, q int, img []float32, t 
 		}
 	}
 }
+
+// Transpose sets dst (cols x rows) to the transpose of src (rows x cols),
+// both row-major without gaps: it turns a channel-major image (C x H*W)
+// channels-last and back. dst and src must not overlap.
+func Transpose(dst, src []float32, rows, cols int) {
+	if rows < 0 || cols < 0 || len(src) < rows*cols || len(dst) < rows*cols {
+		panic(fmt.Sprintf("mat32: Transpose: %d x %d from %d values into %d", rows, cols, len(src), len(dst)))
+	}
+	if rows*cols == 0 {
+		return
+	}
+	transpose(dst, src, rows, cols)
+}
+
+// transposeGo is the reference of hm_transpose, in blocks that stay in
+// the cache.
+func transposeGo(dst, src []float32, rows, cols int) {
+	const blk = 16
+	for i0 := 0; i0 < rows; i0 += blk {
+		i1 := min(i0+blk, rows)
+		for j0 := 0; j0 < cols; j0 += blk {
+			j1 := min(j0+blk, cols)
+			for i := i0; i < i1; i++ {
+				row := src[i*cols : i*cols+cols]
+				for j := j0; j < j1; j++ {
+					dst[j*rows+i] = row[j]
+				}
+			}
+		}
+	}
+}

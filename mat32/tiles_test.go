@@ -183,6 +183,39 @@ func TestTileDefinitions(t *testing.T) {
 	}
 }
 
+// Transpose transposes, on every path, every shape including those that
+// are not multiples of its blocks.
+func TestTranspose(t *testing.T) {
+	for _, sh := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {16, 16}, {17, 33}, {32, 196}, {196, 64}, {3, 100}} {
+		rows, cols := sh[0], sh[1]
+		src := make([]float32, rows*cols)
+		for i := range src {
+			src[i] = float32(i) + 0.5
+		}
+		forPaths(t, func(t *testing.T) {
+			dst := make([]float32, rows*cols+1)
+			dst[rows*cols] = -1
+			Transpose(dst, src, rows, cols)
+			for i := range rows {
+				for j := range cols {
+					if dst[j*rows+i] != src[i*cols+j] {
+						t.Fatalf("%dx%d: (%d, %d) = %v, want %v", rows, cols, j, i, dst[j*rows+i], src[i*cols+j])
+					}
+				}
+			}
+			if dst[rows*cols] != -1 {
+				t.Fatalf("%dx%d: wrote past the end", rows, cols)
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Transpose of too few values: no panic")
+		}
+	}()
+	Transpose(make([]float32, 6), make([]float32, 5), 2, 3)
+}
+
 func TestTilePanics(t *testing.T) {
 	good := Tiling{H: 4, W: 4, Ch: 2, TilesY: 2, TilesX: 2, Step: 2}
 	img := make([]float32, 32)

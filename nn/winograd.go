@@ -332,20 +332,5 @@ func (w *wino) weightGradAdd(xT, dyT, du []float32, beta float32, b *winoBuf) {
 }
 
 // transposeInto sets dst (cols x rows) to the transpose of src (rows x
-// cols), in blocks that stay in the cache.
-func transposeInto(dst, src []float32, rows, cols int) {
-	const blk = 16
-	_, _ = dst[rows*cols-1], src[rows*cols-1]
-	for i0 := 0; i0 < rows; i0 += blk {
-		i1 := min(i0+blk, rows)
-		for j0 := 0; j0 < cols; j0 += blk {
-			j1 := min(j0+blk, cols)
-			for i := i0; i < i1; i++ {
-				row := src[i*cols : i*cols+cols]
-				for j := j0; j < j1; j++ {
-					dst[j*rows+i] = row[j]
-				}
-			}
-		}
-	}
-}
+// cols).
+func transposeInto(dst, src []float32, rows, cols int) { mat32.Transpose(dst, src, rows, cols) }
