@@ -30,6 +30,10 @@ import (
 // for the weight gradient alone when that is cheaper, it lowers the sample
 // again (cheaper than keeping the lowered minibatch, which would not stay
 // in the cache).
+//
+// Stride-1 convolutions by 3x3 or 5x5 kernels with enough channels
+// (winoPays) use Winograd's algorithm instead (winograd.go), on groups of
+// samples, with the same chunks for the weight gradient.
 type Conv2DLayer struct {
 	// W holds filter f in column f, its rows in the order (channel, kernel
 	// row, kernel column); a model file stores it as [C, K, K, Filters].
@@ -381,30 +385,42 @@ func (l *Conv2DLayer) unflipRows(c0, c1 int) {
 	}
 }
 
-// forwardWino is forwardRows by Winograd's algorithm: each sample, made
-// channels-last, is convolved by the transformed weights and its output
-// made channel-major again.
+// forwardWino is forwardRows by Winograd's algorithm, on groups of
+// wino.s samples (fixed by the minibatch size alone) taken in turn from
+// l.next: each sample, made channels-last, has its tiles transformed, the
+// group's tiles are multiplied by the transformed weights together, and
+// each sample's output is transformed back and made channel-major again.
 func (l *Conv2DLayer) forwardWino(_, _ int) {
 	g, w := &l.g, l.wino
-	in, out := g.in.Size(), g.out.Size()
+	in, out, rows := g.in.Size(), g.out.Size(), l.x.Rows
 	buf := l.work.get()
 	b := w.carve(buf)
 	for {
-		n := int(l.next.Add(1) - 1)
-		if n >= l.x.Rows {
+		n0 := int(l.next.Add(1)-1) * w.s
+		if n0 >= rows {
 			break
 		}
-		transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
-		w.conv(w.fwd, b.xT, w.u, b.yT, l.B, &b)
-		transposeInto(l.cur.y.Data[n*out:(n+1)*out], b.yT, g.nPos, g.out.C)
+		ns := min(w.s, rows-n0)
+		for s := range ns {
+			n := n0 + s
+			transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
+			w.tilesIn(w.fwd, b.xT, b.v, s, ns)
+		}
+		w.mul(w.fwd, w.u, b.v, b.p, ns)
+		for s := range ns {
+			n := n0 + s
+			w.tilesOut(w.fwd, b.p, b.yT, l.B, s, ns)
+			transposeInto(l.cur.y.Data[n*out:(n+1)*out], b.yT, g.nPos, g.out.C)
+		}
 	}
 	l.work.put(buf)
 }
 
-// backwardWino is backwardChunks by Winograd's algorithm: the chunks'
-// gradients of the transformed weights go into parts (wino.part values
-// each), and the input gradient, when asked, is the convolution of the
-// output gradient by the flipped kernels.
+// backwardWino is backwardChunks by Winograd's algorithm, each chunk's
+// samples in groups of wino.s: the chunks' gradients of the transformed
+// weights go into parts (wino.part values each), and the input gradient,
+// when asked, is the convolution of the output gradient by the flipped
+// kernels.
 func (l *Conv2DLayer) backwardWino(_, _ int) {
 	g, w := &l.g, l.wino
 	F, in, out, rows := g.out.C, g.in.Size(), g.out.Size(), l.dy.Rows
@@ -419,22 +435,35 @@ func (l *Conv2DLayer) backwardWino(_, _ int) {
 		gb := l.bparts[c*F : (c+1)*F]
 		clear(gb)
 		n0, n1 := rows*c/l.chunks, rows*(c+1)/l.chunks
-		for n := n0; n < n1; n++ {
-			dy := l.dy.Data[n*out : (n+1)*out]
-			for f := range F {
-				gb[f] += float64(sum32(dy[f*g.nPos : (f+1)*g.nPos]))
+		for g0 := n0; g0 < n1; g0 += w.s {
+			ns := min(w.s, n1-g0)
+			for s := range ns {
+				n := g0 + s
+				dy := l.dy.Data[n*out : (n+1)*out]
+				for f := range F {
+					gb[f] += float64(sum32(dy[f*g.nPos : (f+1)*g.nPos]))
+				}
+				transposeInto(b.yT, dy, F, g.nPos)
+				if l.withDx {
+					w.tilesIn(w.bwd, b.yT, b.v, s, ns)
+				}
+				w.gradTiles(b.yT, b.d, s, ns)
+				transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
+				w.tilesIn(w.fwd, b.xT, b.v2, s, ns)
 			}
-			transposeInto(b.yT, dy, F, g.nPos)
 			if l.withDx {
-				w.conv(w.bwd, b.yT, w.uf, b.dxT, nil, &b)
-				transposeInto(l.cur.dx.Data[n*in:(n+1)*in], b.dxT, g.in.H*g.in.W, g.in.C)
+				w.mul(w.bwd, w.uf, b.v, b.p, ns)
+				for s := range ns {
+					n := g0 + s
+					w.tilesOut(w.bwd, b.p, b.dxT, nil, s, ns)
+					transposeInto(l.cur.dx.Data[n*in:(n+1)*in], b.dxT, g.in.H*g.in.W, g.in.C)
+				}
 			}
-			transposeInto(b.xT, l.x.Data[n*in:(n+1)*in], g.in.C, g.in.H*g.in.W)
 			beta := float32(1)
-			if n == n0 {
+			if g0 == n0 {
 				beta = 0
 			}
-			w.weightGradAdd(b.xT, b.yT, du, beta, &b)
+			w.weightGradAdd(b.v2, b.d, du, beta, ns)
 		}
 	}
 	l.work.put(buf)

@@ -130,20 +130,17 @@ func winoTile(r int) int {
 }
 
 // winoPays reports whether a stride-1 convolution by r x r kernels from C
-// channels to F filters is faster by Winograd's algorithm than by the
-// lowered product: its products must be wide enough to outweigh the
-// transforms. Measured (BenchmarkConvLayers, a forward and backward pass):
-// 5x5 kernels gain from 8 to 16 channels up (0.9 of the time; 32 to 64,
-// the CNN's second layer, 0.52), 3x3 ones only from 32 to 64 up (0.8; 64
-// to 64, 0.7) and lose up to 2.5 times on fewer (16 to 16, 8 to 16).
-func winoPays(r, C, F int) bool {
-	switch r {
-	case 5:
-		return C >= 8 && F >= 8
-	case 3:
-		return C >= 16 && F >= 16 && C*F >= 2048
-	}
-	return false
+// channels to F filters with outputs of out pixels is faster by
+// Winograd's algorithm than by the lowered product: it must have enough
+// work, at least 2^20 multiplications per sample done directly, and
+// channels enough, for the products to outweigh the transforms. Measured
+// (a forward and a backward pass, batch 100, 2 cores, AVX-512; time by
+// Winograd over time lowered): 5x5, 32 to 64 on 14x14 (the CNN's second
+// layer) 0.52, 16 to 32 0.58, 16 to 16 0.71 (1.25M), but 8 to 16 1.2
+// (627K); 3x3 on 14x14, 32 to 64 0.75, 32 to 32 0.84 (1.8M), but 16 to 16
+// 1.4 (451K); 3x3 16 to 16 on 28x28 0.54, 64 to 64 on 7x7 0.59 (1.8M).
+func winoPays(r, C, F, out int) bool {
+	return winoTile(r) > 0 && C >= 8 && F >= 8 && C*F*out*r*r >= 1<<20
 }
 
 // wino holds a layer's Winograd transforms and transformed weights.
@@ -153,6 +150,7 @@ type wino struct {
 	// a), bt is B' (a x a), in float32.
 	at, am, g, gt, bt []float32
 	fwd, bwd          winoGeom
+	s                 int       // samples per group
 	u, uf             []float32 // transformed weights [a*a][C][F], flipped [a*a][F][C]
 	wp                []float32 // the weights rearranged for a transform
 	part              int       // values of a chunk's transformed weight gradient
@@ -175,7 +173,7 @@ func newWinoGeom(in, out Shape, m, pad int) winoGeom {
 // newWino returns the Winograd form of the stride-1 convolution g, or nil
 // when it should use the lowered product.
 func newWino(g convGeom) *wino {
-	if winoTile(g.k) == 0 || g.s != 1 || !winoPays(g.k, g.in.C, g.out.C) {
+	if g.s != 1 || !winoPays(g.k, g.in.C, g.out.C, g.nPos) {
 		return nil
 	}
 	return makeWino(g)
@@ -194,6 +192,7 @@ func makeWino(g convGeom) *wino {
 		// the flipped kernels with padding r-1-pad.
 		bwd: newWinoGeom(g.out, g.in, m, g.k-1-g.pad),
 	}
+	w.s = max(1, min(8, winoRows/max(w.fwd.in.Tiles(), w.bwd.in.Tiles())))
 	cf := g.in.C * g.out.C
 	w.u, w.uf, w.wp = make([]float32, a*a*cf), make([]float32, a*a*cf), make([]float32, g.k*g.k*cf)
 	w.part = a * a * cf
@@ -218,16 +217,31 @@ func transpose64(x []float64, rows, cols int) []float64 {
 	return y
 }
 
-// bufSize is the scratch a worker needs: the sample and its output
-// gradient channels-last, the transformed input tiles, their products and
-// the transformed output gradient.
+// winoRows is about the fewest tiles a transformed product should have to
+// run at speed: samples are grouped (wino.s at a time) to reach it.
+const winoRows = 128
+
+// bufSize is the scratch a worker needs: one sample and its output
+// gradient channels-last, and for a group of samples their transformed
+// input tiles (twice), the products and the transformed output gradient.
 func (w *wino) bufSize() int {
 	f, b := w.fwd, w.bwd
 	img := f.in.H*f.in.W*f.in.Ch + f.out.H*f.out.W*f.out.Ch + b.out.H*b.out.W*b.out.Ch
-	aa := w.a * w.a
-	v := aa * max(f.in.Tiles()*f.in.Ch, b.in.Tiles()*b.in.Ch)
-	p := aa * max(f.out.Tiles()*f.out.Ch, b.out.Tiles()*b.out.Ch)
-	return img + 2*v + p
+	v, v2, p, d := w.tileSizes()
+	return img + v + v2 + p + d
+}
+
+// tileSizes returns the sizes of a group's transformed tiles: the input's
+// (forward or backward), the input's again (weight gradient), the
+// products and the transformed output gradient.
+func (w *wino) tileSizes() (v, v2, p, d int) {
+	f, b := w.fwd, w.bwd
+	aa := w.a * w.a * w.s
+	v = aa * max(f.in.Tiles()*f.in.Ch, b.in.Tiles()*b.in.Ch)
+	v2 = aa * f.in.Tiles() * f.in.Ch
+	p = aa * max(f.out.Tiles()*f.out.Ch, b.out.Tiles()*b.out.Ch)
+	d = aa * f.out.Tiles() * f.out.Ch
+	return v, v2, p, d
 }
 
 // transformWeights sets u, G g G' for each kernel g, from the weights W
@@ -284,7 +298,7 @@ func (w *wino) weightGrad(du, gW []float32, C, F int) {
 // winoBuf is a worker's scratch, carved from one slice.
 type winoBuf struct {
 	xT, yT, dxT []float32 // channels-last sample, output (gradient), input gradient
-	v, v2, p    []float32 // transformed tiles and products
+	v, v2, p, d []float32 // a group's transformed tiles, products, transformed output gradient
 }
 
 func (w *wino) carve(buf []float32) winoBuf {
@@ -294,40 +308,55 @@ func (w *wino) carve(buf []float32) winoBuf {
 		buf = buf[n:]
 		return s
 	}
-	aa := w.a * w.a
-	v := aa * max(f.in.Tiles()*f.in.Ch, b.in.Tiles()*b.in.Ch)
+	v, v2, p, d := w.tileSizes()
 	return winoBuf{
 		xT:  take(f.in.H * f.in.W * f.in.Ch),
 		yT:  take(f.out.H * f.out.W * f.out.Ch),
 		dxT: take(b.out.H * b.out.W * b.out.Ch),
-		v:   take(v), v2: take(v),
-		p: take(aa * max(f.out.Tiles()*f.out.Ch, b.out.Tiles()*b.out.Ch)),
+		v:   take(v), v2: take(v2), p: take(p), d: take(d),
 	}
 }
 
-// conv computes one stride-1 convolution of a channels-last image
-// (geometry geo) by the transformed weights u ([a*a][Cin][Cout]) into the
-// channels-last out, plus bias when not nil.
-func (w *wino) conv(geo winoGeom, img, u, out, bias []float32, b *winoBuf) {
-	aa, n := w.a*w.a, geo.in.Tiles()
-	cin, cout := geo.in.Ch, geo.out.Ch
-	mat32.TileTransform(img, geo.in, w.bt, w.a, w.a, b.v, n)
-	for e := range aa {
-		mat32.GemmSerial(false, false, n, cout, cin, 1, b.v[e*n*cin:], cin, u[e*cin*cout:], cout, 0, b.p[e*n*cout:], cout)
+// tilesIn transforms the input tiles of sample s (channels-last img) of a
+// group of ns samples into v: the group's tiles follow each other, sample
+// by sample, in each of the a*a matrices.
+func (w *wino) tilesIn(geo winoGeom, img, v []float32, s, ns int) {
+	n := geo.in.Tiles()
+	mat32.TileTransform(img, geo.in, w.bt, w.a, w.a, v[s*n*geo.in.Ch:], ns*n)
+}
+
+// mul sets p to the a*a products of a group of ns samples' transformed
+// tiles v (tiles x Cin each) by the transformed weights u (Cin x Cout).
+func (w *wino) mul(geo winoGeom, u, v, p []float32, ns int) {
+	rows, cin, cout := ns*geo.in.Tiles(), geo.in.Ch, geo.out.Ch
+	for e := range w.a * w.a {
+		mat32.GemmSerial(false, false, rows, cout, cin, 1, v[e*rows*cin:], cin, u[e*cin*cout:], cout, 0, p[e*rows*cout:], cout)
 	}
-	mat32.TileUntransform(b.p, n, w.at, w.m, w.a, out, geo.out, bias)
+}
+
+// tilesOut transforms sample s's products in p (a group of ns samples)
+// back into the channels-last out, plus bias when not nil.
+func (w *wino) tilesOut(geo winoGeom, p, out, bias []float32, s, ns int) {
+	n := geo.in.Tiles()
+	mat32.TileUntransform(p[s*n*geo.out.Ch:], ns*n, w.at, w.m, w.a, out, geo.out, bias)
+}
+
+// gradTiles transforms sample s's channels-last output gradient dyT into
+// d (a group of ns samples): each m x m block to a x a by A.
+func (w *wino) gradTiles(dyT, d []float32, s, ns int) {
+	geo := w.fwd
+	n := geo.out.Tiles()
+	mat32.TileTransform(dyT, geo.out, w.am, w.a, w.m, d[s*n*geo.out.Ch:], ns*n)
 }
 
 // weightGradAdd adds to du ([a*a][C][F]) the transformed weight gradient
-// of one sample, from its channels-last input xT and output gradient dyT,
-// or sets du to it when beta is 0.
-func (w *wino) weightGradAdd(xT, dyT, du []float32, beta float32, b *winoBuf) {
+// of a group of ns samples, from their transformed input tiles v2 and
+// output gradients d, or sets du to it when beta is 0.
+func (w *wino) weightGradAdd(v2, d, du []float32, beta float32, ns int) {
 	geo := w.fwd
-	aa, n, C, F := w.a*w.a, geo.in.Tiles(), geo.in.Ch, geo.out.Ch
-	mat32.TileTransform(xT, geo.in, w.bt, w.a, w.a, b.v2, n)
-	mat32.TileTransform(dyT, geo.out, w.am, w.a, w.m, b.p, n)
-	for e := range aa {
-		mat32.GemmSerial(true, false, C, F, n, 1, b.v2[e*n*C:], C, b.p[e*n*F:], F, beta, du[e*C*F:], F)
+	rows, C, F := ns*geo.in.Tiles(), geo.in.Ch, geo.out.Ch
+	for e := range w.a * w.a {
+		mat32.GemmSerial(true, false, C, F, rows, 1, v2[e*rows*C:], C, d[e*rows*F:], F, beta, du[e*C*F:], F)
 	}
 }
 
