@@ -1018,10 +1018,11 @@ HM_INL void tile_mul6(float *z, const float *s, int64_t sa, int64_t sb, const hm
 	}
 }
 
-// tile_out6 sets out[m] (m < p, each cb values) to the sum over the
-// nonzero l[m*6+b], in order, of l[m*6+b] * z[b], from zero: row k of
-// tile_mul's z times the transform's transpose, for q = 6.
-HM_INL void tile_out6(float *const *out, const float *z, const float *l, int64_t p, int64_t cb, const float *bias) {
+// tile_out6 sets out[m] (m < p, each cb values; NULL ones are skipped) to
+// the sum over the nonzero entries j of rows[m], in order, of val[j] *
+// z[idx[j]] (six blocks of cb values), from zero, plus bias when not NULL:
+// row k of tile_mul's z times the transform's transpose, for q = 6.
+HM_INL void tile_out6(float *const *out, const float *z, const hm_tile_row *rows, int64_t p, int64_t cb, const float *bias) {
 	for (int64_t c = 0; c < cb; c += HM_W) {
 		const int64_t rem = cb - c;
 		vf zv[6];
@@ -1029,59 +1030,77 @@ HM_INL void tile_out6(float *const *out, const float *z, const float *l, int64_t
 		const vf bv = bias ? rem_load(bias + c, rem) : vzero();
 		for (int64_t m = 0; m < p; m++) {
 			if (!out[m]) continue;
+			const hm_tile_row *r = rows + m;
 			vf acc = vzero();
-			for (int b = 0; b < 6; b++)
-				if (l[m * 6 + b] != 0.0f) acc = vadd(acc, vmul(vset(l[m * 6 + b]), zv[b]));
+			for (int j = 0; j < r->n; j++) acc = vadd(acc, vmul(vset(r->val[j]), zv[r->idx[j]]));
 			if (bias) acc = vadd(acc, bv);
 			tile_store(out[m] + c, acc, rem);
 		}
 	}
 }
 
+// HM_TGROUP tiles of a row share one strip of first-stage sums.
+#define HM_TGROUP 4
+
+// hm_tiles_fwd computes the first stage (the sums down the columns, L P)
+// once per column of a strip of HM_TGROUP neighbouring tiles, which
+// overlap when the step is less than the tile: each column's sums are the
+// ones every tile holding it would compute, in the same order.
 HM_EXPORT void HM_NAME(hm_tiles_fwd)(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld) {
-	float pb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK], zb[HM_MAXTILE * HM_MAXTILE * HM_TBLOCK];
+	float zs[HM_MAXTILE * ((HM_TGROUP - 1) * HM_MAXTILE + HM_MAXTILE) * HM_TBLOCK];
 	hm_tile_row rows[HM_MAXTILE];
 	hm_tile_rows(l, p, q, rows);
-	const int64_t ch = t->ch;
-	for (int64_t ty = 0; ty < t->tiles_y; ty++)
-		for (int64_t tx = 0; tx < t->tiles_x; tx++) {
-			const int64_t n = ty * t->tiles_x + tx, y0 = ty * t->step - t->pad, x0 = tx * t->step - t->pad;
-			const int inside = y0 >= 0 && x0 >= 0 && y0 + q <= t->h && x0 + q <= t->w;
+	const int64_t ch = t->ch, step = t->step < q ? t->step : q;
+	for (int64_t ty = 0; ty < t->tiles_y; ty++) {
+		const int64_t y0 = ty * t->step - t->pad;
+		for (int64_t tx0 = 0; tx0 < t->tiles_x; tx0 += HM_TGROUP) {
+			const int64_t ntx = t->tiles_x - tx0 < HM_TGROUP ? t->tiles_x - tx0 : HM_TGROUP;
 			for (int64_t c0 = 0; c0 < ch; c0 += HM_TBLOCK) {
 				const int64_t cb = ch - c0 < HM_TBLOCK ? ch - c0 : HM_TBLOCK;
-				if (inside && q == 6) {
-					tile_mul6(zb, img + (y0 * t->w + x0) * ch + c0, t->w * ch, ch, rows, p, cb);
-				} else if (inside) {
-					tile_mul(zb, img + (y0 * t->w + x0) * ch + c0, t->w * ch, ch, rows, p, q, cb);
-				} else {
-					for (int64_t a = 0; a < q; a++)
-						for (int64_t b = 0; b < q; b++) {
-							float *row = pb + (a * q + b) * cb;
-							const int64_t y = y0 + a, x = x0 + b;
-							if (y < 0 || y >= t->h || x < 0 || x >= t->w)
-								for (int64_t c = 0; c < cb; c += HM_W) tile_store(row + c, vzero(), cb - c);
-							else
-								tile_copy(row, img + (y * t->w + x) * ch + c0, cb);
+				// The strip's columns: those of each tile, which starts
+				// t->step after the last (tiles further apart than q
+				// leave columns out, which nothing reads).
+				for (int64_t i = 0; i < ntx; i++) {
+					const int64_t first = i == 0 ? 0 : q - step; // columns shared with the previous tile
+					for (int64_t b = first; b < q; b++) {
+						const int64_t xs = i * step + b, x = (tx0 + i) * t->step - t->pad + b;
+						const int64_t ws = (ntx - 1) * step + q;
+						for (int64_t c = 0; c < cb; c += HM_W) {
+							const int64_t rem = cb - c;
+							vf pv[HM_MAXTILE];
+							for (int64_t a = 0; a < q; a++) {
+								const int64_t y = y0 + a;
+								pv[a] = y < 0 || y >= t->h || x < 0 || x >= t->w ? vzero() : rem_load(img + (y * t->w + x) * ch + c0 + c, rem);
+							}
+							for (int64_t k = 0; k < p; k++) {
+								const hm_tile_row *r = rows + k;
+								vf acc = vzero();
+								for (int j = 0; j < r->n; j++) acc = vadd(acc, vmul(vset(r->val[j]), pv[r->idx[j]]));
+								tile_store(zs + (k * ws + xs) * cb + c, acc, rem);
+							}
 						}
-					if (q == 6)
-						tile_mul6(zb, pb, q * cb, cb, rows, p, cb);
-					else
-						tile_mul(zb, pb, q * cb, cb, rows, p, q, cb);
-				}
-				for (int64_t k = 0; k < p; k++) {
-					if (q == 6) {
-						float *outs[HM_MAXTILE];
-						for (int64_t m = 0; m < p; m++) outs[m] = dst + ((k * p + m) * ld + n) * ch + c0;
-						tile_out6(outs, zb + k * q * cb, l, p, cb, NULL);
-						continue;
 					}
-					for (int64_t m = 0; m < p; m++) {
-						float *out = dst + ((k * p + m) * ld + n) * ch + c0;
-						for (int64_t c = 0; c < cb; c += HM_W) tile_store(out + c, tile_acc(zb + k * q * cb, cb, rows + m, c, cb - c), cb - c);
+				}
+				const int64_t ws = (ntx - 1) * step + q;
+				for (int64_t i = 0; i < ntx; i++) {
+					const int64_t n = ty * t->tiles_x + tx0 + i;
+					for (int64_t k = 0; k < p; k++) {
+						const float *z = zs + (k * ws + i * step) * cb;
+						if (q == 6) {
+							float *outs[HM_MAXTILE];
+							for (int64_t m = 0; m < p; m++) outs[m] = dst + ((k * p + m) * ld + n) * ch + c0;
+							tile_out6(outs, z, rows, p, cb, NULL);
+							continue;
+						}
+						for (int64_t m = 0; m < p; m++) {
+							float *out = dst + ((k * p + m) * ld + n) * ch + c0;
+							for (int64_t c = 0; c < cb; c += HM_W) tile_store(out + c, tile_acc(z, cb, rows + m, c, cb - c), cb - c);
+						}
 					}
 				}
 			}
 		}
+	}
 }
 
 HM_EXPORT void HM_NAME(hm_tiles_back)(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t,
@@ -1107,7 +1126,7 @@ HM_EXPORT void HM_NAME(hm_tiles_back)(const float *src, int64_t ld, const float 
 							const int64_t y = y0 + k, x = x0 + m;
 							outs[m] = y < 0 || y >= t->h || x < 0 || x >= t->w ? NULL : img + (y * t->w + x) * ch + c0;
 						}
-						tile_out6(outs, zb + k * q * cb, l, p, cb, bias ? bias + c0 : NULL);
+						tile_out6(outs, zb + k * q * cb, rows, p, cb, bias ? bias + c0 : NULL);
 						continue;
 					}
 					for (int64_t m = 0; m < p; m++) {

@@ -29,6 +29,8 @@ func tileCases() []tileCase {
 			// A shrinking transform, 6x6 to 2x2, and 8x8 at the limit.
 			tileCase{Tiling{H: 4, W: 6, Ch: ch, TilesY: 2, TilesX: 3, Step: 2}, 2, 6, 6},
 			tileCase{Tiling{H: 3, W: 3, Ch: ch, TilesY: 1, TilesX: 1, Step: 1, Pad: 3}, 8, 8, 1},
+			// Tiles apart (step > tile), more of them in a row than a strip.
+			tileCase{Tiling{H: 9, W: 30, Ch: ch, TilesY: 2, TilesX: 6, Step: 5, Pad: 1}, 3, 2, 12},
 		)
 	}
 	return cs
