@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -136,6 +137,15 @@ func Conv2D(in Shape, filters, kernel, stride, pad int, init Init) *Conv2DLayer 
 	l.fwdFn, l.bwdFn, l.sumFn, l.unflipFn = l.forwardRows, l.backwardChunks, l.sumBlocks, l.unflipRows
 	l.setWino(newWino(l.g))
 	return l
+}
+
+// Algorithm names how the layer computes its convolution: "Winograd
+// F(mxm, rxr)" or "lowered (im2col)".
+func (l *Conv2DLayer) Algorithm() string {
+	if w := l.wino; w != nil {
+		return fmt.Sprintf("Winograd F(%dx%d, %dx%d)", w.m, w.m, w.r, w.r)
+	}
+	return "lowered (im2col)"
 }
 
 // setWino makes the layer compute by Winograd's algorithm with w, or by

@@ -105,9 +105,10 @@ func reportNNBench(ctx context.Context, e *env, arch string, set *dataset.Set, e
 	if !jsonOut {
 		fmt.Fprintf(e.stdout, "%s, %d x %d, batch %d, its nn train recipe; %d workers\n", arch, rows, set.X.Cols, batch, mat32.Workers())
 		fmt.Fprintf(e.stdout, "CPU features:     %s\n", mat32.CPUFeatures())
+		fmt.Fprintf(e.stdout, "kernels:          %s\n", mat32.KernelPath())
 		fmt.Fprintf(e.stdout, "products:         %s %s\n", mat32.Backend(), mat32.GemmStrategy())
 	}
-	secs, params, err := benchNN(ctx, arch, set, epochs, batch, rows)
+	secs, params, convs, err := benchNN(ctx, arch, set, epochs, batch, rows)
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,11 @@ func reportNNBench(ctx context.Context, e *env, arch string, set *dataset.Set, e
 	slices.Sort(sorted)
 	if jsonOut {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"arch": arch, "seconds_per_epoch": secs, "best": sorted[0], "median": sorted[len(sorted)/2],
-			"rows": rows, "batch": batch, "parameters": params, "backend": mat32.Backend(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers()})
+			"rows": rows, "batch": batch, "parameters": params, "backend": mat32.Backend(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
+			"kernels": mat32.KernelPath(), "convolutions": convs})
+	}
+	for _, c := range convs {
+		fmt.Fprintf(e.stdout, "convolution:      %s\n", c)
 	}
 	for i, s := range secs {
 		fmt.Fprintf(e.stdout, "epoch %d: %.3f s\n", i+1, s)

@@ -782,41 +782,47 @@ func nnFeatures(ctx context.Context, e *env, modelPath string, k int, data *data
 // benchNN times training epochs of an --arch with its recipe's settings on
 // set (which must have labels), repeated or cut to rows samples, and
 // returns the seconds of each epoch.
-func benchNN(ctx context.Context, spec string, set *dataset.Set, epochs, batch, rows int) (secs []float64, params int, err error) {
+func benchNN(ctx context.Context, spec string, set *dataset.Set, epochs, batch, rows int) (secs []float64, params int, convs []string, err error) {
 	if set.Labels == nil {
-		return nil, 0, fmt.Errorf("%s has no labels: bench --arch needs MNIST (a folder of its IDX files)", set.Source)
+		return nil, 0, nil, fmt.Errorf("%s has no labels: bench --arch needs MNIST (a folder of its IDX files)", set.Source)
 	}
 	f := nnTrainFlags{arch: spec, seed: 1}
 	if err := f.applyRecipe(flag.NewFlagSet("bench", flag.ContinueOnError)); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	f.epochs, f.batch = epochs, batch
 	cfg, err := f.config()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	shape, image, err := sampleShape(set, "")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	arch, err := buildArch(spec, shape, image, maxLabel(set.Labels)+1, f.dropout, f.inputDropout)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	need, err := arch.MemoryBytes(batch)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if err := memguard.Check("benchmarking "+spec, need+4*float64(rows)*float64(set.X.Cols)); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	net, err := nn.Build(arch)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	net.Init(1)
 	for _, p := range net.Params() {
 		params += len(p.Value.Data)
+	}
+	for _, l := range net.Layers() {
+		if c, ok := l.(*nn.Conv2DLayer); ok {
+			out, _ := c.OutputShape(c.InputShape())
+			convs = append(convs, fmt.Sprintf("%v to %v: %s", c.InputShape(), out, c.Algorithm()))
+		}
 	}
 	d := nn.Data{X: mat32.New(rows, set.X.Cols), Targets: nn.Targets{Labels: make([]int, rows)}}
 	for i := range rows {
@@ -827,7 +833,7 @@ func benchNN(ctx context.Context, spec string, set *dataset.Set, epochs, batch, 
 		secs = append(secs, s.Duration.Seconds())
 		return nil
 	}})
-	return secs, params, err
+	return secs, params, convs, err
 }
 
 // writeClassification prints the accuracy, error rate and confusion matrix

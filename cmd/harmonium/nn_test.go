@@ -334,3 +334,28 @@ func TestNNMemoryGuard(t *testing.T) {
 		t.Fatalf("a small network under the limit: %s", stderr)
 	}
 }
+
+// bench --arch times a network on the built-in digits and says how each
+// convolution is computed: the CNN's first by lowering, its second (32 to
+// 64 channels, 5x5) by Winograd's algorithm.
+func TestBenchArchNamesConvolutions(t *testing.T) {
+	code, out, errs := harmonium(t, "bench", "--arch", "cnn", "--rows", "200", "--epochs", "1", "--json")
+	if code != 0 {
+		t.Fatalf("bench --arch cnn: %d %q", code, errs)
+	}
+	var r struct {
+		Secs  []float64 `json:"seconds_per_epoch"`
+		Convs []string  `json:"convolutions"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	want := []string{"1x28x28 to 32x28x28: lowered (im2col)", "32x14x14 to 64x14x14: Winograd F(2x2, 5x5)"}
+	if len(r.Secs) != 1 || !(r.Secs[0] > 0) || !slices.Equal(r.Convs, want) {
+		t.Fatalf("got %+v, want one epoch and convolutions %q", r, want)
+	}
+	code, out, _ = harmonium(t, "bench", "--arch", "cnn", "--rows", "100", "--epochs", "1")
+	if code != 0 || !strings.Contains(out, "convolution:      32x14x14 to 64x14x14: Winograd F(2x2, 5x5)\n") || !strings.Contains(out, "kernels:") {
+		t.Fatalf("bench --arch cnn printed %q", out)
+	}
+}
