@@ -77,40 +77,46 @@ func TileUntransform(src []float32, ld int, l []float32, p, q int, img []float32
 	tilesBack(src, ld, l, p, q, img, t, bias)
 }
 
+// blocks calls f for each tile n, top-left pixel (y0, x0), and block of
+// channels [c0, c0+cb) of at most tileBlock, in the kernels' order.
+func (t Tiling) blocks(f func(n, y0, x0, c0, cb int)) {
+	for ty := range t.TilesY {
+		for tx := range t.TilesX {
+			for c0 := 0; c0 < t.Ch; c0 += tileBlock {
+				f(ty*t.TilesX+tx, ty*t.Step-t.Pad, tx*t.Step-t.Pad, c0, min(tileBlock, t.Ch-c0))
+			}
+		}
+	}
+}
+
 // tilesFwdGo is the reference of hm_tiles_fwd (TileTransform).
 func tilesFwdGo(img []float32, t Tiling, l []float32, p, q int, dst []float32, ld int) {
 	var pb, zb [MaxTile * MaxTile * tileBlock]float32
-	for ty := range t.TilesY {
-		for tx := range t.TilesX {
-			n, y0, x0 := ty*t.TilesX+tx, ty*t.Step-t.Pad, tx*t.Step-t.Pad
-			for c0 := 0; c0 < t.Ch; c0 += tileBlock {
-				cb := min(tileBlock, t.Ch-c0)
-				for a := range q {
-					for b := range q {
-						row := pb[(a*q+b)*cb:][:cb]
-						y, x := y0+a, x0+b
-						if y < 0 || y >= t.H || x < 0 || x >= t.W {
-							clear(row)
-							continue
-						}
-						copy(row, img[(y*t.W+x)*t.Ch+c0:][:cb])
-					}
+	t.blocks(func(n, y0, x0, c0, cb int) {
+		for a := range q {
+			for b := range q {
+				row := pb[(a*q+b)*cb:][:cb]
+				y, x := y0+a, x0+b
+				if y < 0 || y >= t.H || x < 0 || x >= t.W {
+					clear(row)
+					continue
 				}
-				tileMul(zb[:], pb[:], l, p, q, q, cb)
-				for k := range p {
-					for m := range p {
-						out := dst[((k*p+m)*ld+n)*t.Ch+c0:][:cb]
-						clear(out)
-						for b, f := range l[m*q : m*q+q] {
-							if f != 0 {
-								axpy32(out, f, zb[(k*q+b)*cb:][:cb])
-							}
-						}
+				copy(row, img[(y*t.W+x)*t.Ch+c0:][:cb])
+			}
+		}
+		tileMul(zb[:], pb[:], l, p, q, q, cb)
+		for k := range p {
+			for m := range p {
+				out := dst[((k*p+m)*ld+n)*t.Ch+c0:][:cb]
+				clear(out)
+				for b, f := range l[m*q : m*q+q] {
+					if f != 0 {
+						axpy32(out, f, zb[(k*q+b)*cb:][:cb])
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // tileMul sets z (p x cols blocks of cb values) to l (p x q) times s (q x
@@ -141,38 +147,32 @@ func axpy32(y []float32, f float32, x []float32) {
 // tilesBackGo is the reference of hm_tiles_back (TileUntransform).
 func tilesBackGo(src []float32, ld int, l []float32, p, q int, img []float32, t Tiling, bias []float32) {
 	var sb, zb [MaxTile * MaxTile * tileBlock]float32
-	for ty := range t.TilesY {
-		for tx := range t.TilesX {
-			n, y0, x0 := ty*t.TilesX+tx, ty*t.Step-t.Pad, tx*t.Step-t.Pad
-			for c0 := 0; c0 < t.Ch; c0 += tileBlock {
-				cb := min(tileBlock, t.Ch-c0)
-				for ab := range q * q {
-					copy(sb[ab*cb:][:cb], src[(ab*ld+n)*t.Ch+c0:][:cb])
+	t.blocks(func(n, y0, x0, c0, cb int) {
+		for ab := range q * q {
+			copy(sb[ab*cb:][:cb], src[(ab*ld+n)*t.Ch+c0:][:cb])
+		}
+		tileMul(zb[:], sb[:], l, p, q, q, cb)
+		for k := range p {
+			for m := range p {
+				y, x := y0+k, x0+m
+				if y < 0 || y >= t.H || x < 0 || x >= t.W {
+					continue
 				}
-				tileMul(zb[:], sb[:], l, p, q, q, cb)
-				for k := range p {
-					for m := range p {
-						y, x := y0+k, x0+m
-						if y < 0 || y >= t.H || x < 0 || x >= t.W {
-							continue
-						}
-						out := img[(y*t.W+x)*t.Ch+c0:][:cb]
-						clear(out)
-						for b, f := range l[m*q : m*q+q] {
-							if f != 0 {
-								axpy32(out, f, zb[(k*q+b)*cb:][:cb])
-							}
-						}
-						if bias != nil {
-							for c, v := range bias[c0 : c0+cb] {
-								out[c] += v
-							}
-						}
+				out := img[(y*t.W+x)*t.Ch+c0:][:cb]
+				clear(out)
+				for b, f := range l[m*q : m*q+q] {
+					if f != 0 {
+						axpy32(out, f, zb[(k*q+b)*cb:][:cb])
+					}
+				}
+				if bias != nil {
+					for c, v := range bias[c0 : c0+cb] {
+						out[c] += v
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // Transpose sets dst (cols x rows) to the transpose of src (rows x cols),
