@@ -751,7 +751,11 @@ void hm_tiles_back_scalar(const float *src, int64_t ld, const float *l, int64_t 
 		}
 }
 
-void hm_transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+void hm_transpose(int path, float *dst, const float *src, int64_t rows, int64_t cols) {
+	HM_DISPATCH(HM_VOID, hm_transpose, (dst, src, rows, cols))
+}
+
+void hm_transpose_scalar(float *dst, const float *src, int64_t rows, int64_t cols) {
 	const int64_t blk = 16;
 	for (int64_t i0 = 0; i0 < rows; i0 += blk) {
 		const int64_t i1 = i0 + blk < rows ? i0 + blk : rows;

@@ -119,8 +119,8 @@ void hm_tiles_back(int path, const float *src, int64_t ld, const float *l, int64
                    const float *bias);
 
 // hm_transpose sets dst (cols x rows) to the transpose of src (rows x
-// cols); a copy, the same on every path, so it has only one version.
-void hm_transpose(float *dst, const float *src, int64_t rows, int64_t cols);
+// cols): a copy, the same on every path.
+void hm_transpose(int path, float *dst, const float *src, int64_t rows, int64_t cols);
 
 // hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
 // entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
@@ -175,6 +175,7 @@ void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const i
 	                   int64_t cols, float alpha, float beta, float *out, int64_t ldo);                                     \
 	int64_t hm_compress_rows_##sfx(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,      \
 	                               int32_t *count);                                                                          \
+	void hm_transpose_##sfx(float *dst, const float *src, int64_t rows, int64_t cols);                                      \
 	void hm_tiles_fwd_##sfx(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld); \
 	void hm_tiles_back_##sfx(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t, \
 	                         const float *bias);

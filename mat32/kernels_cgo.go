@@ -351,9 +351,10 @@ func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Ti
 // transpose is hm_transpose; see transposeGo. The caller has checked the
 // sizes.
 func transpose(dst, src []float32, rows, cols int) {
-	if currentPath() == pathGo {
+	p := currentPath()
+	if p == pathGo {
 		transposeGo(dst, src, rows, cols)
 		return
 	}
-	C.hm_transpose(fptr(dst), fptr(src), C.int64_t(rows), C.int64_t(cols))
+	C.hm_transpose(C.int(p), fptr(dst), fptr(src), C.int64_t(rows), C.int64_t(cols))
 }

@@ -1143,3 +1143,38 @@ HM_EXPORT void HM_NAME(hm_tiles_back)(const float *src, int64_t ld, const float 
 			}
 		}
 }
+
+// ---- Transpose ----
+
+// transpose8 transposes the 8 x 8 block at src (rows ls apart) into dst
+// (rows ld apart), with 256-bit shuffles (AVX2, and AVX-512F has them).
+HM_INL void transpose8(float *dst, int64_t ld, const float *src, int64_t ls) {
+	__m256 r[8], t[8];
+	for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ls);
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+	}
+	for (int i = 0; i < 4; i++) {
+		_mm256_storeu_ps(dst + i * ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+		_mm256_storeu_ps(dst + (i + 4) * ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+	}
+}
+
+HM_EXPORT void HM_NAME(hm_transpose)(float *dst, const float *src, int64_t rows, int64_t cols) {
+	const int64_t r8 = rows & ~(int64_t)7, c8 = cols & ~(int64_t)7;
+	for (int64_t i = 0; i < r8; i += 8)
+		for (int64_t j = 0; j < c8; j += 8) transpose8(dst + j * rows + i, rows, src + i * cols + j, cols);
+	// The edges: the last cols % 8 columns of every row, then the last
+	// rows % 8 rows.
+	for (int64_t i = 0; i < r8; i++)
+		for (int64_t j = c8; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+	for (int64_t i = r8; i < rows; i++)
+		for (int64_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}

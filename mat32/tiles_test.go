@@ -188,7 +188,7 @@ func TestTileDefinitions(t *testing.T) {
 // Transpose transposes, on every path, every shape including those that
 // are not multiples of its blocks.
 func TestTranspose(t *testing.T) {
-	for _, sh := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {16, 16}, {17, 33}, {32, 196}, {196, 64}, {3, 100}} {
+	for _, sh := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {8, 8}, {16, 16}, {17, 33}, {32, 196}, {196, 64}, {3, 100}, {100, 3}, {9, 15}} {
 		rows, cols := sh[0], sh[1]
 		src := make([]float32, rows*cols)
 		for i := range src {
@@ -216,6 +216,20 @@ func TestTranspose(t *testing.T) {
 		}
 	}()
 	Transpose(make([]float32, 6), make([]float32, 5), 2, 3)
+}
+
+// BenchmarkTranspose times the transposes of a Winograd convolution of
+// the CNN's second layer: a 32 x 196 sample and a 64 x 196 output.
+func BenchmarkTranspose(b *testing.B) {
+	for _, sh := range [][2]int{{32, 196}, {196, 64}} {
+		src, dst := make([]float32, sh[0]*sh[1]), make([]float32, sh[0]*sh[1])
+		b.Run(fmt.Sprintf("%dx%d", sh[0], sh[1]), func(b *testing.B) {
+			for b.Loop() {
+				Transpose(dst, src, sh[0], sh[1])
+			}
+			b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+		})
+	}
 }
 
 func TestTilePanics(t *testing.T) {
