@@ -994,10 +994,6 @@ HM_INL void tile_mul(float *z, const float *s, int64_t sa, int64_t sb, const hm_
 			for (int64_t c = 0; c < cb; c += HM_W) tile_store(z + (k * q + b) * cb + c, tile_acc(s + b * sb, sa, rows + k, c, cb - c), cb - c);
 }
 
-HM_INL void tile_copy(float *dst, const float *src, int64_t n) {
-	for (int64_t c = 0; c < n; c += HM_W) tile_store(dst + c, rem_load(src + c, n - c), n - c);
-}
-
 // tile_mul6 is tile_mul for q = 6 with all six columns of a row of z
 // summed at once (six independent sums, so that they overlap).
 HM_INL void tile_mul6(float *z, const float *s, int64_t sa, int64_t sb, const hm_tile_row *rows, int64_t p, int64_t cb) {
