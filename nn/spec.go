@@ -383,7 +383,8 @@ func mustShape(s LayerSpec, in Shape) Shape {
 // architecture on minibatches of batch samples: the parameters with their
 // gradients, optimiser state and a copy for early stopping, and every
 // layer's output and gradient buffers, including a convolution's lowered
-// input. The training data are not included.
+// input or its Winograd form's transformed weights, gradients and tiles.
+// The training data are not included.
 func (a Arch) MemoryBytes(batch int) (float64, error) {
 	infos, err := a.Params()
 	if err != nil {
@@ -413,6 +414,10 @@ func (a Arch) MemoryBytes(batch int) (float64, error) {
 				lowered = max(lowered, float64(s.Filters*s.Kernel*s.Kernel)*float64(cur.H*cur.W))
 			}
 			values += float64(mat32.Workers()+1)*lowered + convChunks*kv*float64(s.Filters)
+			g := convGeom{in: cur, out: out, k: s.Kernel, s: s.Stride, pad: s.Pad, kVals: cur.C * s.Kernel * s.Kernel, nPos: out.H * out.W}
+			if s.Stride == 1 && winoPays(g.k, g.in.C, g.out.C, g.nPos) {
+				values += winoValues(g, mat32.Workers()+1)
+			}
 		}
 		cur = out
 	}

@@ -182,21 +182,37 @@ func newWino(g convGeom) *wino {
 // makeWino returns the Winograd form of the stride-1 convolution g by 3x3
 // or 5x5 kernels.
 func makeWino(g convGeom) *wino {
-	m := winoTile(g.k)
+	w := winoShape(g)
+	m, a := w.m, w.a
 	at, gm, bt := winoMatrices(m, g.k)
-	a := m + g.k - 1
-	w := &wino{m: m, r: g.k, a: a, at: f32(at), g: f32(gm), bt: f32(bt),
-		am: f32(transpose64(at, m, a)), gt: f32(transpose64(gm, a, g.k)),
+	w.at, w.g, w.bt = f32(at), f32(gm), f32(bt)
+	w.am, w.gt = f32(transpose64(at, m, a)), f32(transpose64(gm, a, g.k))
+	cf := g.in.C * g.out.C
+	w.u, w.uf, w.wp = make([]float32, w.part), make([]float32, w.part), make([]float32, g.k*g.k*cf)
+	return w
+}
+
+// winoShape returns the sizes and tilings of g's Winograd form, without
+// its transforms or buffers.
+func winoShape(g convGeom) *wino {
+	m := winoTile(g.k)
+	w := &wino{m: m, r: g.k, a: m + g.k - 1,
 		fwd: newWinoGeom(g.in, g.out, m, g.pad),
 		// The input gradient is the convolution of the output gradient by
 		// the flipped kernels with padding r-1-pad.
 		bwd: newWinoGeom(g.out, g.in, m, g.k-1-g.pad),
 	}
 	w.s = max(1, min(8, winoRows/max(w.fwd.in.Tiles(), w.bwd.in.Tiles())))
-	cf := g.in.C * g.out.C
-	w.u, w.uf, w.wp = make([]float32, a*a*cf), make([]float32, a*a*cf), make([]float32, g.k*g.k*cf)
-	w.part = a * a * cf
+	w.part = w.a * w.a * g.in.C * g.out.C
 	return w
+}
+
+// winoValues is the number of float32 values the Winograd form of g holds
+// beyond the lowered form's: the transformed weights (twice), their
+// gradient for each chunk of samples and a scratch per worker.
+func winoValues(g convGeom, workers int) float64 {
+	w := winoShape(g)
+	return float64(2+convChunks)*float64(w.part) + float64(workers)*float64(w.bufSize())
 }
 
 func f32(x []float64) []float32 {

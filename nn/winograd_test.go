@@ -3,7 +3,10 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+
+	"github.com/harmonium-ml/harmonium/mat32"
 )
 
 // The transforms of F(m, r) compute the correlation of every input of
@@ -66,4 +69,51 @@ func TestWinoInputTransformIsIntegral(t *testing.T) {
 			t.Errorf("F(%d, %d): tiles of %d, want 6", m, k, a)
 		}
 	}
+}
+
+// Arch.MemoryBytes covers what a network holds after a training step,
+// including a Winograd convolution's transformed weights, their chunks'
+// gradients and the workers' scratch: on this network (wide channels,
+// small images, a small batch) they are most of it, so the estimate fails
+// without them.
+func TestMemoryBytesCoversWinograd(t *testing.T) {
+	const batch = 20
+	arch := Arch{Input: Shape{128, 7, 7}, Layers: []LayerSpec{
+		{Kind: KindConv2D, Filters: 128, Kernel: 3, Stride: 1, Pad: 1, Init: "he"}, {Kind: KindFlatten}, {Kind: KindDense, Units: 10}}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	net, err := Build(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Init(1)
+	conv := net.Layers()[0].(*Conv2DLayer)
+	if conv.wino == nil {
+		t.Fatal("the 128 -> 128 3x3 convolution does not use Winograd")
+	}
+	d := Data{X: randMat(rand.New(rand.NewPCG(1, 1)), batch, arch.Input.Size(), 0, 1), Targets: Targets{Labels: make([]int, batch)}}
+	tr, err := NewTrainer(net, Config{Epochs: 1, BatchSize: batch, LearningRate: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tr.batch(batch, d)
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	b.gather(d, idx)
+	tr.step(b, 1e-3)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tr)
+	used := float64(after.HeapAlloc) - float64(before.HeapAlloc) - 4*float64(len(d.X.Data))
+	est, err := arch.MemoryBytes(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used > est {
+		t.Errorf("a step holds %.1f MB, MemoryBytes says %.1f MB", used/1e6, est/1e6)
+	}
+	t.Logf("held %.1f MB, estimated %.1f MB (Winograd's part %.1f MB)", used/1e6, est/1e6, 4*winoValues(conv.g, mat32.Workers()+1)/1e6)
 }
