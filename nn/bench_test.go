@@ -27,22 +27,30 @@ func benchStepLoss(b *testing.B, net *Network, batch int, loss Loss) {
 	} else {
 		d.Values = d.X
 	}
-	tr, err := NewTrainer(net, Config{Epochs: 1, BatchSize: batch, LearningRate: 1e-3, Loss: loss})
-	if err != nil {
-		b.Fatal(err)
-	}
-	buf := tr.batch(batch, d)
-	idx := make([]int, batch)
-	for i := range idx {
-		idx[i] = i
-	}
-	buf.gather(d, idx)
-	tr.step(buf, 1e-3) // warm: buffers and optimiser state
+	tr, buf := firstStep(b, net, d, Config{Epochs: 1, BatchSize: batch, LearningRate: 1e-3, Loss: loss}) // warm: buffers and optimiser state
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		tr.step(buf, 1e-3)
 	}
+}
+
+// firstStep makes a trainer of net with cfg, gathers the first
+// cfg.BatchSize samples of d and takes one training step on them.
+func firstStep(tb testing.TB, net *Network, d Data, cfg Config) (*Trainer, *batch) {
+	tb.Helper()
+	tr, err := NewTrainer(net, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	buf := tr.batch(cfg.BatchSize, d)
+	idx := make([]int, cfg.BatchSize)
+	for i := range idx {
+		idx[i] = i
+	}
+	buf.gather(d, idx)
+	tr.step(buf, cfg.LearningRate)
+	return tr, buf
 }
 
 // BenchmarkMLPStep times one minibatch of 100 through the 784-800-800-10

@@ -93,17 +93,7 @@ func TestMemoryBytesCoversWinograd(t *testing.T) {
 		t.Fatal("the 128 -> 128 3x3 convolution does not use Winograd")
 	}
 	d := Data{X: randMat(rand.New(rand.NewPCG(1, 1)), batch, arch.Input.Size(), 0, 1), Targets: Targets{Labels: make([]int, batch)}}
-	tr, err := NewTrainer(net, Config{Epochs: 1, BatchSize: batch, LearningRate: 1e-3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := tr.batch(batch, d)
-	idx := make([]int, batch)
-	for i := range idx {
-		idx[i] = i
-	}
-	b.gather(d, idx)
-	tr.step(b, 1e-3)
+	tr, _ := firstStep(t, net, d, Config{Epochs: 1, BatchSize: batch, LearningRate: 1e-3})
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(tr)
