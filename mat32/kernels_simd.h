@@ -847,36 +847,98 @@ HM_EXPORT void HM_NAME(hm_add_row)(float *x, const float *v, int64_t rows, int64
 	}
 }
 
-// HM_SPV vectors (64 columns) make a block of the sparse products: a
-// block of 100 rows of b fits in the level-1 cache.
+// HM_SPV vectors (64 columns) make a block of the sparse products.
 #define HM_SPV (64 / HM_W)
+
+// The rows of b are taken in chunks of HM_SPK (a chunk of a block, 16 KB,
+// stays in the level-1 cache) by groups of up to HM_SPG rows of the sparse
+// matrix: each row of the group adds its entries in the chunk to its
+// running sums, kept in out when beta is 0 and in part otherwise. The sums
+// still add each row's entries in index order, so the result is the same
+// as without chunks. With b in the level-2 cache only (an RBM's 784 x 500
+// weights) and rows dense enough, chunks make the product 1.1-1.3 times
+// as fast (BenchmarkSparseCD).
+#define HM_SPK 64
+#define HM_SPG 128
+
+// spmm_chunk adds the entries of row r (from *p, below column k1) times the
+// block's nv vectors of b to acc.
+HM_INL void spmm_chunk(const int32_t *idx, const float *val, int32_t *p, int32_t end, int32_t k1, const float *b,
+                       int64_t ldb, vf *acc, const int nv, vmask last) {
+	int32_t q = *p;
+	for (; q < end && idx[q] < k1; q++) {
+		const vf a = vset(val[q]);
+		const float *brow = b + (int64_t)idx[q] * ldb;
+#pragma GCC unroll 8
+		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
+		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+	}
+	*p = q;
+}
+
+// spmm_row adds all the entries of a row, p to end, as spmm_chunk.
+HM_INL void spmm_row(const int32_t *idx, const float *val, int32_t p, int32_t end, const float *b, int64_t ldb, vf *acc,
+                     const int nv, vmask last) {
+	for (; p < end; p++) {
+		const vf a = vset(val[p]);
+		const float *brow = b + (int64_t)idx[p] * ldb;
+#pragma GCC unroll 8
+		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
+		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+	}
+}
 
 // spmm_block is hm_spmm over nv vectors of columns (nv <= 8, a constant
 // after inlining); the last vector's lanes are those of the mask last.
 HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,
                        float alpha, float beta, float *out, int64_t ldo, const int nv, vmask last) {
 	const vf va = vset(alpha), vb = vset(beta);
-	for (int64_t r = 0; r < rows; r++) {
-		vf acc[8];
-#pragma GCC unroll 8
-		for (int k = 0; k < nv; k++) acc[k] = vzero();
-		for (int32_t p = ptr[r]; p < ptr[r + 1]; p++) {
-			const vf a = vset(val[p]);
-			const float *brow = b + (int64_t)idx[p] * ldb;
-#pragma GCC unroll 8
-			for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
-			acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+	int32_t cur[HM_SPG];
+	float part[HM_SPG * 64];
+	for (int64_t g = 0; g < rows; g += HM_SPG) {
+		const int64_t gn = rows - g < HM_SPG ? rows - g : HM_SPG;
+		int32_t kmax = 0;
+		for (int64_t r = 0; r < gn; r++) {
+			cur[r] = ptr[g + r];
+			if (ptr[g + r + 1] > ptr[g + r] && idx[ptr[g + r + 1] - 1] >= kmax) kmax = idx[ptr[g + r + 1] - 1] + 1;
 		}
-		float *o = out + r * ldo;
+		// Chunks pay when the block of b outgrows the level-1 cache (32 KB)
+		// and a row has about 8 entries or more in each.
+		const int64_t nnz = ptr[g + gn] - ptr[g];
+		const int32_t chunks = kmax > 2 * HM_SPK && nnz * HM_SPK >= 8 * gn * kmax ? (kmax + HM_SPK - 1) / HM_SPK : 1;
+		// Running sums of row r: sum + r * ss.
+		float *sum = beta == 0 ? out + g * ldo : part;
+		const int64_t ss = beta == 0 ? ldo : 64;
+		for (int32_t c = 0; c < chunks; c++) {
+			const int32_t k1 = c == chunks - 1 ? kmax : (c + 1) * HM_SPK;
+			for (int64_t r = 0; r < gn; r++) {
+				vf acc[8];
+				float *s = sum + r * ss;
 #pragma GCC unroll 8
-		for (int k = 0; k < nv - 1; k++) {
-			vf x = vmul(va, acc[k]);
-			if (beta != 0) x = vadd(vmul(vb, vld(o + k * HM_W)), x);
-			vst(o + k * HM_W, x);
+				for (int k = 0; k < nv - 1; k++) acc[k] = c == 0 ? vzero() : vld(s + k * HM_W);
+				acc[nv - 1] = c == 0 ? vzero() : vldm(s + (nv - 1) * HM_W, last);
+				if (chunks == 1)
+					spmm_row(idx, val, cur[r], ptr[g + r + 1], b, ldb, acc, nv, last);
+				else
+					spmm_chunk(idx, val, &cur[r], ptr[g + r + 1], k1, b, ldb, acc, nv, last);
+				if (c < chunks - 1) {
+#pragma GCC unroll 8
+					for (int k = 0; k < nv - 1; k++) vst(s + k * HM_W, acc[k]);
+					vstm(s + (nv - 1) * HM_W, last, acc[nv - 1]);
+					continue;
+				}
+				float *o = out + (g + r) * ldo;
+#pragma GCC unroll 8
+				for (int k = 0; k < nv - 1; k++) {
+					vf x = vmul(va, acc[k]);
+					if (beta != 0) x = vadd(vmul(vb, vld(o + k * HM_W)), x);
+					vst(o + k * HM_W, x);
+				}
+				vf x = vmul(va, acc[nv - 1]);
+				if (beta != 0) x = vadd(vmul(vb, vldm(o + (nv - 1) * HM_W, last)), x);
+				vstm(o + (nv - 1) * HM_W, last, x);
+			}
 		}
-		vf x = vmul(va, acc[nv - 1]);
-		if (beta != 0) x = vadd(vmul(vb, vldm(o + (nv - 1) * HM_W, last)), x);
-		vstm(o + (nv - 1) * HM_W, last, x);
 	}
 }
 

@@ -70,26 +70,35 @@ func testSetFrom(t *testing.T) {
 }
 
 // Every kernel path computes the Go reference's sums bit for bit, over
-// widths that leave every remainder of the vector blocks.
+// widths that leave every remainder of the vector blocks, inner sizes of
+// one and of several chunks of b's rows (HM_SPK), and more rows than a
+// group (HM_SPG), some of them empty.
 func TestSpmmPathsMatchGoReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	var s Sparse
-	a := sparseDense(r, 37, 50, 0.25)
-	s.SetFrom(a)
-	s.byColumn()
 	const ldb = 300
-	b := randDense(r, 50, ldb)
-	for _, cols := range []int{1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300} {
-		for _, ab := range [][2]float32{{1, 0}, {0.37, 0}, {-0.01, 1}, {0.5, 0.9}} {
-			alpha, beta := ab[0], ab[1]
-			init := randDense(r, a.Rows, ldb)
-			want := init.Clone()
-			spmmGo(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, want.Data, ldb)
-			forPaths(t, func(t *testing.T) {
-				got := init.Clone()
-				spmm(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, got.Data, ldb)
-				sameSlices(t, fmt.Sprintf("cols %d alpha %v beta %v", cols, alpha, beta), got.Data, want.Data)
-			})
+	for _, shape := range [][2]int{{37, 50}, {300, 200}, {130, 129}} {
+		a := sparseDense(r, shape[0], shape[1], 0.25)
+		for i := 0; i < a.Rows; i += 7 {
+			clear(a.Row(i)) // empty rows
+		}
+		for i := 3; i < a.Rows; i += 11 {
+			clear(a.Row(i)[a.Cols/2:]) // rows that end early
+		}
+		var s Sparse
+		s.SetFrom(a)
+		b := randDense(r, a.Cols, ldb)
+		for _, cols := range []int{1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300} {
+			for _, ab := range [][2]float32{{1, 0}, {0.37, 0}, {-0.01, 1}, {0.5, 0.9}} {
+				alpha, beta := ab[0], ab[1]
+				init := randDense(r, a.Rows, ldb)
+				want := init.Clone()
+				spmmGo(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, want.Data, ldb)
+				forPaths(t, func(t *testing.T) {
+					got := init.Clone()
+					spmm(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, got.Data, ldb)
+					sameSlices(t, fmt.Sprintf("%v cols %d alpha %v beta %v", shape, cols, alpha, beta), got.Data, want.Data)
+				})
+			}
 		}
 	}
 }
