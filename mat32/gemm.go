@@ -52,13 +52,20 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 	runGemmJob(j)
 }
 
-// splits reports whether Gemm splits a product between workers.
+// gemmParts is the number of parts a large product is split into, which
+// the workers claim: a constant, not the number of workers, because
+// OpenBLAS's AVX2 kernels (Haswell, Zen) round an element differently
+// depending on the shape of the call that computes it, and the same seed
+// must give the same model on any number of cores.
+var gemmParts = 2
+
+// splits reports whether Gemm splits a product into gemmParts parts.
 func splits(be backend, m, n, k int) bool {
-	return be.single() && gemmStrategy(gemmMode.Load()) == gemmSplit && Workers() >= 2 && m*n*k >= splitFlops
+	return be.single() && gemmStrategy(gemmMode.Load()) == gemmSplit && m*n*k >= splitFlops
 }
 
 func runGemmJob(j *gemmJob) {
-	split(Workers(), j, &j.sy)
+	split(gemmParts, j, &j.sy)
 	*j = gemmJob{}
 	gemmJobs.Put(j)
 }
@@ -164,6 +171,9 @@ type gemmJob struct {
 	// rows of c (the velocity).
 	w     []float32
 	decay float32
+	// With t set (GradientStepSparseT), each part then transposes its rows
+	// of the weights (w, or c when w is nil) into t (n x m).
+	t []float32
 
 	// With sp set, alpha times sp (its transpose with spT) times sb (ldsb
 	// apart) is added to the dense product, or is the product when a is
@@ -184,8 +194,9 @@ var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
 
 func (j *gemmJob) run(p, parts int) {
 	// Split columns when there are at least as many as rows, except for
-	// GradientStep (w set), whose weight step needs whole rows.
-	if j.n >= j.m && j.w == nil {
+	// GradientStep (w set), whose weight step needs whole rows, and for
+	// transposed weights (t set).
+	if j.n >= j.m && j.w == nil && j.t == nil {
 		j0, j1 := blockBound(j.n, p, parts), blockBound(j.n, p+1, parts)
 		if j1 > j0 {
 			j.mul(0, j.m, j0, j1)
@@ -204,9 +215,14 @@ func (j *gemmJob) run(p, parts int) {
 		if j.sigmoid {
 			j.post(i0*j.ldc, j.bias, i1-i0)
 		}
+		wts := j.c
 		if j.w != nil {
 			lo, hi := i0*j.ldc, i1*j.ldc
 			momentumStep(j.w[lo:hi], j.c[lo:hi], j.decay)
+			wts = j.w
+		}
+		if j.t != nil {
+			transpose(j.t[i0:], j.m, wts[i0*j.ldc:], j.ldc, i1-i0, j.n)
 		}
 	}
 }
@@ -223,6 +239,9 @@ func (j *gemmJob) mul(i0, i1, c0, c1 int) {
 		ptr, idx, val := j.sp.ptr, j.sp.idx, j.sp.val
 		if j.spT {
 			ptr, idx, val = j.sp.tptr, j.sp.tidx, j.sp.tval
+		}
+		if j.sp.ones {
+			val = nil
 		}
 		spmm(ptr[i0:i1+1], idx, val, j.sb[c0:], j.ldsb, c1-c0, j.alpha, beta, j.c[i0*j.ldc+c0:], j.ldc)
 	}

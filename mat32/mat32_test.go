@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -309,8 +310,32 @@ func TestMulSigmoidMatchesGemmThenKernel(t *testing.T) {
 	}
 }
 
-// GradientStep equals Gemm followed by MomentumStep, bit for bit.
+// shapeDependent reports whether the backend's products round an element
+// differently depending on the shape of the call that computes it (as
+// OpenBLAS's AVX2 kernels do): a product split in two by rows, and by
+// columns, is compared with the whole.
+func shapeDependent() bool {
+	r := rand.New(rand.NewPCG(17, 18))
+	const m, n, k, cut = 128, 128, 200, 48
+	a, b := randDense(r, k, m), randDense(r, k, n)
+	whole, rows, cols := New(m, n), New(m, n), New(m, n)
+	be := current()
+	be.sgemm(true, false, m, n, k, 1, a.Data, m, b.Data, n, 0, whole.Data, n)
+	be.sgemm(true, false, cut, n, k, 1, a.Data, m, b.Data, n, 0, rows.Data, n)
+	be.sgemm(true, false, m-cut, n, k, 1, a.Data[cut:], m, b.Data, n, 0, rows.Data[cut*n:], n)
+	be.sgemm(true, false, m, cut, k, 1, a.Data, m, b.Data, n, 0, cols.Data, n)
+	be.sgemm(true, false, m, n-cut, k, 1, a.Data, m, b.Data[cut:], n, 0, cols.Data[cut:], n)
+	return !slices.Equal(whole.Data, rows.Data) || !slices.Equal(whole.Data, cols.Data)
+}
+
+// GradientStep equals Gemm followed by MomentumStep: bit for bit, or to
+// rounding with products whose rounding depends on how they are split
+// (GradientStep splits rows, Gemm the larger dimension).
 func TestGradientStepMatchesGemmThenMomentum(t *testing.T) {
+	exact := !shapeDependent()
+	if !exact {
+		t.Logf("%s rounds by the shape of each call: comparing to within 1e-5", current().name())
+	}
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, shape := range [][3]int{{784, 500, 200}, {500, 500, 200}, {512, 512, 100}, {30, 700, 100}, {5, 3, 2}} {
 		m, n, k := shape[0], shape[1], shape[2]
@@ -320,6 +345,11 @@ func TestGradientStepMatchesGemmThenMomentum(t *testing.T) {
 		Gemm(true, false, 0.01, a, b, 0.9, vel2)
 		MomentumStep(w2.Data, vel2.Data, 0.001)
 		GradientStep(0.01, a, b, 0.9, vel, w, 0.001)
+		if !exact {
+			closeTo(t, fmt.Sprint(shape, " velocity"), vel.Data, vel2.Data, 1e-5)
+			closeTo(t, fmt.Sprint(shape, " weights"), w.Data, w2.Data, 1e-5)
+			continue
+		}
 		for i := range w.Data {
 			if w.Data[i] != w2.Data[i] || vel.Data[i] != vel2.Data[i] {
 				t.Fatalf("%v: element %d differs", shape, i)

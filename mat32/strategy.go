@@ -11,13 +11,15 @@ import (
 type gemmStrategy int32
 
 const (
-	// gemmSplit: Gemm cuts each large product into Workers() parts along
-	// its larger output dimension, at multiples of blockAlign, and each
-	// worker makes one single-threaded BLAS call; MulSigmoid and
-	// GradientStep then apply their kernels to each part while it is in
-	// that core's cache.
+	// gemmSplit: Gemm cuts each large product into gemmParts parts along
+	// its larger output dimension, at multiples of blockAlign, and the
+	// workers claim them, each part one single-threaded BLAS call;
+	// MulSigmoid and GradientStep then apply their kernels to each part
+	// while it is in that core's cache. Results do not depend on the
+	// number of workers.
 	gemmSplit gemmStrategy = iota
-	// gemmBLAS: one call, threaded by OpenBLAS itself (Workers() threads).
+	// gemmBLAS: one call, threaded by OpenBLAS itself (Workers() threads);
+	// with OpenBLAS's AVX2 kernels, results depend on the thread count.
 	gemmBLAS
 	// gemmSingle: one call on one thread.
 	gemmSingle
