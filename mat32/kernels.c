@@ -613,7 +613,7 @@ void hm_spmm_scalar(const int32_t *ptr, const int32_t *idx, const float *val, in
 		for (int64_t r = 0; r < rows; r++) {
 			for (int64_t j = 0; j < nb; j++) acc[j] = 0;
 			for (int32_t p = ptr[r]; p < ptr[r + 1]; p++) {
-				const float a = val[p], *brow = b + (int64_t)idx[p] * ldb + j0;
+				const float a = val ? val[p] : 1, *brow = b + (int64_t)idx[p] * ldb + j0;
 				for (int64_t j = 0; j < nb; j++) acc[j] = acc[j] + a * brow[j];
 			}
 			float *o = out + r * ldo + j0;
@@ -751,18 +751,28 @@ void hm_tiles_back_scalar(const float *src, int64_t ld, const float *l, int64_t 
 		}
 }
 
-void hm_transpose(int path, float *dst, const float *src, int64_t rows, int64_t cols) {
-	HM_DISPATCH(HM_VOID, hm_transpose, (dst, src, rows, cols))
+int hm_all_ones(const float *v, int64_t n) {
+	uint32_t acc = 0;
+	for (int64_t i = 0; i < n; i++) {
+		uint32_t b;
+		memcpy(&b, v + i, sizeof b);
+		acc |= b ^ 0x3F800000u;
+	}
+	return acc == 0;
 }
 
-void hm_transpose_scalar(float *dst, const float *src, int64_t rows, int64_t cols) {
+void hm_transpose(int path, float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols) {
+	HM_DISPATCH(HM_VOID, hm_transpose, (dst, ldd, src, lds, rows, cols))
+}
+
+void hm_transpose_scalar(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols) {
 	const int64_t blk = 16;
 	for (int64_t i0 = 0; i0 < rows; i0 += blk) {
 		const int64_t i1 = i0 + blk < rows ? i0 + blk : rows;
 		for (int64_t j0 = 0; j0 < cols; j0 += blk) {
 			const int64_t j1 = j0 + blk < cols ? j0 + blk : cols;
 			for (int64_t j = j0; j < j1; j++)
-				for (int64_t i = i0; i < i1; i++) dst[j * rows + i] = src[i * cols + j];
+				for (int64_t i = i0; i < i1; i++) dst[j * ldd + i] = src[i * lds + j];
 		}
 	}
 }

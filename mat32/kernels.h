@@ -118,15 +118,19 @@ void hm_tiles_fwd(int path, const float *img, hm_tiling t, const float *l, int64
 void hm_tiles_back(int path, const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, hm_tiling t,
                    const float *bias);
 
-// hm_transpose sets dst (cols x rows) to the transpose of src (rows x
-// cols): a copy, the same on every path.
-void hm_transpose(int path, float *dst, const float *src, int64_t rows, int64_t cols);
+// hm_all_ones reports whether the n values at v are all exactly 1.
+int hm_all_ones(const float *v, int64_t n);
+
+// hm_transpose sets dst (cols x rows, rows ldd apart) to the transpose of
+// src (rows x cols, rows lds apart): a copy, the same on every path.
+void hm_transpose(int path, float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
 
 // hm_spmm multiplies a sparse matrix (rows rows in compressed form: the
 // entries of row r are val[p] in column idx[p] for ptr[r] <= p < ptr[r+1])
 // by the dense b (ldb apart) over columns 0 ... cols-1: with s the sum over
 // p, in order, of val[p] * b[idx[p]*ldb + j], it sets out[r*ldo + j] to
-// alpha*s, or to beta*out[r*ldo + j] + alpha*s when beta is not 0.
+// alpha*s, or to beta*out[r*ldo + j] + alpha*s when beta is not 0. val
+// NULL stands for values that are all 1.
 void hm_spmm(int path, const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,
              int64_t cols, float alpha, float beta, float *out, int64_t ldo);
 
@@ -175,7 +179,7 @@ void hm_sparse_transpose(int64_t rows, int64_t cols, const int32_t *ptr, const i
 	                   int64_t cols, float alpha, float beta, float *out, int64_t ldo);                                     \
 	int64_t hm_compress_rows_##sfx(const float *d, int64_t rows, int64_t cols, int32_t *ptr, int32_t *idx, float *val,      \
 	                               int32_t *count);                                                                          \
-	void hm_transpose_##sfx(float *dst, const float *src, int64_t rows, int64_t cols);                                      \
+	void hm_transpose_##sfx(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);            \
 	void hm_tiles_fwd_##sfx(const float *img, const hm_tiling *t, const float *l, int64_t p, int64_t q, float *dst, int64_t ld); \
 	void hm_tiles_back_##sfx(const float *src, int64_t ld, const float *l, int64_t p, int64_t q, float *img, const hm_tiling *t, \
 	                         const float *bias);

@@ -262,8 +262,20 @@ func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32
 		spmmGo(ptr, idx, val, b, ldb, cols, alpha, beta, out, ldo)
 		return
 	}
-	C.hm_spmm(C.int(p), (*C.int32_t)(unsafe.Pointer(&ptr[0])), (*C.int32_t)(unsafe.Pointer(&idx[0])), fptr(val),
+	var vp *C.float
+	if val != nil {
+		vp = fptr(val)
+	}
+	C.hm_spmm(C.int(p), (*C.int32_t)(unsafe.Pointer(&ptr[0])), (*C.int32_t)(unsafe.Pointer(&idx[0])), vp,
 		C.int64_t(rows), fptr(b), C.int64_t(ldb), C.int64_t(cols), C.float(alpha), C.float(beta), fptr(out), C.int64_t(ldo))
+}
+
+// allOnes is hm_all_ones; see allOnesGo.
+func allOnes(v []float32) bool {
+	if len(v) == 0 {
+		return true
+	}
+	return C.hm_all_ones(fptr(v), C.int64_t(len(v))) != 0
 }
 
 // sparseFrom is hm_sparse_from; see sparseFromGo.
@@ -350,11 +362,11 @@ func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Ti
 
 // transpose is hm_transpose; see transposeGo. The caller has checked the
 // sizes.
-func transpose(dst, src []float32, rows, cols int) {
+func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	p := currentPath()
 	if p == pathGo {
-		transposeGo(dst, src, rows, cols)
+		transposeGo(dst, ldd, src, lds, rows, cols)
 		return
 	}
-	C.hm_transpose(C.int(p), fptr(dst), fptr(src), C.int64_t(rows), C.int64_t(cols))
+	C.hm_transpose(C.int(p), fptr(dst), C.int64_t(ldd), fptr(src), C.int64_t(lds), C.int64_t(rows), C.int64_t(cols))
 }

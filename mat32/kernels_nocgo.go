@@ -63,6 +63,8 @@ func spmm(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32
 	spmmGo(ptr, idx, val, b, ldb, cols, alpha, beta, out, ldo)
 }
 
+func allOnes(v []float32) bool { return allOnesGo(v) }
+
 func sparseFrom(d []float32, rows, cols int, ptr, idx []int32, val []float32, count []int32) int {
 	return sparseFromGo(d, rows, cols, ptr, idx, val, count)
 }
@@ -83,4 +85,6 @@ func tilesBack(src []float32, ld int, l []float32, p, q int, img []float32, t Ti
 	tilesBackGo(src, ld, l, p, q, img, t, bias)
 }
 
-func transpose(dst, src []float32, rows, cols int) { transposeGo(dst, src, rows, cols) }
+func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	transposeGo(dst, ldd, src, lds, rows, cols)
+}

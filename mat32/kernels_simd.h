@@ -861,30 +861,51 @@ HM_EXPORT void HM_NAME(hm_add_row)(float *x, const float *v, int64_t rows, int64
 #define HM_SPK 64
 #define HM_SPG 128
 
-// spmm_chunk adds the entries of row r (from *p, below column k1) times the
-// block's nv vectors of b to acc.
+// spmm_entry adds entry q (value val[q], or 1 when val is NULL: the same
+// sums without the products) times the block's nv vectors of b to acc.
+HM_INL void spmm_entry(const int32_t *idx, const float *val, int32_t q, const float *b, int64_t ldb, vf *acc, const int nv,
+                       vmask last) {
+	const float *brow = b + (int64_t)idx[q] * ldb;
+	if (val) {
+		const vf a = vset(val[q]);
+#pragma GCC unroll 8
+		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
+		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+	} else {
+#pragma GCC unroll 8
+		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vld(brow + k * HM_W));
+		acc[nv - 1] = vadd(acc[nv - 1], vldm(brow + (nv - 1) * HM_W, last));
+	}
+}
+
+// spmm_chunk adds the entries of a row from *p, below end and in columns
+// below k1, to acc, and leaves *p at the first entry not added.
 HM_INL void spmm_chunk(const int32_t *idx, const float *val, int32_t *p, int32_t end, int32_t k1, const float *b,
                        int64_t ldb, vf *acc, const int nv, vmask last) {
 	int32_t q = *p;
-	for (; q < end && idx[q] < k1; q++) {
-		const vf a = vset(val[q]);
-		const float *brow = b + (int64_t)idx[q] * ldb;
-#pragma GCC unroll 8
-		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
-		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
-	}
+	for (; q < end && idx[q] < k1; q++) spmm_entry(idx, val, q, b, ldb, acc, nv, last);
 	*p = q;
 }
 
-// spmm_row adds all the entries of a row, p to end, as spmm_chunk.
+// spmm_row adds all the entries of a row, p to end, to acc.
 HM_INL void spmm_row(const int32_t *idx, const float *val, int32_t p, int32_t end, const float *b, int64_t ldb, vf *acc,
                      const int nv, vmask last) {
-	for (; p < end; p++) {
-		const vf a = vset(val[p]);
-		const float *brow = b + (int64_t)idx[p] * ldb;
-#pragma GCC unroll 8
-		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
-		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+	for (; p < end; p++) spmm_entry(idx, val, p, b, ldb, acc, nv, last);
+}
+
+// spmm_add is spmm_row (chunks == 1) or spmm_chunk, with the values'
+// presence made a constant.
+HM_INL void spmm_add(const int32_t *idx, const float *val, int32_t *p, int32_t end, int32_t chunks, int32_t k1,
+                     const float *b, int64_t ldb, vf *acc, const int nv, vmask last) {
+	if (chunks == 1) {
+		if (val)
+			spmm_row(idx, val, *p, end, b, ldb, acc, nv, last);
+		else
+			spmm_row(idx, NULL, *p, end, b, ldb, acc, nv, last);
+	} else if (val) {
+		spmm_chunk(idx, val, p, end, k1, b, ldb, acc, nv, last);
+	} else {
+		spmm_chunk(idx, NULL, p, end, k1, b, ldb, acc, nv, last);
 	}
 }
 
@@ -917,10 +938,7 @@ HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val,
 #pragma GCC unroll 8
 				for (int k = 0; k < nv - 1; k++) acc[k] = c == 0 ? vzero() : vld(s + k * HM_W);
 				acc[nv - 1] = c == 0 ? vzero() : vldm(s + (nv - 1) * HM_W, last);
-				if (chunks == 1)
-					spmm_row(idx, val, cur[r], ptr[g + r + 1], b, ldb, acc, nv, last);
-				else
-					spmm_chunk(idx, val, &cur[r], ptr[g + r + 1], k1, b, ldb, acc, nv, last);
+				spmm_add(idx, val, &cur[r], ptr[g + r + 1], chunks, k1, b, ldb, acc, nv, last);
 				if (c < chunks - 1) {
 #pragma GCC unroll 8
 					for (int k = 0; k < nv - 1; k++) vst(s + k * HM_W, acc[k]);
@@ -1225,14 +1243,14 @@ HM_INL void transpose8(float *dst, int64_t ld, const float *src, int64_t ls) {
 	}
 }
 
-HM_EXPORT void HM_NAME(hm_transpose)(float *dst, const float *src, int64_t rows, int64_t cols) {
+HM_EXPORT void HM_NAME(hm_transpose)(float *dst, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols) {
 	const int64_t r8 = rows & ~(int64_t)7, c8 = cols & ~(int64_t)7;
 	for (int64_t i = 0; i < r8; i += 8)
-		for (int64_t j = 0; j < c8; j += 8) transpose8(dst + j * rows + i, rows, src + i * cols + j, cols);
+		for (int64_t j = 0; j < c8; j += 8) transpose8(dst + j * ldd + i, ldd, src + i * lds + j, lds);
 	// The edges: the last cols % 8 columns of every row, then the last
 	// rows % 8 rows.
 	for (int64_t i = 0; i < r8; i++)
-		for (int64_t j = c8; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+		for (int64_t j = c8; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
 	for (int64_t i = r8; i < rows; i++)
-		for (int64_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+		for (int64_t j = 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
 }

@@ -3,6 +3,7 @@ package mat32
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Sparse is a matrix kept as its nonzero entries, both row by row and
@@ -20,6 +21,12 @@ type Sparse struct {
 	tptr, tidx []int32
 	tval       []float32
 	byCol      bool // tidx and tval are up to date (byColumn)
+	// SetFrom's scratch for the second half of the rows, compressed by
+	// another worker: its row starts and column counts.
+	ptr2, count2 []int32
+	// ones is set when every entry is exactly 1 (binary samples): the
+	// products then add rows of the other factor without multiplying.
+	ones bool
 }
 
 // Dims returns the number of rows and columns.
@@ -59,16 +66,78 @@ func (s *Sparse) SetFrom(d *Dense) {
 	}
 	s.rows, s.cols = d.Rows, d.Cols
 	s.ptr, s.tptr = resize(s.ptr, d.Rows+1), resize(s.tptr, d.Cols+1)
-	// Room for every entry, and for the vector paths' full-width stores.
-	s.idx, s.val = resize(s.idx, total+16), resizeF(s.val, total+16)
+	// Room for every entry, and for the vector paths' full-width stores
+	// after each half of the rows.
+	s.idx, s.val = resize(s.idx, total+32), resizeF(s.val, total+32)
 	nnz := 0
-	if d.Cols > 0 {
-		nnz = sparseFrom(d.Data, d.Rows, d.Cols, s.ptr, s.idx, s.val, s.tptr[1:])
-	} else {
+	switch {
+	case d.Cols == 0:
 		clear(s.ptr)
+	case Workers() >= 2 && d.Rows >= 2 && total >= 2*minParallel:
+		nnz = s.fromHalves(d)
+	default:
+		nnz = sparseFrom(d.Data, d.Rows, d.Cols, s.ptr, s.idx, s.val, s.tptr[1:])
 	}
 	s.idx, s.val = s.idx[:nnz], s.val[:nnz]
 	s.byCol = false
+	s.ones = allOnes(s.val)
+}
+
+// fromHalves is SetFrom's by-row part on two workers: the second half of
+// the rows goes to its own stretch of idx and val (past the first half's
+// room), row starts and column counts, and is then moved to follow the
+// first. It returns the number of entries.
+func (s *Sparse) fromHalves(d *Dense) int {
+	h := d.Rows / 2
+	s.ptr2, s.count2 = resize(s.ptr2, d.Rows-h+1), resize(s.count2, d.Cols)
+	j := setFromJobs.Get().(*setFromJob)
+	j.s, j.d, j.rows, j.cols, j.half = s, d.Data, d.Rows, d.Cols, h
+	split(2, j, &j.sy)
+	n0, n1 := j.n[0], j.n[1]
+	j.s, j.d = nil, nil
+	setFromJobs.Put(j)
+	start := h*d.Cols + 16
+	copy(s.idx[n0:n0+n1], s.idx[start:start+n1])
+	copy(s.val[n0:n0+n1], s.val[start:start+n1])
+	for r, p := range s.ptr2 {
+		s.ptr[h+r] = p + int32(n0)
+	}
+	for c, k := range s.count2 {
+		s.tptr[1+c] += k
+	}
+	return n0 + n1
+}
+
+// setFromJob is fromHalves' split: part 0 compresses the first half of
+// the rows, part 1 the rest.
+type setFromJob struct {
+	s                *Sparse
+	d                []float32 // rows x cols
+	rows, cols, half int
+	n                [2]int
+	sy               splitSync
+}
+
+var setFromJobs = sync.Pool{New: func() any { return new(setFromJob) }}
+
+func (j *setFromJob) run(p, _ int) {
+	s, h, cols := j.s, j.half, j.cols
+	if p == 0 {
+		j.n[0] = sparseFrom(j.d[:h*cols], h, cols, s.ptr, s.idx, s.val, s.tptr[1:])
+		return
+	}
+	start := h*cols + 16
+	j.n[1] = sparseFrom(j.d[h*cols:], j.rows-h, cols, s.ptr2, s.idx[start:], s.val[start:], s.count2)
+}
+
+// allOnesGo reports whether every value of v is exactly 1.
+func allOnesGo(v []float32) bool {
+	for _, x := range v {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // byColumn makes the entries by column available (the transposed
@@ -77,8 +146,10 @@ func (s *Sparse) byColumn() {
 	if s.byCol {
 		return
 	}
-	nnz := len(s.val)
-	s.tidx, s.tval = resize(s.tidx, nnz), resizeF(s.tval, nnz)
+	// Room for every entry, so that a later matrix of the same shape with
+	// more entries allocates nothing.
+	nnz, room := len(s.val), s.rows*s.cols
+	s.tidx, s.tval = resize(s.tidx, room)[:nnz], resizeF(s.tval, room)[:nnz]
 	sparseTranspose(s.rows, s.cols, s.ptr, s.idx, s.val, s.tptr, s.tidx, s.tval)
 	s.byCol = true
 }
@@ -137,7 +208,8 @@ func resizeF(s []float32, n int) []float32 {
 // rows r of a sparse matrix (entries val[p] in column idx[p], ptr[r] <= p <
 // ptr[r+1]) and each column j < cols, with s the sum over p, in order, of
 // val[p] * b[idx[p]*ldb + j], it sets out[r*ldo + j] to alpha*s, or to
-// beta*out[r*ldo + j] + alpha*s when beta is not 0.
+// beta*out[r*ldo + j] + alpha*s when beta is not 0. val nil stands for
+// values that are all 1.
 func spmmGo(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float32, out []float32, ldo int) {
 	var buf [64]float32
 	for j0 := 0; j0 < cols; j0 += len(buf) {
@@ -145,7 +217,10 @@ func spmmGo(ptr, idx []int32, val, b []float32, ldb, cols int, alpha, beta float
 		for r := range len(ptr) - 1 {
 			clear(acc)
 			for p := ptr[r]; p < ptr[r+1]; p++ {
-				a, off := val[p], int(idx[p])*ldb+j0
+				a, off := float32(1), int(idx[p])*ldb+j0
+				if val != nil {
+					a = val[p]
+				}
 				for j, x := range b[off : off+len(acc)] {
 					acc[j] += float32(a * x)
 				}
@@ -218,9 +293,16 @@ func MulSigmoidSparse(a *Sparse, b *Dense, bias []float32, out, s *Dense, r *RNG
 // nil it only sets vel = mom*vel + alpha*(sp'*sb + a'*b), so that vel can
 // be the weights themselves (mom 1).
 func GradientStepSparse(alpha float32, sp *Sparse, sb, a, b *Dense, mom float32, vel, w *Dense, decay float32) {
+	GradientStepSparseT(alpha, sp, sb, a, b, mom, vel, w, decay, nil)
+}
+
+// GradientStepSparseT is GradientStepSparse that then sets wT, when not
+// nil, to the transpose of the updated weights (w, or vel when w is nil),
+// each worker transposing the rows it updated while they are in its cache.
+func GradientStepSparseT(alpha float32, sp *Sparse, sb, a, b *Dense, mom float32, vel, w *Dense, decay float32, wT *Dense) {
 	m, n := sp.cols, sb.Cols
 	if sp.rows != sb.Rows || vel.Rows != m || vel.Cols != n || w != nil && !vel.SameShape(w) ||
-		a != nil && (a.Cols != m || b.Cols != n || a.Rows != b.Rows) {
+		a != nil && (a.Cols != m || b.Cols != n || a.Rows != b.Rows) || wT != nil && (wT.Rows != n || wT.Cols != m) {
 		panic("mat32: GradientStepSparse shapes differ")
 	}
 	sp.byColumn()
@@ -230,6 +312,9 @@ func GradientStepSparse(alpha float32, sp *Sparse, sb, a, b *Dense, mom float32,
 	if w != nil {
 		j.w = w.Data
 	}
+	if wT != nil {
+		j.t = wT.Data
+	}
 	work := sp.NNZ() * n
 	if a != nil && a.Rows > 0 {
 		j.a, j.lda, j.b, j.ldb, j.k = a.Data, a.Cols, b.Data, b.Cols, a.Rows
@@ -238,10 +323,10 @@ func GradientStepSparse(alpha float32, sp *Sparse, sb, a, b *Dense, mom float32,
 	runSparseJob(j, work/max(n, 1))
 }
 
-// runSparseJob runs a job with a sparse part, split between the workers
+// runSparseJob runs a job with a sparse part, split into gemmParts parts
 // when its work (nnz multiply-adds per output column) is large enough.
 func runSparseJob(j *gemmJob, nnz int) {
-	if Workers() >= 2 && nnz*j.n >= splitFlops {
+	if nnz*j.n >= splitFlops {
 		runGemmJob(j)
 		return
 	}

@@ -29,7 +29,7 @@ func TestSparseSetFromRoundTrip(t *testing.T) {
 func testSetFrom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var s Sparse
-	for _, shape := range [][3]float64{{7, 13, 0.3}, {100, 784, 0.19}, {1, 1, 1}, {5, 9, 0}, {30, 4, 1}, {9, 17, 0.5}, {3, 31, 0.9}, {0, 5, 1}} {
+	for _, shape := range [][3]float64{{7, 13, 0.3}, {100, 784, 0.19}, {1, 1, 1}, {5, 9, 0}, {30, 4, 1}, {9, 17, 0.5}, {3, 31, 0.9}, {0, 5, 1}, {101, 400, 1}, {3, 20000, 0.5}, {2, 16400, 0.97}} {
 		d := sparseDense(r, int(shape[0]), int(shape[1]), shape[2])
 		if len(d.Data) > 3 {
 			d.Data[1] = float32(math.Copysign(0, -1)) // -0 is zero
@@ -72,12 +72,20 @@ func testSetFrom(t *testing.T) {
 // Every kernel path computes the Go reference's sums bit for bit, over
 // widths that leave every remainder of the vector blocks, inner sizes of
 // one and of several chunks of b's rows (HM_SPK), and more rows than a
-// group (HM_SPG), some of them empty.
+// group (HM_SPG), some of them empty; binary matrices (all values 1) take
+// the sums without products and must give the same bits.
 func TestSpmmPathsMatchGoReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const ldb = 300
-	for _, shape := range [][2]int{{37, 50}, {300, 200}, {130, 129}} {
+	for _, shape := range [][3]int{{37, 50, 0}, {300, 200, 0}, {130, 129, 0}, {100, 500, 1}, {37, 50, 1}} {
 		a := sparseDense(r, shape[0], shape[1], 0.25)
+		if shape[2] == 1 {
+			for i, x := range a.Data {
+				if x != 0 {
+					a.Data[i] = 1
+				}
+			}
+		}
 		for i := 0; i < a.Rows; i += 7 {
 			clear(a.Row(i)) // empty rows
 		}
@@ -86,6 +94,13 @@ func TestSpmmPathsMatchGoReference(t *testing.T) {
 		}
 		var s Sparse
 		s.SetFrom(a)
+		if s.ones != (shape[2] == 1) {
+			t.Fatalf("%v: ones = %v", shape, s.ones)
+		}
+		val := s.val
+		if s.ones {
+			val = nil
+		}
 		b := randDense(r, a.Cols, ldb)
 		for _, cols := range []int{1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300} {
 			for _, ab := range [][2]float32{{1, 0}, {0.37, 0}, {-0.01, 1}, {0.5, 0.9}} {
@@ -95,7 +110,7 @@ func TestSpmmPathsMatchGoReference(t *testing.T) {
 				spmmGo(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, want.Data, ldb)
 				forPaths(t, func(t *testing.T) {
 					got := init.Clone()
-					spmm(s.ptr, s.idx, s.val, b.Data, ldb, cols, alpha, beta, got.Data, ldb)
+					spmm(s.ptr, s.idx, val, b.Data, ldb, cols, alpha, beta, got.Data, ldb)
 					sameSlices(t, fmt.Sprintf("%v cols %d alpha %v beta %v", shape, cols, alpha, beta), got.Data, want.Data)
 				})
 			}
@@ -275,5 +290,75 @@ func BenchmarkSparseSetFrom(b *testing.B) {
 	var sp Sparse
 	for b.Loop() {
 		sp.SetFrom(a)
+	}
+}
+
+// GradientStepSparseT makes GradientStepSparse's update and leaves the
+// updated weights transposed, bit for bit, with and without a separate
+// velocity, with more weight columns than rows (which GradientStepSparse
+// splits by columns) and fewer.
+func TestGradientStepSparseTransposes(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, shape := range [][3]int{{100, 300, 400}, {100, 400, 300}, {7, 5, 9}} {
+		n, m, k := shape[0], shape[1], shape[2]
+		var sp Sparse
+		sp.SetFrom(sparseDense(r, n, m, 0.2))
+		sb, a, b := randDense(r, n, k), randDense(r, n, m), randDense(r, n, k)
+		for _, withW := range []bool{false, true} {
+			vel, w := randDense(r, m, k), randDense(r, m, k)
+			wantVel, wantW := vel.Clone(), w.Clone()
+			wT := New(k, m)
+			if withW {
+				GradientStepSparse(0.1, &sp, sb, a, b, 0.5, wantVel, wantW, 0.01)
+				GradientStepSparseT(0.1, &sp, sb, a, b, 0.5, vel, w, 0.01, wT)
+			} else {
+				GradientStepSparse(0.1, &sp, sb, a, b, 1, wantVel, nil, 0)
+				GradientStepSparseT(0.1, &sp, sb, a, b, 1, vel, nil, 0, wT)
+				wantW, w = wantVel, vel
+			}
+			// Split by rows rather than columns, the dense part may round
+			// differently.
+			closeTo(t, fmt.Sprintf("%v weights", shape), w.Data, wantW.Data, 1e-5)
+			for i := range m {
+				for j := range k {
+					if wT.At(j, i) != w.At(i, j) {
+						t.Fatalf("%v with w %v: transposed (%d, %d) = %v, want %v", shape, withW, j, i, wT.At(j, i), w.At(i, j))
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSparseDown compares, for binary hidden samples of a 784-500 RBM
+// (batch 100) at several densities, the dense product down with the
+// sparse one, counting the compression of the samples and the weights'
+// transposition that it needs once a step.
+func BenchmarkSparseDown(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	w := randDense(r, 784, 500)
+	wT := New(500, 784)
+	bias := randDense(r, 1, 784).Data
+	out := New(100, 784)
+	for _, density := range []float64{0.2, 0.35, 0.45, 0.55} {
+		h := New(100, 500)
+		for i := range h.Data {
+			if r.Float64() < density {
+				h.Data[i] = 1
+			}
+		}
+		b.Run(fmt.Sprintf("dense/%.2f", density), func(b *testing.B) {
+			for b.Loop() {
+				MulSigmoid(h, w, true, bias, out, nil, nil)
+			}
+		})
+		var sp Sparse
+		b.Run(fmt.Sprintf("sparse/%.2f", density), func(b *testing.B) {
+			for b.Loop() {
+				sp.SetFrom(h)
+				TransposeInto(wT, w)
+				MulSigmoidSparse(&sp, wT, bias, out, nil, nil)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package mat32
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Tiling describes an image cut into square tiles, for TileTransform and
 // TileUntransform (the transforms of Winograd's fast convolution). The
@@ -185,21 +188,60 @@ func Transpose(dst, src []float32, rows, cols int) {
 	if rows*cols == 0 {
 		return
 	}
-	transpose(dst, src, rows, cols)
+	transpose(dst, rows, src, cols, rows, cols)
 }
 
-// transposeGo is the reference of hm_transpose, in blocks that stay in
-// the cache.
-func transposeGo(dst, src []float32, rows, cols int) {
+// TransposeInto sets dst (c x r) to the transpose of src (r x c), split
+// between the workers by blocks of src's rows, as the products that write
+// src split it (GradientStep), so that each worker reads what it wrote.
+// It panics if the shapes do not agree; dst and src must not overlap.
+func TransposeInto(dst, src *Dense) {
+	if dst.Rows != src.Cols || dst.Cols != src.Rows {
+		panic(fmt.Sprintf("mat32: TransposeInto %dx%d from %dx%d", dst.Rows, dst.Cols, src.Rows, src.Cols))
+	}
+	if len(src.Data) == 0 {
+		return
+	}
+	w := min(gemmParts, src.Rows/int(blockAlign.Load()))
+	if w < 2 || len(src.Data) < minParallel {
+		transpose(dst.Data, dst.Cols, src.Data, src.Cols, src.Rows, src.Cols)
+		return
+	}
+	j := transposeJobs.Get().(*transposeJob)
+	j.dst, j.src = dst, src
+	split(w, j, &j.sy)
+	j.dst, j.src = nil, nil
+	transposeJobs.Put(j)
+}
+
+// transposeJob is TransposeInto's split: part p transposes src's rows
+// blockBound(rows, p, parts) onwards.
+type transposeJob struct {
+	dst, src *Dense
+	sy       splitSync
+}
+
+var transposeJobs = sync.Pool{New: func() any { return new(transposeJob) }}
+
+func (j *transposeJob) run(p, parts int) {
+	r0, r1 := blockBound(j.src.Rows, p, parts), blockBound(j.src.Rows, p+1, parts)
+	if r1 > r0 {
+		transpose(j.dst.Data[r0:], j.dst.Cols, j.src.Data[r0*j.src.Cols:], j.src.Cols, r1-r0, j.src.Cols)
+	}
+}
+
+// transposeGo is the reference of hm_transpose (dst's rows ldd apart,
+// src's lds apart), in blocks that stay in the cache.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	const blk = 16
 	for i0 := 0; i0 < rows; i0 += blk {
 		i1 := min(i0+blk, rows)
 		for j0 := 0; j0 < cols; j0 += blk {
 			j1 := min(j0+blk, cols)
 			for i := i0; i < i1; i++ {
-				row := src[i*cols : i*cols+cols]
+				row := src[i*lds : i*lds+cols]
 				for j := j0; j < j1; j++ {
-					dst[j*rows+i] = row[j]
+					dst[j*ldd+i] = row[j]
 				}
 			}
 		}

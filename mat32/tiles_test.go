@@ -294,3 +294,32 @@ func BenchmarkTileTransform(b *testing.B) {
 		b.ReportMetric(float64(len(img))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpixel-values/s")
 	})
 }
+
+// TransposeInto transposes, on every path and split between the workers,
+// shapes large enough to split, with blocks that are not multiples of 8.
+func TestTransposeInto(t *testing.T) {
+	for _, sh := range [][2]int{{784, 500}, {500, 784}, {129, 257}, {3, 5}, {1000, 17}} {
+		rows, cols := sh[0], sh[1]
+		src := New(rows, cols)
+		for i := range src.Data {
+			src.Data[i] = float32(i) + 0.25
+		}
+		forPaths(t, func(t *testing.T) {
+			dst := New(cols, rows)
+			TransposeInto(dst, src)
+			for i := range rows {
+				for j := range cols {
+					if dst.At(j, i) != src.At(i, j) {
+						t.Fatalf("%dx%d: (%d, %d) = %v, want %v", rows, cols, j, i, dst.At(j, i), src.At(i, j))
+					}
+				}
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("TransposeInto of mismatched shapes: no panic")
+		}
+	}()
+	TransposeInto(New(3, 3), New(3, 4))
+}
