@@ -47,7 +47,9 @@ func TestChooseSparse(t *testing.T) {
 
 // A step on sparse data gives the dense step's model: the same up to
 // rounding, except where rounding flips a hidden sample (each flip moves
-// a weight by at most the step size).
+// a weight by at most the step size). The sparse step also takes the
+// hidden samples down sparse when they are (sparseDown); the dense one
+// does not.
 func TestSparseStepMatchesDense(t *testing.T) {
 	for _, shape := range [][3]int{{100, 200, 300}, {20, 25, 30}} {
 		testSparseStep(t, shape[0], shape[1], shape[2])
@@ -92,7 +94,7 @@ func testSparseStep(t *testing.T, n, nv, nh int) {
 				if cfg.Centered {
 					tr.startCentring(data)
 				}
-				tr.sparseData = sparse
+				tr.sparseData, tr.denseDown = sparse, !sparse
 				buf := tr.buffers(n)
 				copy(buf.v0.Data, data.Data)
 				tr.step(buf, float32(cfg.LearningRate), float32(cfg.Momentum), mat32.NewRNG(7, 7))
@@ -115,6 +117,73 @@ func testSparseStep(t *testing.T, n, nv, nh int) {
 				}
 				t.Fatalf("%+v %v: %d of %d weights differ by more than 1e-5 (mean change %g)", cfg, hid, far, len(ws[0].W.Data), changed/float64(len(ws[0].W.Data)))
 			}
+		}
+	}
+}
+
+// With binary hidden samples sparse enough, each step's last weight update
+// leaves the transposed weights that the next step's sparse products down
+// use: they equal the weights transposed bit for bit, and weights changed
+// between steps (another slice, as when the average is swapped in) are
+// transposed again.
+func TestSparseDownKeepsTransposedWeights(t *testing.T) {
+	data := sparseData(60, 90, 0.15, 5)
+	for _, cfg := range []Config{
+		{BatchSize: 60, LearningRate: 0.1, Steps: 1},
+		{BatchSize: 60, LearningRate: 0.05, Steps: 1, Momentum: 0.5, WeightDecay: 0.001},
+		{BatchSize: 60, LearningRate: 0.05, Steps: 2, Persistent: true},
+		{BatchSize: 60, LearningRate: 0.05, Steps: 1, SparsityTarget: 0.1, SparsityCost: 0.1},
+	} {
+		cfg.Epochs, cfg.Seed = 1, 1
+		m := NewInit(90, 70, data, 1)
+		for j := range m.HidBias {
+			m.HidBias[j] = -1.5 // about a fifth of the hidden units on
+		}
+		tr, err := NewTrainer(m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Persistent {
+			tr.fitChains(data, 60)
+		}
+		tr.chooseSparse(data)
+		buf := tr.buffers(60)
+		copy(buf.v0.Data, data.Data)
+		rng := mat32.NewRNG(1, 1)
+		fused := 0
+		for s := range 4 {
+			tr.step(buf, float32(cfg.LearningRate), float32(cfg.Momentum), rng)
+			if !mat32.SparseFaster() {
+				if tr.wT != nil {
+					t.Fatalf("%+v: transposed weights without the sparse kernels", cfg)
+				}
+				continue
+			}
+			if tr.spH.Density() >= hiddenSparseBelow || tr.wT == nil {
+				t.Fatalf("%+v step %d: hidden density %.2f, transposed weights %v", cfg, s, tr.spH.Density(), tr.wT != nil)
+			}
+			if !tr.wTNext {
+				continue
+			}
+			fused++
+			for i := range 90 {
+				for j := range 70 {
+					if tr.wT.At(j, i) != m.W.At(i, j) {
+						t.Fatalf("%+v step %d: transposed weight (%d, %d) = %v, want %v", cfg, s, j, i, tr.wT.At(j, i), m.W.At(i, j))
+					}
+				}
+			}
+		}
+		if want := mat32.SparseFaster() && cfg.SparsityTarget == 0; (fused > 0) != want {
+			t.Errorf("%+v: %d steps left the transposed weights, want some: %v", cfg, fused, want)
+		}
+		if !tr.wTNext {
+			continue
+		}
+		m.W = m.W.Clone()
+		tr.startStep()
+		if tr.wTFresh {
+			t.Errorf("%+v: weights in another slice still count as transposed", cfg)
 		}
 	}
 }
