@@ -323,12 +323,19 @@ type Trainer struct {
 // training the transposition is mostly folded into the weight update.
 const hiddenSparseBelow = 0.5
 
-// sparseHidden reports whether binary hidden samples may take sparse
-// products down: Bernoulli units on both sides and vectorised kernels.
-func (t *Trainer) sparseHidden() bool {
-	m := t.Model
-	return mat32.SparseFaster() && !t.denseDown && m.HidUnits == Bernoulli && m.VisUnits == Bernoulli && m.LogVar == nil
+// SparseHiddenProducts reports whether training m takes the products that
+// carry its binary hidden samples down through their nonzero entries when
+// under half of them are ones (hiddenSparseBelow): Bernoulli units on both
+// sides and vectorised kernels (mat32.SparseFaster). The choice depends on
+// the samples, the model and the kernel path only, so the same seed gives
+// the same model on the same machine.
+func SparseHiddenProducts(m *RBM) bool {
+	return mat32.SparseFaster() && m.HidUnits == Bernoulli && m.VisUnits == Bernoulli && m.LogVar == nil
 }
+
+// sparseHidden reports whether binary hidden samples may take sparse
+// products down.
+func (t *Trainer) sparseHidden() bool { return !t.denseDown && SparseHiddenProducts(t.Model) }
 
 // startStep finds whether wT still holds the weights transposed.
 func (t *Trainer) startStep() {

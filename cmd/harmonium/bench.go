@@ -63,12 +63,18 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if sparse {
 		dataLine = fmt.Sprintf("%.0f%% of the values are nonzero: the products with each minibatch skip its zeros", 100*density)
 	}
+	sparseDown := rbm.SparseHiddenProducts(m)
+	hiddenLine := "binary samples: dense products down"
+	if sparseDown {
+		hiddenLine = "binary samples: the products down skip their zeros when under half are ones"
+	}
 	if !*jsonOut {
 		fmt.Fprintf(e.stdout, "CD-1, %d x %d -> %d hidden, batch %d, momentum %g; %d workers\n", x.Rows, x.Cols, *hidden, *batch, *momentum, mat32.Workers())
 		fmt.Fprintf(e.stdout, "CPU features:     %s\n", mat32.CPUFeatures())
 		fmt.Fprintf(e.stdout, "kernels:          %s\n", kernels)
 		fmt.Fprintf(e.stdout, "products:         %s\n", products)
 		fmt.Fprintf(e.stdout, "data:             %s\n", dataLine)
+		fmt.Fprintf(e.stdout, "hidden units:     %s\n", hiddenLine)
 		fmt.Fprintf(e.stdout, "measured rates:   products %.0f GFLOP/s (this step's three shapes), sigmoid+sample %.0f Melem/s, Gaussian sample %.0f Melem/s, noisy ReLU %.0f Melem/s (%d x %d)\n",
 			rates.GemmGFLOPS, rates.SampleMelems, rates.GaussianMelems, rates.ReLUMelems, min(*batch, *rows), *hidden)
 	}
@@ -90,7 +96,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return json.NewEncoder(e.stdout).Encode(map[string]any{"seconds_per_epoch": secs, "best": sorted[0], "median": sorted[len(sorted)/2],
 			"gflop_per_epoch": gflop, "backend": mat32.Backend(), "gemm_strategy": mat32.GemmStrategy(), "backend_note": mat32.BackendNote(),
 			"kernels": mat32.KernelPath(), "kernel_note": mat32.KernelNote(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
-			"data_density": density, "sparse_products": sparse,
+			"data_density": density, "sparse_products": sparse, "sparse_hidden_products": sparseDown,
 			"gemm_gflops": rates.GemmGFLOPS, "sample_melem_per_s": rates.SampleMelems,
 			"gaussian_melem_per_s": rates.GaussianMelems, "relu_melem_per_s": rates.ReLUMelems})
 	}

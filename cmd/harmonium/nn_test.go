@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/modelfile"
 )
 
@@ -357,5 +358,33 @@ func TestBenchArchNamesConvolutions(t *testing.T) {
 	code, out, _ = harmonium(t, "bench", "--arch", "cnn", "--rows", "100", "--epochs", "1")
 	if code != 0 || !strings.Contains(out, "convolution:      32x14x14 to 64x14x14: Winograd F(2x2, 5x5)\n") || !strings.Contains(out, "kernels:") {
 		t.Fatalf("bench --arch cnn printed %q", out)
+	}
+}
+
+// bench (CD-1) says whether the data and the hidden samples take sparse
+// products, in text and in --json, as the trainer decides.
+func TestBenchNamesSparseProducts(t *testing.T) {
+	code, out, errs := harmonium(t, "bench", "--rows", "200", "--hidden", "30", "--epochs", "1", "--json")
+	if code != 0 {
+		t.Fatalf("bench: %d %q", code, errs)
+	}
+	var r struct {
+		Secs   []float64 `json:"seconds_per_epoch"`
+		Down   *bool     `json:"sparse_hidden_products"`
+		Sparse *bool     `json:"sparse_products"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if len(r.Secs) != 1 || r.Down == nil || r.Sparse == nil || *r.Down != mat32.SparseFaster() {
+		t.Fatalf("got %s, want one epoch and sparse products down %v", out, mat32.SparseFaster())
+	}
+	code, out, _ = harmonium(t, "bench", "--rows", "200", "--hidden", "30", "--epochs", "1")
+	want := "hidden units:     binary samples: dense products down\n"
+	if mat32.SparseFaster() {
+		want = "hidden units:     binary samples: the products down skip their zeros when under half are ones\n"
+	}
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("bench printed %q, want the line %q", out, want)
 	}
 }
