@@ -3,6 +3,7 @@ package rbm
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/harmonium-ml/harmonium/mat32"
@@ -225,4 +226,43 @@ func testSparseAllocs(t *testing.T, data *mat32.Dense, cfg Config) {
 	if a := testing.AllocsPerRun(20, func() { tr.step(buf, 0.01, 0.5, rng) }); a >= limit {
 		t.Fatalf("%+v: a sparse step allocates %.1f times", cfg, a)
 	}
+}
+
+// Config.MemoryBytes covers what training holds after its steps, the
+// transposed weights and the sparse forms included (PCD on sparse data
+// uses every sparse form).
+func TestMemoryBytesCoversTraining(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory counts in the heap")
+	}
+	data := sparseData(100, 400, 0.15, 6)
+	cfg := Config{Epochs: 1, BatchSize: 100, LearningRate: 0.01, Steps: 2, Persistent: true, Momentum: 0.5}
+	m := NewInit(400, 300, data, 1)
+	for j := range m.HidBias {
+		m.HidBias[j] = -1.5
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tr, err := NewTrainer(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.fitChains(data, 100)
+	tr.chooseSparse(data)
+	buf := tr.buffers(100)
+	copy(buf.v0.Data, data.Data)
+	rng := mat32.NewRNG(1, 1)
+	for range 3 {
+		tr.step(buf, 0.01, 0.5, rng)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	if est := cfg.MemoryBytes(400, 300); held > est {
+		t.Fatalf("training holds %.0f bytes, MemoryBytes estimates %.0f", held, est)
+	} else {
+		t.Logf("held %.0f bytes, estimated %.0f (sparse products down: %v)", held, est, tr.wT != nil)
+	}
+	runtime.KeepAlive(tr)
 }

@@ -637,10 +637,13 @@ func (r *epochRun) Diverged(e fit.Epoch) error { return r.t.diverged(e.Epoch+1, 
 
 // MemoryBytes estimates the memory that training a model with nv visible
 // and nh hidden units takes, besides the data: the weights, their velocity
-// and the minibatch buffers.
+// and their transpose (sparse products down), the minibatch buffers, and
+// the sparse forms of the minibatch, the visible samples, the gradient's
+// rows and the hidden samples (8 bytes by row and 8 by column for each
+// entry they could hold).
 func (c Config) MemoryBytes(nv, nh int) float64 {
 	v, h, b := float64(nv), float64(nh), float64(c.BatchSize)
-	return 4 * (2*v*h + 2*(v+h) + (5*b+2)*v + (4*b+2)*h)
+	return 4*(3*v*h+2*(v+h)+(5*b+2)*v+(4*b+2)*h) + 16*(4*b*v+b*h)
 }
 
 // fitChains makes sure there are bs persistent chains of the data's width.
