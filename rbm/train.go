@@ -357,14 +357,18 @@ func (t *Trainer) mirrored() {
 	t.wTNext, t.wTOf = true, &t.Model.W.Data[0]
 }
 
+// sparseEnough reports whether the binary hidden samples h are sparse
+// enough to go down through their nonzero entries, and then leaves them in
+// sp.
+func sparseEnough(h *mat32.Dense, sp *mat32.Sparse) bool {
+	sp.SetFrom(h)
+	return sp.Density() < hiddenSparseBelow
+}
+
 // sparseDown reports whether the hidden samples h go down sparse, and
 // then leaves them in spH and the transposed weights in wT.
 func (t *Trainer) sparseDown(h *mat32.Dense) bool {
-	if !t.sparseHidden() {
-		return false
-	}
-	t.spH.SetFrom(h)
-	if t.spH.Density() >= hiddenSparseBelow {
+	if !t.sparseHidden() || !sparseEnough(h, &t.spH) {
 		return false
 	}
 	if !t.wTFresh {
