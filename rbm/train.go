@@ -574,6 +574,7 @@ func (t *Trainer) Fit(ctx context.Context, data *mat32.Dense, hooks Hooks) ([]Ep
 		// the weights have blown up even if nothing is NaN yet (Gaussian
 		// units with clamped variances stay finite while they diverge).
 		limit: 100 * (meanSquaredNorm(data) + float64(data.Cols))}
+	run.gatherRows = run.gather
 	err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: bs, Seed: cfg.Seed, Batch: hooks.Batch}, n, t.State.Epoch, run)
 	if err == nil && t.State.Average != nil && t.State.Epoch >= cfg.Epochs {
 		t.swapAverage()
@@ -590,6 +591,18 @@ type epochRun struct {
 	stats   []EpochStats
 	lr, mom float64
 	rng     *mat32.RNG
+	// The minibatch being copied in, and gather bound to the run once
+	// (for mat32.ParallelRows, without allocating each step).
+	idx        []int
+	v0         *mat32.Dense
+	gatherRows func(r0, r1 int)
+}
+
+// gather copies rows r0 to r1-1 of the minibatch (r.idx) into r.v0.
+func (r *epochRun) gather(r0, r1 int) {
+	for row := r0; row < r1; row++ {
+		copy(r.v0.Row(row), r.data.Row(r.idx[row]))
+	}
 }
 
 // BeginEpoch sets the epoch's learning rate, momentum and random stream.
@@ -604,9 +617,10 @@ func (r *epochRun) BeginEpoch(epoch int) error {
 // reconstruction error.
 func (r *epochRun) Step(idx []int) (float64, error) {
 	buf := r.t.buffers(len(idx))
-	for row, i := range idx {
-		copy(buf.v0.Row(row), r.data.Row(i))
-	}
+	// Both workers copy: the rows come from all over the data, and two
+	// cores keep twice as many reads from memory going.
+	r.idx, r.v0 = idx, buf.v0
+	mat32.ParallelRows(len(idx), r.data.Cols, r.gatherRows)
 	if r.t.Config.SampleData {
 		mat32.Bernoulli(buf.v0, buf.v0, r.rng)
 	}
