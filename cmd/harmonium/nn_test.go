@@ -340,22 +340,16 @@ func TestNNMemoryGuard(t *testing.T) {
 // convolution is computed: the CNN's first by lowering, its second (32 to
 // 64 channels, 5x5) by Winograd's algorithm.
 func TestBenchArchNamesConvolutions(t *testing.T) {
-	code, out, errs := harmonium(t, "bench", "--arch", "cnn", "--rows", "200", "--epochs", "1", "--json")
-	if code != 0 {
-		t.Fatalf("bench --arch cnn: %d %q", code, errs)
-	}
 	var r struct {
 		Secs  []float64 `json:"seconds_per_epoch"`
 		Convs []string  `json:"convolutions"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v: %q", err, out)
-	}
+	benchJSON(t, &r, "--arch", "cnn", "--rows", "200", "--epochs", "1")
 	want := []string{"1x28x28 to 32x28x28: lowered (im2col)", "32x14x14 to 64x14x14: Winograd F(2x2, 5x5)"}
 	if len(r.Secs) != 1 || !(r.Secs[0] > 0) || !slices.Equal(r.Convs, want) {
 		t.Fatalf("got %+v, want one epoch and convolutions %q", r, want)
 	}
-	code, out, _ = harmonium(t, "bench", "--arch", "cnn", "--rows", "100", "--epochs", "1")
+	code, out, _ := harmonium(t, "bench", "--arch", "cnn", "--rows", "100", "--epochs", "1")
 	if code != 0 || !strings.Contains(out, "convolution:      32x14x14 to 64x14x14: Winograd F(2x2, 5x5)\n") || !strings.Contains(out, "kernels:") {
 		t.Fatalf("bench --arch cnn printed %q", out)
 	}
@@ -364,27 +358,33 @@ func TestBenchArchNamesConvolutions(t *testing.T) {
 // bench (CD-1) says whether the data and the hidden samples take sparse
 // products, in text and in --json, as the trainer decides.
 func TestBenchNamesSparseProducts(t *testing.T) {
-	code, out, errs := harmonium(t, "bench", "--rows", "200", "--hidden", "30", "--epochs", "1", "--json")
-	if code != 0 {
-		t.Fatalf("bench: %d %q", code, errs)
-	}
 	var r struct {
 		Secs   []float64 `json:"seconds_per_epoch"`
 		Down   *bool     `json:"sparse_hidden_products"`
 		Sparse *bool     `json:"sparse_products"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v: %q", err, out)
-	}
+	benchJSON(t, &r, "--rows", "200", "--hidden", "30", "--epochs", "1")
 	if len(r.Secs) != 1 || r.Down == nil || r.Sparse == nil || *r.Down != mat32.SparseFaster() {
-		t.Fatalf("got %s, want one epoch and sparse products down %v", out, mat32.SparseFaster())
+		t.Fatalf("got %+v, want one epoch and sparse products down %v", r, mat32.SparseFaster())
 	}
-	code, out, _ = harmonium(t, "bench", "--rows", "200", "--hidden", "30", "--epochs", "1")
+	code, out, _ := harmonium(t, "bench", "--rows", "200", "--hidden", "30", "--epochs", "1")
 	want := "hidden units:     binary samples: dense products down\n"
 	if mat32.SparseFaster() {
 		want = "hidden units:     binary samples: the products down skip their zeros when under half are ones\n"
 	}
 	if code != 0 || !strings.Contains(out, want) {
 		t.Fatalf("bench printed %q, want the line %q", out, want)
+	}
+}
+
+// benchJSON runs bench with args and --json and decodes its report into v.
+func benchJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	code, out, errs := harmonium(t, append([]string{"bench"}, append(args, "--json")...)...)
+	if code != 0 {
+		t.Fatalf("bench %q: %d %q", args, code, errs)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%v: %q", err, out)
 	}
 }
