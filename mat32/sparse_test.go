@@ -362,3 +362,15 @@ func BenchmarkSparseDown(b *testing.B) {
 		})
 	}
 }
+
+// GradientStepSparseT refuses transposed weights of the wrong shape.
+func TestGradientStepSparseTransposedShapePanics(t *testing.T) {
+	var s Sparse
+	s.SetFrom(New(2, 3))
+	defer func() {
+		if recover() == nil {
+			t.Fatal("GradientStepSparseT with a 3x4 transpose of 3x4 weights did not panic")
+		}
+	}()
+	GradientStepSparseT(1, &s, New(2, 4), nil, nil, 1, New(3, 4), nil, 0, New(3, 4))
+}
