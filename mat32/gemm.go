@@ -57,7 +57,7 @@ func gemm(be backend, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 // OpenBLAS's AVX2 kernels (Haswell, Zen) round an element differently
 // depending on the shape of the call that computes it, and the same seed
 // must give the same model on any number of cores.
-var gemmParts = 2
+const gemmParts = 2
 
 // splits reports whether Gemm splits a product into gemmParts parts.
 func splits(be backend, m, n, k int) bool {
