@@ -271,6 +271,11 @@ func MulSparse(transA bool, alpha float32, a *Sparse, b *Dense, beta float32, c 
 // MulSigmoidSparse is MulSigmoid with a sparse left factor: out =
 // sigmoid(a*b + bias), and s a sample of it when s is not nil.
 func MulSigmoidSparse(a *Sparse, b *Dense, bias []float32, out, s *Dense, r *RNG) {
+	MulSigmoidSparseScaled(1, a, b, bias, out, s, r)
+}
+
+// MulSigmoidSparseScaled is MulSigmoidSparse of alpha*a*b + bias.
+func MulSigmoidSparseScaled(alpha float32, a *Sparse, b *Dense, bias []float32, out, s *Dense, r *RNG) {
 	checkBias(out, bias)
 	if s != nil && !s.SameShape(out) {
 		panic("mat32: MulSigmoidSparse sample shape differs")
@@ -279,7 +284,7 @@ func MulSigmoidSparse(a *Sparse, b *Dense, bias []float32, out, s *Dense, r *RNG
 		panic(fmt.Sprintf("mat32: MulSigmoidSparse shapes %dx%d * %dx%d -> %dx%d", a.rows, a.cols, b.Rows, b.Cols, out.Rows, out.Cols))
 	}
 	j := gemmJobs.Get().(*gemmJob)
-	*j = gemmJob{m: out.Rows, n: out.Cols, alpha: 1, c: out.Data, ldc: out.Cols, sp: a, sb: b.Data, ldsb: b.Cols,
+	*j = gemmJob{m: out.Rows, n: out.Cols, alpha: alpha, c: out.Data, ldc: out.Cols, sp: a, sb: b.Data, ldsb: b.Cols,
 		sigmoid: true, bias: bias}
 	if s != nil {
 		j.s, j.key, j.base = s.Data, r.key, r.take(len(out.Data))

@@ -179,6 +179,29 @@ func TestMulSigmoidSparseMatchesDense(t *testing.T) {
 	sameSlices(t, "without samples", plain.Data, got.Data)
 }
 
+// MulSigmoidSparseScaled gives MulSigmoidScaled's probabilities, to
+// rounding, for a negative and a fractional scale, and scale 1 is
+// MulSigmoidSparse bit for bit.
+func TestMulSigmoidSparseScaledMatchesDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	a := sparseDense(r, 60, 300, 0.3)
+	w := randDense(r, 300, 200)
+	Scale(w, 0.05)
+	bias := randDense(r, 1, 200).Data
+	var s Sparse
+	s.SetFrom(a)
+	for _, alpha := range []float32{-0.7, 0.25} {
+		want, got := New(60, 200), New(60, 200)
+		MulSigmoidScaled(alpha, a, w, false, bias, want, nil, nil)
+		MulSigmoidSparseScaled(alpha, &s, w, bias, got, nil, nil)
+		closeTo(t, fmt.Sprintf("alpha %v", alpha), got.Data, want.Data, 1e-5)
+	}
+	one, plain := New(60, 200), New(60, 200)
+	MulSigmoidSparseScaled(1, &s, w, bias, one, nil, nil)
+	MulSigmoidSparse(&s, w, bias, plain, nil, nil)
+	sameSlices(t, "scale 1", one.Data, plain.Data)
+}
+
 func TestGradientStepSparseMatchesDense(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 11))
 	const nb, nv, nh = 100, 784, 500
