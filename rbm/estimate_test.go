@@ -94,6 +94,64 @@ func mnistRBM(t *testing.T, nh int) (*RBM, *mat32.Dense) {
 	return m, x
 }
 
+// AIS's sparse products down give the dense product's visible
+// probabilities (to rounding) and, from the same stream, its samples,
+// through the ones of mostly-zero hidden samples and through the zeros of
+// mostly-one samples (from the second temperature that has them on).
+func TestAISDownMatchesDense(t *testing.T) {
+	m := tiny(3, 70, 90)
+	const runs = 40
+	a := makeAISDown(m, runs)
+	vb := make([]float32, 70)
+	for i := range vb {
+		vb[i] = 0.1 * float32(i%7-3)
+	}
+	r := mat32.NewRNG(5, 5)
+	u := make([]float32, runs*90)
+	for _, tc := range []struct {
+		density    float64
+		calls      int
+		wantSparse []bool
+	}{{0.3, 1, []bool{true}}, {0.7, 2, []bool{false, true}}, {0.25, 2, []bool{false, true}}} {
+		h := mat32.New(runs, 90)
+		r.Uniform(u)
+		for i, x := range u {
+			if float64(x) < tc.density {
+				h.Data[i] = 1
+			}
+		}
+		for call := range tc.calls {
+			const bk = 0.8
+			want, wantS := mat32.New(runs, 70), mat32.New(runs, 70)
+			mat32.MulSigmoidScaled(bk, h, m.W, true, vb, want, wantS, mat32.NewRNG(9, uint64(call)))
+			got, gotS := mat32.New(runs, 70), mat32.New(runs, 70)
+			if did := a.sample(bk, h, vb, got, gotS, mat32.NewRNG(9, uint64(call))); did != tc.wantSparse[call] {
+				t.Fatalf("density %.2f, call %d: sparse %v, want %v", tc.density, call, did, tc.wantSparse[call])
+			} else if !did {
+				continue
+			}
+			differ := 0
+			for i := range got.Data {
+				if math.Abs(float64(got.Data[i]-want.Data[i])) > 1e-5 {
+					t.Fatalf("density %.2f, call %d: probability %d = %v, dense %v", tc.density, call, i, got.Data[i], want.Data[i])
+				}
+				if gotS.Data[i] != wantS.Data[i] {
+					differ++
+				}
+			}
+			if differ > 3 {
+				t.Fatalf("density %.2f, call %d: %d samples differ", tc.density, call, differ)
+			}
+		}
+	}
+	if (*aisDown)(nil).sample(1, nil, nil, nil, nil, nil) {
+		t.Fatal("a nil aisDown sampled")
+	}
+	if newAISDown(tinyGauss(1, 4, 3), 2) != nil {
+		t.Fatal("sparse products down for Gaussian visible units")
+	}
+}
+
 // AIS agrees with the exact log Z of MNIST models small enough to enumerate.
 func TestAISMatchesExactOnMNISTModels(t *testing.T) {
 	if testing.Short() {
