@@ -153,17 +153,11 @@ func TestMulSparseMatchesGemm(t *testing.T) {
 // the same stream, the same samples wherever a probability is not within
 // rounding of the uniform it is compared with.
 func TestMulSigmoidSparseMatchesDense(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	a := sparseDense(r, 100, 784, 0.19)
-	w := randDense(r, 784, 500)
-	Scale(w, 0.05)
-	bias := randDense(r, 1, 500).Data
-	var s Sparse
-	s.SetFrom(a)
+	a, w, bias, s := sigmoidProductCase(rand.New(rand.NewPCG(7, 8)), 100, 784, 500, 0.19)
 	want, wantS := New(100, 500), New(100, 500)
 	MulSigmoid(a, w, false, bias, want, wantS, NewRNG(9, 9))
 	got, gotS := New(100, 500), New(100, 500)
-	MulSigmoidSparse(&s, w, bias, got, gotS, NewRNG(9, 9))
+	MulSigmoidSparse(s, w, bias, got, gotS, NewRNG(9, 9))
 	closeTo(t, "probabilities", got.Data, want.Data, 1e-5)
 	differ := 0
 	for i := range gotS.Data {
@@ -175,30 +169,36 @@ func TestMulSigmoidSparseMatchesDense(t *testing.T) {
 		t.Fatalf("%d of %d samples differ", differ, len(gotS.Data))
 	}
 	plain := New(100, 500)
-	MulSigmoidSparse(&s, w, bias, plain, nil, nil)
+	MulSigmoidSparse(s, w, bias, plain, nil, nil)
 	sameSlices(t, "without samples", plain.Data, got.Data)
+}
+
+// sigmoidProductCase returns an n x k sparse matrix (dense and compressed)
+// of the given density, k x m weights and m biases for a sigmoid product.
+func sigmoidProductCase(r *rand.Rand, n, k, m int, density float64) (a, w *Dense, bias []float32, s *Sparse) {
+	a = sparseDense(r, n, k, density)
+	w = randDense(r, k, m)
+	Scale(w, 0.05)
+	bias = randDense(r, 1, m).Data
+	s = new(Sparse)
+	s.SetFrom(a)
+	return a, w, bias, s
 }
 
 // MulSigmoidSparseScaled gives MulSigmoidScaled's probabilities, to
 // rounding, for a negative and a fractional scale, and scale 1 is
 // MulSigmoidSparse bit for bit.
 func TestMulSigmoidSparseScaledMatchesDense(t *testing.T) {
-	r := rand.New(rand.NewPCG(12, 13))
-	a := sparseDense(r, 60, 300, 0.3)
-	w := randDense(r, 300, 200)
-	Scale(w, 0.05)
-	bias := randDense(r, 1, 200).Data
-	var s Sparse
-	s.SetFrom(a)
+	a, w, bias, s := sigmoidProductCase(rand.New(rand.NewPCG(12, 13)), 60, 300, 200, 0.3)
 	for _, alpha := range []float32{-0.7, 0.25} {
 		want, got := New(60, 200), New(60, 200)
 		MulSigmoidScaled(alpha, a, w, false, bias, want, nil, nil)
-		MulSigmoidSparseScaled(alpha, &s, w, bias, got, nil, nil)
+		MulSigmoidSparseScaled(alpha, s, w, bias, got, nil, nil)
 		closeTo(t, fmt.Sprintf("alpha %v", alpha), got.Data, want.Data, 1e-5)
 	}
 	one, plain := New(60, 200), New(60, 200)
-	MulSigmoidSparseScaled(1, &s, w, bias, one, nil, nil)
-	MulSigmoidSparse(&s, w, bias, plain, nil, nil)
+	MulSigmoidSparseScaled(1, s, w, bias, one, nil, nil)
+	MulSigmoidSparse(s, w, bias, plain, nil, nil)
 	sameSlices(t, "scale 1", one.Data, plain.Data)
 }
 
