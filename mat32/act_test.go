@@ -99,14 +99,7 @@ func TestActivateUnknownPanics(t *testing.T) {
 		func() { Activate(Activation(9), 0, make([]float32, 2), make([]float32, 2)) },
 		func() { ActivateGrad(Activation(9), 0, nil, nil, make([]float32, 2), make([]float32, 2)) },
 	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("an unknown activation did not panic")
-				}
-			}()
-			f()
-		}()
+		mustPanic(t, "an unknown activation", f)
 	}
 	if got := Activation(9).String(); got != "Activation(9)" {
 		t.Fatalf("String of an unknown activation: %q", got)

@@ -65,18 +65,9 @@ func TestGemmSerial(t *testing.T) {
 }
 
 func TestGemmSerialShapes(t *testing.T) {
-	mustPanic := func(name string, f func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s: no panic", name)
-			}
-		}()
-		f()
-	}
 	a, b, c := make([]float32, 6), make([]float32, 6), make([]float32, 4)
-	mustPanic("short a", func() { GemmSerial(false, false, 2, 2, 4, 1, a, 4, b, 2, 0, c, 2) })
-	mustPanic("small lda", func() { GemmSerial(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) })
+	mustPanic(t, "short a", func() { GemmSerial(false, false, 2, 2, 4, 1, a, 4, b, 2, 0, c, 2) })
+	mustPanic(t, "small lda", func() { GemmSerial(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) })
 	// k = 0 scales c by beta.
 	c = []float32{1, 2, 3, 4}
 	GemmSerial(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0.5, c, 2)

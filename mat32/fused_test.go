@@ -84,21 +84,15 @@ func check(t *testing.T, what string, got, want float64, gotOut, wantOut *Dense,
 }
 
 func TestDiffShapePanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("MulSigmoidDiff with a reference of another shape did not panic")
-		}
-	}()
-	MulSigmoidDiff(New(2, 3), New(3, 4), false, make([]float32, 4), New(2, 4), Diff{Ref: New(2, 5), ColSum: make([]float32, 4)})
+	mustPanic(t, "MulSigmoidDiff with a reference of another shape", func() {
+		MulSigmoidDiff(New(2, 3), New(3, 4), false, make([]float32, 4), New(2, 4), Diff{Ref: New(2, 5), ColSum: make([]float32, 4)})
+	})
 }
 
 func TestSparseDiffShapePanics(t *testing.T) {
 	var s Sparse
 	s.SetFrom(New(2, 3))
-	defer func() {
-		if recover() == nil {
-			t.Fatal("MulSigmoidSparseDiff with mismatched shapes did not panic")
-		}
-	}()
-	MulSigmoidSparseDiff(&s, New(4, 5), make([]float32, 5), New(2, 5), Diff{Ref: New(2, 5), ColSum: make([]float32, 5)})
+	mustPanic(t, "MulSigmoidSparseDiff with mismatched shapes", func() {
+		MulSigmoidSparseDiff(&s, New(4, 5), make([]float32, 5), New(2, 5), Diff{Ref: New(2, 5), ColSum: make([]float32, 5)})
+	})
 }

@@ -103,12 +103,18 @@ func TestBackendsAgree(t *testing.T) {
 }
 
 func TestGemmShapePanics(t *testing.T) {
+	mustPanic(t, "Gemm of mismatched shapes", func() { Gemm(false, false, 1, New(2, 3), New(4, 5), 0, New(2, 5)) })
+}
+
+// mustPanic fails the test, naming what, unless f panics.
+func mustPanic(t *testing.T, what string, f func()) {
+	t.Helper()
 	defer func() {
 		if recover() == nil {
-			t.Fatal("mismatched shapes did not panic")
+			t.Errorf("%s: no panic", what)
 		}
 	}()
-	Gemm(false, false, 1, New(2, 3), New(4, 5), 0, New(2, 5))
+	f()
 }
 
 func TestBlockBound(t *testing.T) {
@@ -565,13 +571,8 @@ func TestAdamStepAccuracy(t *testing.T) {
 		}
 	}
 	for _, bad := range [][4]int{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("AdamStep with lengths %v did not panic", bad)
-				}
-			}()
+		mustPanic(t, fmt.Sprintf("AdamStep with lengths %v", bad), func() {
 			AdamStep(w[bad[0]:], g[bad[1]:], m[bad[2]:], v[bad[3]:], b1, b2, step, c2, eps)
-		}()
+		})
 	}
 }

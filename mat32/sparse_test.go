@@ -259,12 +259,7 @@ func TestSparseProductsIndependentOfWorkers(t *testing.T) {
 func TestSparseShapePanics(t *testing.T) {
 	var s Sparse
 	s.SetFrom(New(3, 4))
-	defer func() {
-		if recover() == nil {
-			t.Fatal("MulSparse with mismatched shapes did not panic")
-		}
-	}()
-	MulSparse(false, 1, &s, New(5, 2), 0, New(3, 2))
+	mustPanic(t, "MulSparse with mismatched shapes", func() { MulSparse(false, 1, &s, New(5, 2), 0, New(3, 2)) })
 }
 
 func BenchmarkSparseCD(b *testing.B) {
@@ -390,10 +385,7 @@ func BenchmarkSparseDown(b *testing.B) {
 func TestGradientStepSparseTransposedShapePanics(t *testing.T) {
 	var s Sparse
 	s.SetFrom(New(2, 3))
-	defer func() {
-		if recover() == nil {
-			t.Fatal("GradientStepSparseT with a 3x4 transpose of 3x4 weights did not panic")
-		}
-	}()
-	GradientStepSparseT(1, &s, New(2, 4), nil, nil, 1, New(3, 4), nil, 0, New(3, 4))
+	mustPanic(t, "GradientStepSparseT with a 3x4 transpose of 3x4 weights", func() {
+		GradientStepSparseT(1, &s, New(2, 4), nil, nil, 1, New(3, 4), nil, 0, New(3, 4))
+	})
 }

@@ -210,12 +210,7 @@ func TestTranspose(t *testing.T) {
 			}
 		})
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Transpose of too few values: no panic")
-		}
-	}()
-	Transpose(make([]float32, 6), make([]float32, 5), 2, 3)
+	mustPanic(t, "Transpose of too few values", func() { Transpose(make([]float32, 6), make([]float32, 5), 2, 3) })
 }
 
 // BenchmarkTranspose times the transposes of a Winograd convolution of
@@ -252,14 +247,7 @@ func TestTilePanics(t *testing.T) {
 		"zero channels":  func() { TileUntransform(dst, 4, l, 6, 6, img, Tiling{H: 4, W: 4, TilesY: 1, TilesX: 1, Step: 1}, nil) },
 		"negative tiles": func() { TileTransform(img, Tiling{H: 4, W: 4, Ch: 2, TilesY: -1, TilesX: 1, Step: 1}, l, 6, 6, dst, 4) },
 	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
+		mustPanic(t, name, f)
 	}
 	// No tiles: nothing to do, nothing read.
 	TileTransform(img, Tiling{H: 4, W: 4, Ch: 2, Step: 1}, l, 6, 6, nil, 0)
@@ -316,10 +304,5 @@ func TestTransposeInto(t *testing.T) {
 			}
 		})
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("TransposeInto of mismatched shapes: no panic")
-		}
-	}()
-	TransposeInto(New(3, 3), New(3, 4))
+	mustPanic(t, "TransposeInto of mismatched shapes", func() { TransposeInto(New(3, 3), New(3, 4)) })
 }
