@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -46,112 +47,176 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	}
 	fs := newFlags(e, "eval", "measure a model on data: mean reconstruction error (sum over features of (v - p(v|h))^2, h sampled from p(h|v)) and mean free energy on the data as given; with --ais, --exact or --pll also the log-likelihood and pseudo-log-likelihood.",
 		"harmonium eval --model mnist.safetensors --data mnist --ais --json")
-	var data dataFlags
-	data.register(fs, "test")
-	model := fs.String("model", "", "model file (required)")
-	seed := fs.Uint64("seed", 1, "random seed for sampling the hidden units, AIS and the PLL estimate")
-	ais := fs.Bool("ais", false, "estimate log Z by annealed importance sampling, and the mean log-likelihood -F(v) - log Z")
-	runs := fs.Int("runs", 100, "AIS: independent runs")
-	betas := fs.Int("betas", 14500, "AIS: number of inverse temperatures from 0 to 1")
-	exact := fs.Bool("exact", false, "compute log Z exactly by enumeration (models whose smaller layer has at most 25 units)")
-	pll := fs.Bool("pll", false, "pseudo-log-likelihood per feature: exact (all features) and the one-random-feature estimate")
-	binSeed := fs.Uint64("binarize-seed", 1, "likelihoods are defined on binary data: grey levels are replaced by a stochastic binarisation with this seed")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	jsonOut := fs.Bool("json", false, `print one JSON object on stdout: {"recon_error": ..., "free_energy": ..., "samples": N, ...}`)
+	var f rbmEvalFlags
+	f.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := positive(map[string]int{"runs": *runs, "betas": *betas}); err != nil {
+	if err := positive(map[string]int{"runs": f.runs, "betas": f.betas}); err != nil {
 		return err
 	}
-	if *betas < 3 {
-		return usageError{fmt.Errorf("--betas must be at least 3, got %d", *betas)}
+	if f.betas < 3 {
+		return usageError{fmt.Errorf("--betas must be at least 3, got %d", f.betas)}
 	}
-	m, _, set, err := loadModelAndData(ctx, e, *model, &data)
+	m, _, set, err := loadModelAndData(ctx, e, f.model, &f.data)
 	if err != nil {
 		return err
 	}
-	if err := checkEstimators(m, *model, *exact, *ais, *pll); err != nil {
+	if err := checkEstimators(m, f.model, f.exact, f.ais, f.pll); err != nil {
 		return err
 	}
-	res := map[string]any{"samples": set.X.Rows}
-	res["recon_error"] = m.ReconstructionError(set.X, *seed)
-	res["free_energy"] = m.MeanFreeEnergy(set.X)
-	var lines []string
-	add := func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }
-	add("data:                  %s, %s", set.Source, set.Shape())
-	add("reconstruction error:  %.4f (mean per sample of the summed squared error)", res["recon_error"])
-	add("free energy:           %.4f (mean per sample)", res["free_energy"])
+	r := newRBMEvalResult(m, set, f.seed)
+	if f.ais || f.exact || f.pll {
+		if err := f.likelihoods(ctx, e, m, set, r); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		return json.NewEncoder(e.stdout).Encode(r.res)
+	}
+	fmt.Fprintln(e.stdout, strings.Join(r.lines, "\n"))
+	return nil
+}
 
-	if *ais || *exact || *pll {
-		binary, note := set.X, ""
-		if m.VisUnits == rbm.Bernoulli {
-			binary, note = binaryData(set, *binSeed)
-		} else if m.Scaler != nil {
-			res["standardized"] = true
-			add("likelihoods below:     densities of the standardised data (the space the model sees)")
-		}
-		if note != "" {
-			res["binarized"], res["binarize_seed"] = true, *binSeed
-			add("likelihoods below:     %s", note)
-		}
-		meanNegF := -m.MeanFreeEnergy(binary)
-		if note != "" {
-			res["binarized_free_energy"] = -meanNegF
-			add("free energy (binary):  %.4f (mean per sample of the binarised data the likelihoods use)", -meanNegF)
-		}
-		if *exact {
-			start := time.Now()
-			logZ, err := m.LogPartitionFast()
-			if err != nil {
-				return err
-			}
-			res["exact_log_z"], res["exact_log_likelihood"] = logZ, meanNegF-logZ
-			if !*ais {
-				res["log_likelihood"] = meanNegF - logZ
-			}
-			add("exact log Z:           %.4f (%.1f s)", logZ, time.Since(start).Seconds())
-			add("exact log-likelihood:  %.4f nats per sample", meanNegF-logZ)
-		}
-		if *ais {
-			acfg, from := m.DefaultAISBase(binary)
-			acfg.Runs, acfg.Betas, acfg.Seed = *runs, rbm.DefaultBetas(*betas), *seed
-			b := newBar(e, "AIS", *quiet)
-			start := time.Now()
-			r, err := m.AIS(ctx, acfg,
-				func(done, total int) { b.update(done, total, "") })
-			b.done()
-			if err != nil {
-				if errors.Is(err, context.Canceled) {
-					return fmt.Errorf("%w: AIS stopped", errInterrupted)
-				}
-				return err
-			}
-			secs := time.Since(start).Seconds()
-			res["log_z"], res["log_z_high"], res["log_likelihood"] = r.LogZ, r.LogZHigh, meanNegF-r.LogZ
-			res["log_z_low"] = nil // the interval reaches 0: no lower bound
-			low := "-inf"
-			if !math.IsInf(r.LogZLow, -1) {
-				res["log_z_low"], low = r.LogZLow, fmt.Sprintf("%.4f", r.LogZLow)
-			}
-			res["ais_runs"], res["ais_betas"], res["ais_seconds"] = *runs, *betas, secs
-			add("log Z (AIS):           %.4f, interval [%s, %.4f] (mean weight -/+ 3 standard errors; %d runs, %d temperatures, %.1f s; base model from %s)",
-				r.LogZ, low, r.LogZHigh, *runs, *betas, secs, from)
-			add("log-likelihood (AIS):  %.4f nats per sample (interval [%.4f, %s])", meanNegF-r.LogZ, meanNegF-r.LogZHigh, negOrInf(meanNegF, r.LogZLow))
-		}
-		if *pll {
-			p, err := m.PseudoLogLikelihood(binary, *seed)
-			if err != nil {
-				return err
-			}
-			res["pseudo_log_likelihood"], res["pseudo_log_likelihood_estimate"] = p.Exact, p.Estimate
-			add("pseudo-log-likelihood: %.5f per feature (%.3f per sample); one-random-feature estimate %.5f", p.Exact, p.Exact*float64(m.Visible()), p.Estimate)
+// rbmEvalFlags are the settings of eval for an RBM.
+type rbmEvalFlags struct {
+	data                         dataFlags
+	model                        string
+	seed, binSeed                uint64
+	ais, exact, pll, quiet, json bool
+	runs, betas                  int
+}
+
+// register defines the flags of eval for an RBM.
+func (f *rbmEvalFlags) register(fs *flag.FlagSet) {
+	f.data.register(fs, "test")
+	fs.StringVar(&f.model, "model", "", "model file (required)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed for sampling the hidden units, AIS and the PLL estimate")
+	fs.BoolVar(&f.ais, "ais", false, "estimate log Z by annealed importance sampling, and the mean log-likelihood -F(v) - log Z")
+	fs.IntVar(&f.runs, "runs", 100, "AIS: independent runs")
+	fs.IntVar(&f.betas, "betas", 14500, "AIS: number of inverse temperatures from 0 to 1")
+	fs.BoolVar(&f.exact, "exact", false, "compute log Z exactly by enumeration (models whose smaller layer has at most 25 units)")
+	fs.BoolVar(&f.pll, "pll", false, "pseudo-log-likelihood per feature: exact (all features) and the one-random-feature estimate")
+	fs.Uint64Var(&f.binSeed, "binarize-seed", 1, "likelihoods are defined on binary data: grey levels are replaced by a stochastic binarisation with this seed")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&f.json, "json", false, `print one JSON object on stdout: {"recon_error": ..., "free_energy": ..., "samples": N, ...}`)
+}
+
+// rbmEvalResult is what eval reports of an RBM: the fields of the JSON
+// object and the lines of the text.
+type rbmEvalResult struct {
+	res   map[string]any
+	lines []string
+}
+
+// add appends a line of text.
+func (r *rbmEvalResult) add(format string, a ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, a...))
+}
+
+// newRBMEvalResult measures the reconstruction error and free energy of m
+// on set.
+func newRBMEvalResult(m *rbm.RBM, set *dataset.Set, seed uint64) *rbmEvalResult {
+	r := &rbmEvalResult{res: map[string]any{"samples": set.X.Rows}}
+	r.res["recon_error"] = m.ReconstructionError(set.X, seed)
+	r.res["free_energy"] = m.MeanFreeEnergy(set.X)
+	r.add("data:                  %s, %s", set.Source, set.Shape())
+	r.add("reconstruction error:  %.4f (mean per sample of the summed squared error)", r.res["recon_error"])
+	r.add("free energy:           %.4f (mean per sample)", r.res["free_energy"])
+	return r
+}
+
+// likelihoods adds to r the log-likelihoods and pseudo-log-likelihood the
+// flags ask for, on the data binarised when the visible units are binary.
+func (f *rbmEvalFlags) likelihoods(ctx context.Context, e *env, m *rbm.RBM, set *dataset.Set, r *rbmEvalResult) error {
+	binary, meanNegF := f.likelihoodData(m, set, r)
+	if f.exact {
+		if err := r.addExact(m, meanNegF, f.ais); err != nil {
+			return err
 		}
 	}
-	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(res)
+	if f.ais {
+		if err := f.evalAIS(ctx, e, m, binary, meanNegF, r); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(e.stdout, strings.Join(lines, "\n"))
+	if f.pll {
+		p, err := m.PseudoLogLikelihood(binary, f.seed)
+		if err != nil {
+			return err
+		}
+		r.res["pseudo_log_likelihood"], r.res["pseudo_log_likelihood_estimate"] = p.Exact, p.Estimate
+		r.add("pseudo-log-likelihood: %.5f per feature (%.3f per sample); one-random-feature estimate %.5f", p.Exact, p.Exact*float64(m.Visible()), p.Estimate)
+	}
+	return nil
+}
+
+// likelihoodData returns the data the likelihoods are measured on and its
+// mean negative free energy, noting in r how it differs from the data given.
+func (f *rbmEvalFlags) likelihoodData(m *rbm.RBM, set *dataset.Set, r *rbmEvalResult) (*mat32.Dense, float64) {
+	binary, note := set.X, ""
+	if m.VisUnits == rbm.Bernoulli {
+		binary, note = binaryData(set, f.binSeed)
+	} else if m.Scaler != nil {
+		r.res["standardized"] = true
+		r.add("likelihoods below:     densities of the standardised data (the space the model sees)")
+	}
+	if note != "" {
+		r.res["binarized"], r.res["binarize_seed"] = true, f.binSeed
+		r.add("likelihoods below:     %s", note)
+	}
+	meanNegF := -m.MeanFreeEnergy(binary)
+	if note != "" {
+		r.res["binarized_free_energy"] = -meanNegF
+		r.add("free energy (binary):  %.4f (mean per sample of the binarised data the likelihoods use)", -meanNegF)
+	}
+	return binary, meanNegF
+}
+
+// addExact adds log Z computed by enumeration and the exact log-likelihood;
+// it is the JSON's log-likelihood unless AIS follows.
+func (r *rbmEvalResult) addExact(m *rbm.RBM, meanNegF float64, ais bool) error {
+	start := time.Now()
+	logZ, err := m.LogPartitionFast()
+	if err != nil {
+		return err
+	}
+	r.res["exact_log_z"], r.res["exact_log_likelihood"] = logZ, meanNegF-logZ
+	if !ais {
+		r.res["log_likelihood"] = meanNegF - logZ
+	}
+	r.add("exact log Z:           %.4f (%.1f s)", logZ, time.Since(start).Seconds())
+	r.add("exact log-likelihood:  %.4f nats per sample", meanNegF-logZ)
+	return nil
+}
+
+// evalAIS adds to r log Z estimated by annealed importance sampling on
+// binary, with its interval, and the log-likelihood it gives.
+func (f *rbmEvalFlags) evalAIS(ctx context.Context, e *env, m *rbm.RBM, binary *mat32.Dense, meanNegF float64, r *rbmEvalResult) error {
+	acfg, from := m.DefaultAISBase(binary)
+	acfg.Runs, acfg.Betas, acfg.Seed = f.runs, rbm.DefaultBetas(f.betas), f.seed
+	b := newBar(e, "AIS", f.quiet)
+	start := time.Now()
+	a, err := m.AIS(ctx, acfg,
+		func(done, total int) { b.update(done, total, "") })
+	b.done()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w: AIS stopped", errInterrupted)
+		}
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	r.res["log_z"], r.res["log_z_high"], r.res["log_likelihood"] = a.LogZ, a.LogZHigh, meanNegF-a.LogZ
+	r.res["log_z_low"] = nil // the interval reaches 0: no lower bound
+	low := "-inf"
+	if !math.IsInf(a.LogZLow, -1) {
+		r.res["log_z_low"], low = a.LogZLow, fmt.Sprintf("%.4f", a.LogZLow)
+	}
+	r.res["ais_runs"], r.res["ais_betas"], r.res["ais_seconds"] = f.runs, f.betas, secs
+	r.add("log Z (AIS):           %.4f, interval [%s, %.4f] (mean weight -/+ 3 standard errors; %d runs, %d temperatures, %.1f s; base model from %s)",
+		a.LogZ, low, a.LogZHigh, f.runs, f.betas, secs, from)
+	r.add("log-likelihood (AIS):  %.4f nats per sample (interval [%.4f, %s])", meanNegF-a.LogZ, meanNegF-a.LogZHigh, negOrInf(meanNegF, a.LogZLow))
 	return nil
 }
 
