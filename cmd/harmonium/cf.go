@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -59,191 +60,277 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "cf train", "train a collaborative-filtering RBM on ratings (one case per item by default, or per user with --user-based), printing train and test RMSE each epoch.",
 		"harmonium cf train --ratings ml-100k/u1.base --test ml-100k/u1.test --out ml.safetensors")
 	def := cf.DefaultConfig()
-	ratings := fs.String("ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, any CSV of user,item,rating, or a ratings database of harmonium serve (db:FILE, or FILE.db): everything stored there (required)")
-	testPath := fs.String("test", "", "held-out ratings to report RMSE on")
-	split := fs.Float64("split", 0, "hold out this fraction of --ratings (chosen by --seed) instead of --test")
-	saveSplit := fs.String("save-split", "", "with --split: write the two parts to DIR/train.tsv and DIR/test.tsv (user, item, rating; tab separated), so other tools can use the same split")
-	hidden := fs.Int("hidden", def.Hidden, "hidden units")
-	epochs := fs.Int("epochs", def.Epochs, "passes over the users (or items)")
-	batch := fs.Int("batch", def.BatchSize, "cases per minibatch")
-	lr := fs.Float64("lr", def.LearningRate, "learning rate")
-	momentum := fs.Float64("momentum", def.Momentum, "momentum")
-	wd := fs.Float64("weight-decay", def.WeightDecay, "L2 weight decay")
-	cd := fs.String("cd", "1,3,5,9", "CD-T schedule: T for equal parts of the epochs")
-	itemBased := fs.Bool("item-based", def.ItemBased, "item-based RBM (the default): each item is a case and its users are the visible units; predicts better than user-based on MovieLens")
-	userBased := fs.Bool("user-based", false, "user-based RBM: each user is a case and the items they rated are the visible units (needed to fold in new users with cf recommend --ratings-of-user)")
-	binary := fs.Bool("binary", false, "like/dislike RBM: a rating of at least --like is a like, lower a dislike; unrated items are ignored; predictions are P(like)")
-	like := fs.Float64("like", 3, "with --binary: the lowest rating that counts as a like")
-	blend := fs.Float64("baseline-blend", -1, "weight in [0, 1) of the bias baseline (mean + user and item offsets) in the predicted ratings, the rest being the RBM's expected rating (default: 0.5 for --user-based, which then beats the baseline on every MovieLens 100K fold; 0, the RBM alone, for item-based)")
-	conditional := fs.Bool("conditional", def.Conditional, "conditional RBM (the paper's section 4; the default, --conditional=false for the plain one): the binary vector r of which items a user rated in training (which users rated an item, item-based) adds D'r to the hidden units' inputs, D learned by the same CD gradient")
-	implied := fs.String("implied", "", "with --conditional: a ratings file of (user, item) pairs known to be rated whose ratings are NOT used; they join the indicator vector r, as the paper does with Netflix's qualifying set")
-	impliedTest := fs.Bool("implied-test", false, "with --conditional: use the pairs of --test (never its ratings) as --implied does, the paper's protocol; the model then knows which held-out items each user rated, so its top-N figures are not a fair comparison")
-	implicitHidden := fs.Int("implicit-hidden", def.Implicit.Hidden, "hidden units of the implicit-feedback RBM over which items each user rated, fitted beside the rating model for ranking (0: none; recommendations then rank by predicted rating)")
-	implicitEpochs := fs.Int("implicit-epochs", def.Implicit.Epochs, "epochs of the implicit-feedback RBM")
-	implicitLR := fs.Float64("implicit-lr", def.Implicit.LearningRate, "learning rate of the implicit-feedback RBM")
-	seed := fs.Uint64("seed", 1, "random seed")
-	out := fs.String("out", "cf.safetensors", "where to save the model")
-	quiet := fs.Bool("quiet", false, "print nothing but errors (and --json)")
-	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
+	var f cfTrainFlags
+	f.register(fs, def)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *ratings == "" {
-		return usageError{errors.New("--ratings is required")}
-	}
-	if *testPath != "" && *split > 0 {
-		return usageError{errors.New("give --test or --split, not both")}
-	}
-	if !(*split >= 0 && *split < 1) {
-		return usageError{fmt.Errorf("--split must be a fraction in [0, 1), got %g", *split)}
-	}
-	if *saveSplit != "" && *split == 0 {
-		return usageError{errors.New("--save-split needs --split FRACTION")}
-	}
-	if *userBased {
-		*itemBased = false
-	}
-	if (*implied != "" || *impliedTest) && !*conditional {
-		return usageError{errors.New("--implied and --implied-test need the conditional RBM (not --conditional=false)")}
-	}
-	if *implied != "" && *impliedTest {
-		return usageError{errors.New("give --implied or --implied-test, not both")}
-	}
-	if *impliedTest && *testPath == "" {
-		return usageError{errors.New("--implied-test needs --test")}
-	}
-	steps, err := parseSchedule(*cd)
+	cfg, err := f.config(def)
 	if err != nil {
 		return err
 	}
-	if *blend < 0 {
-		*blend = 0
-		if !*itemBased {
-			*blend = cf.UserBasedBlend
+	train, test, err := f.load(&cfg)
+	if err != nil {
+		return err
+	}
+	say := func(format string, a ...any) {
+		if !f.quiet {
+			fmt.Fprintf(e.stderr, format, a...)
+		}
+	}
+	f.describe(say, cfg, train)
+	b := newBar(e, "training", f.quiet)
+	start := time.Now()
+	fit, err := fitCF(ctx, b, say, cfg, train, test)
+	if err != nil {
+		return err
+	}
+	return f.finish(e, say, fit, f.meta(train, cfg.Implied, start), test != nil, start)
+}
+
+// cfTrainFlags are the settings of cf train.
+type cfTrainFlags struct {
+	ratings, testPath, saveSplit, cd, implied, out         string
+	split, lr, momentum, wd, like, blend, implicitLR       float64
+	hidden, epochs, batch, implicitHidden, implicitEpochs  int
+	itemBased, userBased, binary, conditional, impliedTest bool
+	quiet, jsonOut                                         bool
+	seed                                                   uint64
+}
+
+// register defines the flags of cf train on fs, with the defaults of def.
+func (f *cfTrainFlags) register(fs *flag.FlagSet, def cf.Config) {
+	fs.StringVar(&f.ratings, "ratings", "", "training ratings: MovieLens u.data/uN.base, ratings.dat, ratings.csv, any CSV of user,item,rating, or a ratings database of harmonium serve (db:FILE, or FILE.db): everything stored there (required)")
+	fs.StringVar(&f.testPath, "test", "", "held-out ratings to report RMSE on")
+	fs.Float64Var(&f.split, "split", 0, "hold out this fraction of --ratings (chosen by --seed) instead of --test")
+	fs.StringVar(&f.saveSplit, "save-split", "", "with --split: write the two parts to DIR/train.tsv and DIR/test.tsv (user, item, rating; tab separated), so other tools can use the same split")
+	fs.IntVar(&f.hidden, "hidden", def.Hidden, "hidden units")
+	fs.IntVar(&f.epochs, "epochs", def.Epochs, "passes over the users (or items)")
+	fs.IntVar(&f.batch, "batch", def.BatchSize, "cases per minibatch")
+	fs.Float64Var(&f.lr, "lr", def.LearningRate, "learning rate")
+	fs.Float64Var(&f.momentum, "momentum", def.Momentum, "momentum")
+	fs.Float64Var(&f.wd, "weight-decay", def.WeightDecay, "L2 weight decay")
+	fs.StringVar(&f.cd, "cd", "1,3,5,9", "CD-T schedule: T for equal parts of the epochs")
+	fs.BoolVar(&f.itemBased, "item-based", def.ItemBased, "item-based RBM (the default): each item is a case and its users are the visible units; predicts better than user-based on MovieLens")
+	fs.BoolVar(&f.userBased, "user-based", false, "user-based RBM: each user is a case and the items they rated are the visible units (needed to fold in new users with cf recommend --ratings-of-user)")
+	fs.BoolVar(&f.binary, "binary", false, "like/dislike RBM: a rating of at least --like is a like, lower a dislike; unrated items are ignored; predictions are P(like)")
+	fs.Float64Var(&f.like, "like", 3, "with --binary: the lowest rating that counts as a like")
+	fs.Float64Var(&f.blend, "baseline-blend", -1, "weight in [0, 1) of the bias baseline (mean + user and item offsets) in the predicted ratings, the rest being the RBM's expected rating (default: 0.5 for --user-based, which then beats the baseline on every MovieLens 100K fold; 0, the RBM alone, for item-based)")
+	fs.BoolVar(&f.conditional, "conditional", def.Conditional, "conditional RBM (the paper's section 4; the default, --conditional=false for the plain one): the binary vector r of which items a user rated in training (which users rated an item, item-based) adds D'r to the hidden units' inputs, D learned by the same CD gradient")
+	fs.StringVar(&f.implied, "implied", "", "with --conditional: a ratings file of (user, item) pairs known to be rated whose ratings are NOT used; they join the indicator vector r, as the paper does with Netflix's qualifying set")
+	fs.BoolVar(&f.impliedTest, "implied-test", false, "with --conditional: use the pairs of --test (never its ratings) as --implied does, the paper's protocol; the model then knows which held-out items each user rated, so its top-N figures are not a fair comparison")
+	fs.IntVar(&f.implicitHidden, "implicit-hidden", def.Implicit.Hidden, "hidden units of the implicit-feedback RBM over which items each user rated, fitted beside the rating model for ranking (0: none; recommendations then rank by predicted rating)")
+	fs.IntVar(&f.implicitEpochs, "implicit-epochs", def.Implicit.Epochs, "epochs of the implicit-feedback RBM")
+	fs.Float64Var(&f.implicitLR, "implicit-lr", def.Implicit.LearningRate, "learning rate of the implicit-feedback RBM")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
+	fs.StringVar(&f.out, "out", "cf.safetensors", "where to save the model")
+	fs.BoolVar(&f.quiet, "quiet", false, "print nothing but errors (and --json)")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
+}
+
+// check reports the first invalid combination of flags.
+func (f *cfTrainFlags) check() error {
+	if f.ratings == "" {
+		return usageError{errors.New("--ratings is required")}
+	}
+	if f.testPath != "" && f.split > 0 {
+		return usageError{errors.New("give --test or --split, not both")}
+	}
+	if !(f.split >= 0 && f.split < 1) {
+		return usageError{fmt.Errorf("--split must be a fraction in [0, 1), got %g", f.split)}
+	}
+	if f.saveSplit != "" && f.split == 0 {
+		return usageError{errors.New("--save-split needs --split FRACTION")}
+	}
+	if (f.implied != "" || f.impliedTest) && !f.conditional {
+		return usageError{errors.New("--implied and --implied-test need the conditional RBM (not --conditional=false)")}
+	}
+	if f.implied != "" && f.impliedTest {
+		return usageError{errors.New("give --implied or --implied-test, not both")}
+	}
+	if f.impliedTest && f.testPath == "" {
+		return usageError{errors.New("--implied-test needs --test")}
+	}
+	return nil
+}
+
+// config checks the settings and returns the training configuration (its
+// Implied ratings still unread). It settles --user-based and the default
+// --baseline-blend in f.
+func (f *cfTrainFlags) config(def cf.Config) (cf.Config, error) {
+	if err := f.check(); err != nil {
+		return cf.Config{}, err
+	}
+	if f.userBased {
+		f.itemBased = false
+	}
+	steps, err := parseSchedule(f.cd)
+	if err != nil {
+		return cf.Config{}, err
+	}
+	if f.blend < 0 {
+		f.blend = 0
+		if !f.itemBased {
+			f.blend = cf.UserBasedBlend
 		}
 	}
 	ic := def.Implicit
-	ic.Hidden, ic.Epochs, ic.LearningRate = *implicitHidden, *implicitEpochs, *implicitLR
-	cfg := cf.Config{Hidden: *hidden, Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Momentum: *momentum, WeightDecay: *wd, Steps: steps, Seed: *seed, ItemBased: *itemBased, Binary: *binary, LikeThreshold: *like,
-		BaselineBlend: *blend, Conditional: *conditional, Implicit: ic}
+	ic.Hidden, ic.Epochs, ic.LearningRate = f.implicitHidden, f.implicitEpochs, f.implicitLR
+	cfg := cf.Config{Hidden: f.hidden, Epochs: f.epochs, BatchSize: f.batch, LearningRate: f.lr, Momentum: f.momentum, WeightDecay: f.wd, Steps: steps, Seed: f.seed, ItemBased: f.itemBased, Binary: f.binary, LikeThreshold: f.like,
+		BaselineBlend: f.blend, Conditional: f.conditional, Implicit: ic}
 	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+		return cf.Config{}, usageError{err}
 	}
-	train, err := readRatings(*ratings)
-	if err != nil {
-		return err
+	return cfg, nil
+}
+
+// load reads the training ratings and the held-out ones (--test, or the
+// --split of --ratings, written out with --save-split), and sets
+// cfg.Implied from --implied or --implied-test.
+func (f *cfTrainFlags) load(cfg *cf.Config) (train, test *cf.Ratings, err error) {
+	if train, err = readRatings(f.ratings); err != nil {
+		return nil, nil, err
 	}
-	var test *cf.Ratings
-	if *testPath != "" {
-		if test, err = readRatings(*testPath); err != nil {
-			return err
+	if f.testPath != "" {
+		if test, err = readRatings(f.testPath); err != nil {
+			return nil, nil, err
 		}
-	} else if *split > 0 {
-		train, test = train.Split(*split, *seed)
-		if *saveSplit != "" {
-			if err := os.MkdirAll(*saveSplit, 0o755); err != nil {
-				return fmt.Errorf("--save-split: %w", err)
+	} else if f.split > 0 {
+		train, test = train.Split(f.split, f.seed)
+		if f.saveSplit != "" {
+			if err := os.MkdirAll(f.saveSplit, 0o755); err != nil {
+				return nil, nil, fmt.Errorf("--save-split: %w", err)
 			}
 			for name, part := range map[string]*cf.Ratings{"train.tsv": train, "test.tsv": test} {
-				if err := part.Write(filepath.Join(*saveSplit, name)); err != nil {
-					return err
+				if err := part.Write(filepath.Join(f.saveSplit, name)); err != nil {
+					return nil, nil, err
 				}
 			}
 		}
 	}
 	switch {
-	case *impliedTest:
+	case f.impliedTest:
 		cfg.Implied = test
-	case *implied != "":
-		if cfg.Implied, err = readRatings(*implied); err != nil {
-			return err
+	case f.implied != "":
+		if cfg.Implied, err = readRatings(f.implied); err != nil {
+			return nil, nil, err
 		}
 	}
-	say := func(format string, a ...any) {
-		if !*quiet {
-			fmt.Fprintf(e.stderr, format, a...)
-		}
-	}
-	kind := "user-based"
-	if *itemBased {
-		kind = "item-based"
-	}
-	if *binary {
-		kind += fmt.Sprintf(" like/dislike (like: rating >= %g)", *like)
-	}
+	return train, test, nil
+}
+
+// describe says what the model is trained on and how.
+func (f *cfTrainFlags) describe(say func(string, ...any), cfg cf.Config, train *cf.Ratings) {
 	say("ratings: %s, %d ratings, levels %v", train.Source, len(train.List), train.Levels())
 	if train.Duplicates > 0 {
 		say(" (%d duplicate user-item pairs: the last rating wins)", train.Duplicates)
 	}
+	say("\nmodel: %s, %d hidden units, CD-T schedule %v, lr %g, momentum %g, weight decay %g", f.kind(cfg.Implied), f.hidden, cfg.Steps, f.lr, f.momentum, f.wd)
+	if f.blend > 0 {
+		say(", predictions %g x baseline + %g x RBM", f.blend, 1-f.blend)
+	}
+	say("\n")
+}
+
+// kind names the kind of RBM the flags choose, for the log.
+func (f *cfTrainFlags) kind(implied *cf.Ratings) string {
+	kind := "user-based"
+	if f.itemBased {
+		kind = "item-based"
+	}
+	if f.binary {
+		kind += fmt.Sprintf(" like/dislike (like: rating >= %g)", f.like)
+	}
 	kind += " RBM"
-	if *conditional {
+	if f.conditional {
 		kind += " (conditional on which items were rated"
-		if cfg.Implied != nil {
-			kind += fmt.Sprintf(", with the %d pairs of %s, ratings unused", len(cfg.Implied.List), cfg.Implied.Source)
+		if implied != nil {
+			kind += fmt.Sprintf(", with the %d pairs of %s, ratings unused", len(implied.List), implied.Source)
 		}
 		kind += ")"
 	}
-	say("\nmodel: %s, %d hidden units, CD-T schedule %v, lr %g, momentum %g, weight decay %g", kind, *hidden, steps, *lr, *momentum, *wd)
-	if *blend > 0 {
-		say(", predictions %g x baseline + %g x RBM", *blend, 1-*blend)
-	}
-	say("\n")
-	type rec struct {
-		Epoch     int     `json:"epoch"`
-		TrainRMSE float64 `json:"train_rmse"`
-		TestRMSE  float64 `json:"test_rmse,omitempty"`
-		Seconds   float64 `json:"seconds"`
-	}
-	var history []rec
-	var last cf.Metrics // of the final epoch's model on the test ratings
-	b := newBar(e, "training", *quiet)
-	start := time.Now()
+	return kind
+}
+
+// cfEpoch is one epoch's figures in the --json output of cf train.
+type cfEpoch struct {
+	Epoch     int     `json:"epoch"`
+	TrainRMSE float64 `json:"train_rmse"`
+	TestRMSE  float64 `json:"test_rmse,omitempty"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// cfFit is what training gave: the model, each epoch's figures and the
+// final epoch's metrics on the held-out ratings.
+type cfFit struct {
+	model   *cf.Model
+	history []cfEpoch
+	last    cf.Metrics // of the final epoch's model on the test ratings
+}
+
+// fitCF trains a model on train, saying each epoch's RMSE on train and,
+// when given, on test.
+func fitCF(ctx context.Context, b *bar, say func(string, ...any), cfg cf.Config, train, test *cf.Ratings) (cfFit, error) {
+	var fit cfFit
 	model, err := cf.Train(ctx, train, cfg, func(m *cf.Model, s cf.EpochStats) error {
 		b.done()
-		r := rec{Epoch: s.Epoch, TrainRMSE: s.TrainRMSE, Seconds: s.Duration.Seconds()}
+		r := cfEpoch{Epoch: s.Epoch, TrainRMSE: s.TrainRMSE, Seconds: s.Duration.Seconds()}
 		line := fmt.Sprintf("epoch %*d/%d  CD-%d  train RMSE %.4f", len(strconv.Itoa(cfg.Epochs)), s.Epoch, cfg.Epochs, s.Steps, s.TrainRMSE)
 		if test != nil {
-			last = m.Evaluate(test)
-			r.TestRMSE = last.RMSE
+			fit.last = m.Evaluate(test)
+			r.TestRMSE = fit.last.RMSE
 			line += fmt.Sprintf("  test RMSE %.4f", r.TestRMSE)
 		}
 		say("%s  %5.2f s\n", line, s.Duration.Seconds())
-		history = append(history, r)
+		fit.history = append(fit.history, r)
 		b.update(s.Epoch, cfg.Epochs, "")
 		return nil
 	})
 	b.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w: nothing written", errInterrupted)
+			return cfFit{}, fmt.Errorf("%w: nothing written", errInterrupted)
 		}
-		return err
+		return cfFit{}, err
 	}
-	meta := map[string]string{"ratings": train.Source, "hidden": strconv.Itoa(*hidden), "epochs": strconv.Itoa(*epochs),
-		"learning_rate": strconv.FormatFloat(*lr, 'g', -1, 64), "momentum": strconv.FormatFloat(*momentum, 'g', -1, 64),
-		"weight_decay": strconv.FormatFloat(*wd, 'g', -1, 64), "cd_schedule": *cd, "seed": strconv.FormatUint(*seed, 10),
+	fit.model = model
+	return fit, nil
+}
+
+// meta returns the metadata saved with the model.
+func (f *cfTrainFlags) meta(train, implied *cf.Ratings, start time.Time) map[string]string {
+	meta := map[string]string{"ratings": train.Source, "hidden": strconv.Itoa(f.hidden), "epochs": strconv.Itoa(f.epochs),
+		"learning_rate": strconv.FormatFloat(f.lr, 'g', -1, 64), "momentum": strconv.FormatFloat(f.momentum, 'g', -1, 64),
+		"weight_decay": strconv.FormatFloat(f.wd, 'g', -1, 64), "cd_schedule": f.cd, "seed": strconv.FormatUint(f.seed, 10),
 		"train_seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 2, 64),
-		"conditional":   strconv.FormatBool(*conditional), "implicit_hidden": strconv.Itoa(*implicitHidden),
-		"implicit_epochs": strconv.Itoa(*implicitEpochs), "implicit_learning_rate": strconv.FormatFloat(*implicitLR, 'g', -1, 64)}
-	if cfg.Implied != nil {
-		meta["implied"] = cfg.Implied.Source
+		"conditional":   strconv.FormatBool(f.conditional), "implicit_hidden": strconv.Itoa(f.implicitHidden),
+		"implicit_epochs": strconv.Itoa(f.implicitEpochs), "implicit_learning_rate": strconv.FormatFloat(f.implicitLR, 'g', -1, 64)}
+	if implied != nil {
+		meta["implied"] = implied.Source
 	}
+	return meta
+}
+
+// finish saves the model with meta and reports the held-out figures (when
+// tested), as text and, with --json, as one JSON object on stdout.
+func (f *cfTrainFlags) finish(e *env, say func(string, ...any), fit cfFit, meta map[string]string, tested bool, start time.Time) error {
+	model := fit.model
 	if model.ImplicitNote != "" {
 		say("%s\n", model.ImplicitNote)
 	} else if model.Implicit != nil {
-		say("implicit-feedback RBM: %d hidden units, %d epochs (ranks recommendations)\n", *implicitHidden, *implicitEpochs)
+		say("implicit-feedback RBM: %d hidden units, %d epochs (ranks recommendations)\n", f.implicitHidden, f.implicitEpochs)
 	}
-	if err := modelfile.SaveCF(*out, model, meta); err != nil {
+	if err := modelfile.SaveCF(f.out, model, meta); err != nil {
 		return err
 	}
-	res := map[string]any{"model": *out, "epochs": history, "seconds": time.Since(start).Seconds(), "implicit": model.Implicit != nil}
-	if test != nil {
-		met := last
+	res := map[string]any{"model": f.out, "epochs": fit.history, "seconds": time.Since(start).Seconds(), "implicit": model.Implicit != nil}
+	if tested {
+		met := fit.last
 		res["test_rmse"], res["test_mae"], res["test_n"], res["fallback"] = met.RMSE, met.MAE, met.N, met.Fallback
 		say("test: RMSE %.4f, MAE %.4f over %d ratings (%d by the baseline: unknown user or item)\n", met.RMSE, met.MAE, met.N, met.Fallback)
 	}
-	say("saved %s after %s\n", *out, fmtDuration(time.Since(start)))
-	if *jsonOut {
+	say("saved %s after %s\n", f.out, fmtDuration(time.Since(start)))
+	if f.jsonOut {
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
 	return nil
