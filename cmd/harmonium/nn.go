@@ -438,19 +438,7 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if f.arch == "" {
-		return usageError{errors.New("--arch is required (mlp:800,800 or cnn)")}
-	}
-	if f.out == "" {
-		return usageError{errors.New("--out is required")}
-	}
-	if ext := strings.ToLower(filepath.Ext(f.curve)); f.curve != "" && ext != ".png" && ext != ".svg" {
-		return usageError{fmt.Errorf("--curve must name a .png or .svg file, got %q", f.curve)}
-	}
-	if err := f.applyRecipe(fs); err != nil {
-		return err
-	}
-	cfg, err := f.config()
+	cfg, err := f.settle(fs)
 	if err != nil {
 		return err
 	}
@@ -458,57 +446,140 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	classes := f.classes
-	if classes == 0 {
-		classes = maxLabel(set.Labels) + 1
-		if classes < 2 {
-			return fmt.Errorf("%s: every label is 0; a classifier needs at least two classes", labelSource)
-		}
-	} else if err := checkLabels(set.Labels, classes, labelSource, fmt.Sprintf("--classes %d", classes)); err != nil {
-		return err
-	}
-	shape, image, err := sampleShape(set, f.imageShape)
+	classes, err := f.numClasses(set.Labels, labelSource)
 	if err != nil {
 		return err
 	}
-	arch, err := buildArch(f.arch, shape, image, classes, f.dropout, f.inputDropout)
+	net, shape, err := f.buildNet(set, classes)
 	if err != nil {
 		return err
 	}
-	need, err := arch.MemoryBytes(f.batch)
+	train, val, err := f.split(set)
 	if err != nil {
 		return err
-	}
-	if f.validate > 0 {
-		need += 4 * float64(set.X.Rows) * float64(set.X.Cols) // the split copies the data
-	}
-	if err := memguard.Check(fmt.Sprintf("training %s on %v samples in minibatches of %d", f.arch, shape, f.batch), need); err != nil {
-		return err
-	}
-	net, err := nn.Build(arch)
-	if err != nil {
-		return err
-	}
-	net.Init(f.seed)
-
-	all := nn.Data{X: set.X, Targets: nn.Targets{Labels: set.Labels}}
-	train, val := all, nn.Data{}
-	if f.validate > 0 {
-		train, val = all.Split(f.validate, f.seed)
-		if train.Rows() == 0 || val.Rows() == 0 {
-			return usageError{fmt.Errorf("--validate %g of %d samples leaves no training or no validation samples", f.validate, all.Rows())}
-		}
 	}
 	say := func(format string, a ...any) {
 		if !f.quiet {
 			fmt.Fprintf(e.stderr, format, a...)
 		}
 	}
+	params := netParams(net)
+	f.describe(say, params, train.Rows(), shape, classes, val.Rows())
+	history, elapsed, err := f.fit(ctx, e, say, net, train, val, cfg)
+	if err != nil {
+		return err
+	}
+	if err := f.save(say, net, history, f.meta(classes, set.Source, labelSource, len(history), elapsed), elapsed); err != nil {
+		return err
+	}
+	if f.json {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"epochs": nnEpochsJSON(history), "seconds": elapsed.Seconds(), "parameters": params, "classes": classes, "out": f.out})
+	}
+	return nil
+}
+
+// settle checks the flags, fills those the user left unset from the
+// architecture's recipe and returns the training configuration.
+func (f *nnTrainFlags) settle(fs *flag.FlagSet) (nn.Config, error) {
+	if f.arch == "" {
+		return nn.Config{}, usageError{errors.New("--arch is required (mlp:800,800 or cnn)")}
+	}
+	if f.out == "" {
+		return nn.Config{}, usageError{errors.New("--out is required")}
+	}
+	if ext := strings.ToLower(filepath.Ext(f.curve)); f.curve != "" && ext != ".png" && ext != ".svg" {
+		return nn.Config{}, usageError{fmt.Errorf("--curve must name a .png or .svg file, got %q", f.curve)}
+	}
+	if err := f.applyRecipe(fs); err != nil {
+		return nn.Config{}, err
+	}
+	return f.config()
+}
+
+// numClasses returns the number of classes: --classes, which every label
+// must fit, or else the largest label + 1, which must be at least two.
+func (f *nnTrainFlags) numClasses(labels []int, labelSource string) (int, error) {
+	if f.classes == 0 {
+		classes := maxLabel(labels) + 1
+		if classes < 2 {
+			return 0, fmt.Errorf("%s: every label is 0; a classifier needs at least two classes", labelSource)
+		}
+		return classes, nil
+	}
+	if err := checkLabels(labels, f.classes, labelSource, fmt.Sprintf("--classes %d", f.classes)); err != nil {
+		return 0, err
+	}
+	return f.classes, nil
+}
+
+// buildNet returns the initialised network of --arch for set's samples and
+// the given number of classes, once sure that training it fits in memory,
+// and the samples' shape.
+func (f *nnTrainFlags) buildNet(set *dataset.Set, classes int) (*nn.Network, nn.Shape, error) {
+	shape, image, err := sampleShape(set, f.imageShape)
+	if err != nil {
+		return nil, nn.Shape{}, err
+	}
+	arch, err := buildArch(f.arch, shape, image, classes, f.dropout, f.inputDropout)
+	if err != nil {
+		return nil, nn.Shape{}, err
+	}
+	extra := 0.0
+	if f.validate > 0 {
+		extra = 4 * float64(set.X.Rows) * float64(set.X.Cols) // the split copies the data
+	}
+	net, err := initNet(arch, f.batch, extra, fmt.Sprintf("training %s on %v samples in minibatches of %d", f.arch, shape, f.batch), f.seed)
+	if err != nil {
+		return nil, nn.Shape{}, err
+	}
+	return net, shape, nil
+}
+
+// initNet builds the network of arch and initialises it from seed, first
+// checking that training it in minibatches of batch, with extra bytes
+// besides, fits in memory (what says what for the message).
+func initNet(arch nn.Arch, batch int, extra float64, what string, seed uint64) (*nn.Network, error) {
+	need, err := arch.MemoryBytes(batch)
+	if err != nil {
+		return nil, err
+	}
+	if err := memguard.Check(what, need+extra); err != nil {
+		return nil, err
+	}
+	net, err := nn.Build(arch)
+	if err != nil {
+		return nil, err
+	}
+	net.Init(seed)
+	return net, nil
+}
+
+// netParams returns the number of parameters of net.
+func netParams(net *nn.Network) int {
 	params := 0
 	for _, p := range net.Params() {
 		params += len(p.Value.Data)
 	}
-	say("training %s (%d parameters) on %d samples of %v, %d classes; %s lr %g", f.arch, params, train.Rows(), shape, classes, f.optimizer, f.lr)
+	return params
+}
+
+// split returns the training data of set and, with --validate, the
+// fraction held out for validation.
+func (f *nnTrainFlags) split(set *dataset.Set) (train, val nn.Data, err error) {
+	all := nn.Data{X: set.X, Targets: nn.Targets{Labels: set.Labels}}
+	train, val = all, nn.Data{}
+	if f.validate > 0 {
+		train, val = all.Split(f.validate, f.seed)
+		if train.Rows() == 0 || val.Rows() == 0 {
+			return nn.Data{}, nn.Data{}, usageError{fmt.Errorf("--validate %g of %d samples leaves no training or no validation samples", f.validate, all.Rows())}
+		}
+	}
+	return train, val, nil
+}
+
+// describe says what is trained on what, and how.
+func (f *nnTrainFlags) describe(say func(string, ...any), params, rows int, shape nn.Shape, classes, valRows int) {
+	say("training %s (%d parameters) on %d samples of %v, %d classes; %s lr %g", f.arch, params, rows, shape, classes, f.optimizer, f.lr)
 	if f.lrDecay != 1 {
 		say(" x %g per epoch", f.lrDecay)
 	}
@@ -522,15 +593,19 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	if f.maxNorm > 0 {
 		say(", max-norm %g", f.maxNorm)
 	}
-	if val.Rows() > 0 {
-		say("; validating on %d", val.Rows())
+	if valRows > 0 {
+		say("; validating on %d", valRows)
 	}
 	say("\n")
+}
 
+// fit trains net, saying each epoch's figures, and returns them and the
+// time taken.
+func (f *nnTrainFlags) fit(ctx context.Context, e *env, say func(string, ...any), net *nn.Network, train, val nn.Data, cfg nn.Config) ([]nn.EpochStats, time.Duration, error) {
 	bar := newBar(e, "epoch", f.quiet)
 	var history []nn.EpochStats
 	start := time.Now()
-	_, err = net.Fit(ctx, train, val, cfg, nn.Hooks{
+	_, err := net.Fit(ctx, train, val, cfg, nn.Hooks{
 		Batch: func(epoch, done, total int) {
 			bar.label = fmt.Sprintf("epoch %d/%d", epoch, f.epochs)
 			bar.update(done, total, "")
@@ -556,17 +631,21 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	bar.done()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w after %d epochs; nothing saved", errInterrupted, len(history))
+			return nil, 0, fmt.Errorf("%w after %d epochs; nothing saved", errInterrupted, len(history))
 		}
-		return err
+		return nil, 0, err
 	}
-	elapsed := time.Since(start)
+	return history, time.Since(start), nil
+}
+
+// meta returns the metadata saved with the network.
+func (f *nnTrainFlags) meta(classes int, data, labelSource string, epochs int, elapsed time.Duration) map[string]string {
 	meta := map[string]string{
 		"arch_spec":     f.arch,
 		"classes":       strconv.Itoa(classes),
-		"data":          set.Source,
+		"data":          data,
 		"labels":        labelSource,
-		"epochs":        strconv.Itoa(len(history)),
+		"epochs":        strconv.Itoa(epochs),
 		"batch_size":    strconv.Itoa(f.batch),
 		"optimizer":     f.optimizer,
 		"learning_rate": strconv.FormatFloat(f.lr, 'g', -1, 64),
@@ -579,6 +658,11 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	if archFamily(f.arch) == "mlp" {
 		meta["input_dropout"] = strconv.FormatFloat(f.inputDropout, 'g', -1, 64)
 	}
+	return meta
+}
+
+// save writes the --curve plot of history and the network with meta.
+func (f *nnTrainFlags) save(say func(string, ...any), net *nn.Network, history []nn.EpochStats, meta map[string]string, elapsed time.Duration) error {
 	if f.curve != "" {
 		if err := viz.WriteCurves(f.curve, nnCurvePanels(history)); err != nil {
 			return err
@@ -589,18 +673,20 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	say("trained in %s; saved %s\n", fmtDuration(elapsed), f.out)
-	if f.json {
-		var epochs []map[string]any
-		for _, s := range history {
-			m := map[string]any{"epoch": s.Epoch, "loss": s.Loss, "train_accuracy": s.Accuracy, "learning_rate": s.LearningRate, "seconds": s.Duration.Seconds()}
-			if !math.IsNaN(s.ValLoss) {
-				m["val_loss"], m["val_accuracy"] = s.ValLoss, s.ValAccuracy
-			}
-			epochs = append(epochs, m)
-		}
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"epochs": epochs, "seconds": elapsed.Seconds(), "parameters": params, "classes": classes, "out": f.out})
-	}
 	return nil
+}
+
+// nnEpochsJSON returns the per-epoch statistics as --json prints them.
+func nnEpochsJSON(history []nn.EpochStats) []map[string]any {
+	var epochs []map[string]any
+	for _, s := range history {
+		m := map[string]any{"epoch": s.Epoch, "loss": s.Loss, "train_accuracy": s.Accuracy, "learning_rate": s.LearningRate, "seconds": s.Duration.Seconds()}
+		if !math.IsNaN(s.ValLoss) {
+			m["val_loss"], m["val_accuracy"] = s.ValLoss, s.ValAccuracy
+		}
+		epochs = append(epochs, m)
+	}
+	return epochs
 }
 
 // nnCurvePanels draws the loss and the accuracy per epoch, training and
@@ -652,27 +738,56 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 	if *out != "" && !npyOrCSV(*out) {
 		return usageError{fmt.Errorf("--out must name a .npy or .csv file, got %q", *out)}
 	}
-	net, _, err := loadNN(*model)
+	net, set, err := loadToClassify(ctx, e, *model, &data, *labelsPath)
 	if err != nil {
-		return err
-	}
-	set, labelSource, err := loadLabelled(ctx, e, &data, *labelsPath, false)
-	if err != nil {
-		return err
-	}
-	if err := fitsNet(net, *model, set); err != nil {
 		return err
 	}
 	classes := net.OutputShape().Size()
-	if set.Labels != nil {
-		if err := checkLabels(set.Labels, classes, labelSource, fmt.Sprintf("%s has %d classes", *model, classes)); err != nil {
-			return err
-		}
-	}
 	if err := memguard.Check("classifying", 4*float64(set.X.Rows)*float64(classes+1)); err != nil {
 		return err
 	}
-	logits := net.Outputs(set.X)
+	probs, pred := predictClasses(net, set.X, classes)
+	if *out != "" {
+		if err := writeMatrix(*out, probs); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s: %d samples x (predicted class, %d class probabilities)\n", *out, probs.Rows, classes)
+	}
+	if set.Labels == nil {
+		return printPredictions(e, pred, *jsonOut, *out == "")
+	}
+	return writeClassification(e, set, pred, classes, *jsonOut)
+}
+
+// loadToClassify reads the network at modelPath and the data with their
+// labels, if any, checking that the network takes the data's samples and
+// has a class for every label.
+func loadToClassify(ctx context.Context, e *env, modelPath string, data *dataFlags, labelsPath string) (*nn.Network, *dataset.Set, error) {
+	net, _, err := loadNN(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, labelSource, err := loadLabelled(ctx, e, data, labelsPath, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fitsNet(net, modelPath, set); err != nil {
+		return nil, nil, err
+	}
+	if set.Labels != nil {
+		classes := net.OutputShape().Size()
+		if err := checkLabels(set.Labels, classes, labelSource, fmt.Sprintf("%s has %d classes", modelPath, classes)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return net, set, nil
+}
+
+// predictClasses returns, for every sample of x, the class net predicts
+// and the classes' probabilities: one row per sample of the predicted
+// class then the probabilities, and the predicted classes alone.
+func predictClasses(net *nn.Network, x *mat32.Dense, classes int) (*mat32.Dense, []int) {
+	logits := net.Outputs(x)
 	probs := mat32.New(logits.Rows, classes+1)
 	pred := make([]int, logits.Rows)
 	for i := range logits.Rows {
@@ -694,32 +809,24 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 		}
 		pred[i] = best
 	}
-	if *out != "" {
-		if strings.ToLower(filepath.Ext(*out)) == ".npy" {
-			err = dataset.WriteNPY(*out, probs)
-		} else {
-			err = dataset.WriteCSV(*out, probs)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "wrote %s: %d samples x (predicted class, %d class probabilities)\n", *out, probs.Rows, classes)
+	return probs, pred
+}
+
+// printPredictions prints the predicted classes as JSON, or else one a
+// line when list is set.
+func printPredictions(e *env, pred []int, jsonOut, list bool) error {
+	if jsonOut {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"n": len(pred), "predictions": pred})
 	}
-	if set.Labels == nil {
-		if *jsonOut {
-			return json.NewEncoder(e.stdout).Encode(map[string]any{"n": len(pred), "predictions": pred})
+	if list {
+		var b strings.Builder
+		for _, p := range pred {
+			b.WriteString(strconv.Itoa(p))
+			b.WriteByte('\n')
 		}
-		if *out == "" {
-			var b strings.Builder
-			for _, p := range pred {
-				b.WriteString(strconv.Itoa(p))
-				b.WriteByte('\n')
-			}
-			fmt.Fprint(e.stdout, b.String())
-		}
-		return nil
+		fmt.Fprint(e.stdout, b.String())
 	}
-	return writeClassification(e, set, pred, classes, *jsonOut)
+	return nil
 }
 
 // nnFeatures writes the activations of layer k of the network at
@@ -761,12 +868,7 @@ func nnFeatures(ctx context.Context, e *env, modelPath string, k int, data *data
 		return err
 	}
 	feats := net.Features(set.X, k)
-	if strings.ToLower(filepath.Ext(out)) == ".npy" {
-		err = dataset.WriteNPY(out, feats)
-	} else {
-		err = dataset.WriteCSV(out, feats)
-	}
-	if err != nil {
+	if err := writeMatrix(out, feats); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d samples x %d features (layer %d, %s, shape %v)\n", out, feats.Rows, feats.Cols, k, arch.Layers[k].Kind, shape)
@@ -803,21 +905,11 @@ func benchNN(ctx context.Context, spec string, set *dataset.Set, epochs, batch, 
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	need, err := arch.MemoryBytes(batch)
+	net, err := initNet(arch, batch, 4*float64(rows)*float64(set.X.Cols), "benchmarking "+spec, 1)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	if err := memguard.Check("benchmarking "+spec, need+4*float64(rows)*float64(set.X.Cols)); err != nil {
-		return nil, 0, nil, err
-	}
-	net, err := nn.Build(arch)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	net.Init(1)
-	for _, p := range net.Params() {
-		params += len(p.Value.Data)
-	}
+	params = netParams(net)
 	for _, l := range net.Layers() {
 		if c, ok := l.(*nn.Conv2DLayer); ok {
 			out, _ := c.OutputShape(c.InputShape())
