@@ -883,111 +883,136 @@ func (m *Model) negative(s *scratch, u, lo, hi int, act []int32, x, probs []floa
 		}
 		base := int(it) * K
 		logits := s.logits[:K]
-		k := 0
-		for ; k+4 <= K; k += 4 {
-			r0 := m.W[(base+k)*F:][:F]
-			r1 := m.W[(base+k+1)*F:][:F]
-			r2 := m.W[(base+k+2)*F:][:F]
-			r3 := m.W[(base+k+3)*F:][:F]
-			s0, s1, s2, s3 := m.VisBias[base+k], m.VisBias[base+k+1], m.VisBias[base+k+2], m.VisBias[base+k+3]
-			for _, f := range act {
-				s0 += r0[f]
-				s1 += r1[f]
-				s2 += r2[f]
-				s3 += r3[f]
-			}
-			logits[k], logits[k+1], logits[k+2], logits[k+3] = s0, s1, s2, s3
-		}
-		for ; k+2 <= K; k += 2 {
-			r0 := m.W[(base+k)*F:][:F]
-			r1 := m.W[(base+k+1)*F:][:F]
-			s0, s1 := m.VisBias[base+k], m.VisBias[base+k+1]
-			for _, f := range act {
-				s0 += r0[f]
-				s1 += r1[f]
-			}
-			logits[k], logits[k+1] = s0, s1
-		}
-		if k < K {
-			r0 := m.W[(base+k)*F:][:F]
-			s0 := m.VisBias[base+k]
-			for _, f := range act {
-				s0 += r0[f]
-			}
-			logits[k] = s0
-		}
-		mx := float32(math.Inf(-1))
-		for _, l := range logits {
-			mx = max(mx, l)
-		}
+		m.visibleLogits(logits, base, act)
 		pr := probs[(i-lo)*K:][:K]
-		sum := float32(0)
-		for k, l := range logits {
-			e := float32(math.Exp(float64(l - mx)))
-			pr[k] = e
-			sum += e
-		}
-		for k := range pr {
-			pr[k] /= sum
-		}
+		softmax32(pr, logits)
 		if sample {
 			// Sample a level for the next step.
-			u := r.Float32()
-			pick := K - 1
-			for k, p := range pr {
-				if u < p {
-					pick = k
-					break
-				}
-				u -= p
-			}
-			clear(pr)
-			pr[pick] = 1
+			sampleLevel(pr, r)
 		}
-		nz := s.nz[:0]
-		for k, p := range pr {
-			if p != 0 {
-				nz = append(nz, kp{k, p})
-			}
-		}
-		s.nz = nz
-		for len(nz) >= 4 {
-			p0, p1, p2, p3 := nz[0].p, nz[1].p, nz[2].p, nz[3].p
-			r0 := m.W[(base+nz[0].k)*F:][:F]
-			r1 := m.W[(base+nz[1].k)*F:][:F]
-			r2 := m.W[(base+nz[2].k)*F:][:F]
-			r3 := m.W[(base+nz[3].k)*F:][:F]
-			for f := range x {
-				v := x[f]
-				v += p0 * r0[f]
-				v += p1 * r1[f]
-				v += p2 * r2[f]
-				v += p3 * r3[f]
-				x[f] = v
-			}
-			nz = nz[4:]
-		}
-		for len(nz) >= 2 {
-			p0, p1 := nz[0].p, nz[1].p
-			r0 := m.W[(base+nz[0].k)*F:][:F]
-			r1 := m.W[(base+nz[1].k)*F:][:F]
-			for f := range x {
-				v := x[f]
-				v += p0 * r0[f]
-				v += p1 * r1[f]
-				x[f] = v
-			}
-			nz = nz[2:]
-		}
-		if len(nz) == 1 {
-			p0 := nz[0].p
-			r0 := m.W[(base+nz[0].k)*F:][:F]
-			for f, w := range r0 {
-				x[f] += p0 * w
-			}
-		}
+		m.addVisible(s, x, base, pr)
 	}
 	return pf
+}
+
+// visibleLogits sets logits to the inputs of the K visible units from
+// base on (an item's levels) given the hidden units on (act).
+func (m *Model) visibleLogits(logits []float32, base int, act []int32) {
+	K, F := len(logits), m.Hidden
+	k := 0
+	for ; k+4 <= K; k += 4 {
+		r0 := m.W[(base+k)*F:][:F]
+		r1 := m.W[(base+k+1)*F:][:F]
+		r2 := m.W[(base+k+2)*F:][:F]
+		r3 := m.W[(base+k+3)*F:][:F]
+		s0, s1, s2, s3 := m.VisBias[base+k], m.VisBias[base+k+1], m.VisBias[base+k+2], m.VisBias[base+k+3]
+		for _, f := range act {
+			s0 += r0[f]
+			s1 += r1[f]
+			s2 += r2[f]
+			s3 += r3[f]
+		}
+		logits[k], logits[k+1], logits[k+2], logits[k+3] = s0, s1, s2, s3
+	}
+	for ; k+2 <= K; k += 2 {
+		r0 := m.W[(base+k)*F:][:F]
+		r1 := m.W[(base+k+1)*F:][:F]
+		s0, s1 := m.VisBias[base+k], m.VisBias[base+k+1]
+		for _, f := range act {
+			s0 += r0[f]
+			s1 += r1[f]
+		}
+		logits[k], logits[k+1] = s0, s1
+	}
+	if k < K {
+		r0 := m.W[(base+k)*F:][:F]
+		s0 := m.VisBias[base+k]
+		for _, f := range act {
+			s0 += r0[f]
+		}
+		logits[k] = s0
+	}
+}
+
+// softmax32 sets pr to the softmax of logits.
+func softmax32(pr, logits []float32) {
+	mx := float32(math.Inf(-1))
+	for _, l := range logits {
+		mx = max(mx, l)
+	}
+	sum := float32(0)
+	for k, l := range logits {
+		e := float32(math.Exp(float64(l - mx)))
+		pr[k] = e
+		sum += e
+	}
+	for k := range pr {
+		pr[k] /= sum
+	}
+}
+
+// sampleLevel replaces the level probabilities pr by a level drawn from
+// them, one-hot.
+func sampleLevel(pr []float32, r *rand.Rand) {
+	u := r.Float32()
+	pick := len(pr) - 1
+	for k, p := range pr {
+		if u < p {
+			pick = k
+			break
+		}
+		u -= p
+	}
+	clear(pr)
+	pr[pick] = 1
+}
+
+// addVisible adds to x the weight rows of the K visible units from base
+// on (an item's levels), each times its state in pr, skipping the zeros.
+func (m *Model) addVisible(s *scratch, x []float32, base int, pr []float32) {
+	F := m.Hidden
+	nz := s.nz[:0]
+	for k, p := range pr {
+		if p != 0 {
+			nz = append(nz, kp{k, p})
+		}
+	}
+	s.nz = nz
+	for len(nz) >= 4 {
+		p0, p1, p2, p3 := nz[0].p, nz[1].p, nz[2].p, nz[3].p
+		r0 := m.W[(base+nz[0].k)*F:][:F]
+		r1 := m.W[(base+nz[1].k)*F:][:F]
+		r2 := m.W[(base+nz[2].k)*F:][:F]
+		r3 := m.W[(base+nz[3].k)*F:][:F]
+		for f := range x {
+			v := x[f]
+			v += p0 * r0[f]
+			v += p1 * r1[f]
+			v += p2 * r2[f]
+			v += p3 * r3[f]
+			x[f] = v
+		}
+		nz = nz[4:]
+	}
+	for len(nz) >= 2 {
+		p0, p1 := nz[0].p, nz[1].p
+		r0 := m.W[(base+nz[0].k)*F:][:F]
+		r1 := m.W[(base+nz[1].k)*F:][:F]
+		for f := range x {
+			v := x[f]
+			v += p0 * r0[f]
+			v += p1 * r1[f]
+			x[f] = v
+		}
+		nz = nz[2:]
+	}
+	if len(nz) == 1 {
+		p0 := nz[0].p
+		r0 := m.W[(base+nz[0].k)*F:][:F]
+		for f, w := range r0 {
+			x[f] += p0 * w
+		}
+	}
 }
 
 // cdUser runs CD-T for case u, leaving in h0 the positive hidden
@@ -1165,31 +1190,16 @@ func (t *trainer) implied(j int) []int32 {
 // applyItem sums the minibatch's gradient of touched item t.touched[sl]
 // and takes its momentum step.
 func (t *trainer) applyItem(w *scratch, sl int) {
-	m, S, K, F := t.m, t.workers, t.m.K(), t.m.Hidden
-	lr, mom, wd := t.lr, t.mom, t.wd
+	m := t.m
 	o0, o1 := int(t.occStart[sl]), int(t.occStart[sl+1])
 	if sl+2 < w.end { // (past the chunk, another worker may be writing)
-		next := int(t.touched[sl+2])
-		w.sink += prefetch(m.W[next*K*F:][:K*F]) + prefetch(t.velW[next*K*F:][:K*F]) + prefetch(m.VisBias[next*K:][:K]) + prefetch(t.velV[next*K:][:K])
-		if m.D != nil {
-			w.sink += prefetch(m.D[next*F:][:F]) + prefetch(t.velD[next*F:][:F])
-		}
+		t.prefetchItem(w, int(t.touched[sl+2]))
 	}
 	it := int(t.touched[sl])
-	W, vel := m.W[it*K*F:][:K*F], t.velW[it*K*F:][:K*F]
-	vb, vv := m.VisBias[it*K:][:K], t.velV[it*K:][:K]
 	if m.D != nil {
 		t.stepD(w, it, o0, o1)
 	}
-	rated, first := o1-o0, o0
-	if m.Implied != nil {
-		rated = 0
-		for o := o1 - 1; o >= o0; o-- {
-			if t.occIdx[o] >= 0 {
-				rated, first = rated+1, o
-			}
-		}
-	}
+	rated, first := t.ratedOccurrences(o0, o1)
 	switch rated {
 	case 0:
 		return // only implied: W and the visible biases wait
@@ -1197,9 +1207,42 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 		t.stepRating(int(t.occPos[first]), int(t.occIdx[first]), it)
 		return
 	}
-	// Several: sum each stripe's ratings in order into part (the first
-	// stripe's straight into s, as 0 + x is x: a share is never -0),
-	// and add the stripes' shares.
+	s, sv := t.sumStripes(w, o0, o1)
+	t.stepItem(it, s, sv)
+}
+
+// prefetchItem reads ahead the weights, visible biases (and row of D) of
+// item it and their velocities.
+func (t *trainer) prefetchItem(w *scratch, it int) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	w.sink += prefetch(m.W[it*K*F:][:K*F]) + prefetch(t.velW[it*K*F:][:K*F]) + prefetch(m.VisBias[it*K:][:K]) + prefetch(t.velV[it*K:][:K])
+	if m.D != nil {
+		w.sink += prefetch(m.D[it*F:][:F]) + prefetch(t.velD[it*F:][:F])
+	}
+}
+
+// ratedOccurrences returns how many of occurrences o0 to o1-1 are ratings
+// (not implied visibles) and the first of them.
+func (t *trainer) ratedOccurrences(o0, o1 int) (rated, first int) {
+	rated, first = o1-o0, o0
+	if t.m.Implied != nil {
+		rated = 0
+		for o := o1 - 1; o >= o0; o-- {
+			if t.occIdx[o] >= 0 {
+				rated, first = rated+1, o
+			}
+		}
+	}
+	return rated, first
+}
+
+// sumStripes returns, in w.s and w.sv, the gradient of an item's weights
+// and visible biases from its ratings, occurrences o0 to o1-1: each
+// stripe's ratings summed in order into w.part and w.pv (the first
+// stripe's straight into w.s and w.sv, as 0 + x is x: a share is never
+// -0), and the stripes' shares added.
+func (t *trainer) sumStripes(w *scratch, o0, o1 int) (s, sv []float32) {
+	S, K, F := t.workers, t.m.K(), t.m.Hidden
 	s, part, sv, pv := w.s[:K*F], w.part[:K*F], w.sv[:K], w.pv[:K]
 	acc, accv := s, sv
 	cur := -1
@@ -1220,28 +1263,44 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 			clear(acc)
 			clear(accv)
 		}
-		l := int(m.UserLevels[t.batch[j]][i])
-		h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
-		accv[l]++
-		row := acc[l*F:][:F]
-		for f, h := range h0 {
-			row[f] += h
-		}
-		for k, p := range t.probs[t.pOff[j]+i*K:][:K] {
-			accv[k] -= p
-			if p == 0 {
-				continue
-			}
-			row := acc[k*F:][:F]
-			for f, h := range hp {
-				row[f] -= p * h
-			}
-		}
+		t.addRatingGradient(acc, accv, j, i)
 	}
 	if &acc[0] == &part[0] {
 		addTo(s, part)
 		addTo(sv, pv)
 	}
+	return s, sv
+}
+
+// addRatingGradient adds to acc and accv (an item's K*F weights and K
+// visible biases) the gradient of the i-th rating of the case at position
+// j of the minibatch.
+func (t *trainer) addRatingGradient(acc, accv []float32, j, i int) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	l := int(m.UserLevels[t.batch[j]][i])
+	h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
+	accv[l]++
+	row := acc[l*F:][:F]
+	for f, h := range h0 {
+		row[f] += h
+	}
+	for k, p := range t.probs[t.pOff[j]+i*K:][:K] {
+		accv[k] -= p
+		if p == 0 {
+			continue
+		}
+		row := acc[k*F:][:F]
+		for f, h := range hp {
+			row[f] -= p * h
+		}
+	}
+}
+
+// stepItem takes the momentum step of item it's weights and visible
+// biases for gradients s (K*F) and sv (K).
+func (t *trainer) stepItem(it int, s, sv []float32) {
+	lr, mom, wd := t.lr, t.mom, t.wd
+	W, vel, vb, vv := t.itemRows(it)
 	for i, g := range s {
 		v := mom*vel[i] + lr*g - wd*W[i]
 		vel[i] = v
@@ -1253,6 +1312,13 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 	}
 }
 
+// itemRows returns item it's weights and visible biases and their
+// velocities.
+func (t *trainer) itemRows(it int) (W, vel, vb, vv []float32) {
+	m, K, F := t.m, t.m.K(), t.m.Hidden
+	return m.W[it*K*F:][:K*F], t.velW[it*K*F:][:K*F], m.VisBias[it*K:][:K], t.velV[it*K:][:K]
+}
+
 // stepRating takes the momentum step of visible it's weights and biases
 // for a gradient that is that of its one rating, the i-th of the case at
 // position j of the minibatch: built on the fly, each element as a sum from
@@ -1260,8 +1326,7 @@ func (t *trainer) applyItem(w *scratch, sl int) {
 func (t *trainer) stepRating(j, i, it int) {
 	m, K, F := t.m, t.m.K(), t.m.Hidden
 	lr, mom, wd := t.lr, t.mom, t.wd
-	W, vel := m.W[it*K*F:][:K*F], t.velW[it*K*F:][:K*F]
-	vb, vv := m.VisBias[it*K:][:K], t.velV[it*K:][:K]
+	W, vel, vb, vv := t.itemRows(it)
 	l := int(m.UserLevels[t.batch[j]][i])
 	h0, hp := t.h0[j*F:][:F], t.hp[j*F:][:F]
 	for k, p := range t.probs[t.pOff[j]+i*K:][:K] {
