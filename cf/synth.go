@@ -82,27 +82,80 @@ func Synthetic(cfg SynthConfig) *Ratings {
 	if U <= 0 || N <= 0 || R <= 0 || int64(R) > int64(U)*int64(N) || cfg.ItemExponent < 0 || cfg.TopShare < 0 || cfg.MinPerUser < 0 || D < 0 {
 		panic(fmt.Sprintf("cf.Synthetic: bad config %+v (want positive users, items and ratings, ratings at most users*items)", cfg))
 	}
-	counts := synthUserCounts(cfg)
-	offsets := make([]int, U+1)
-	for u, n := range counts {
-		offsets[u+1] = offsets[u] + int(n)
+	g := newSynthGen(cfg)
+	out := &Ratings{List: make([]Rating, R), Source: fmt.Sprintf("synthetic (%d users, %d items, %d ratings, seed %d)", U, N, R, cfg.Seed)}
+	var next atomic.Int64
+	const chunk = 256
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Go(func() {
+			sc := g.newScratch()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= U {
+					return
+				}
+				for u := lo; u < min(lo+chunk, U); u++ {
+					g.rateUser(sc, u, out.List[g.offsets[u]:g.offsets[u+1]])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// synthGen is what Synthetic draws every user's ratings from: the users'
+// counts, the items' popularity and parameters, and the level thresholds.
+type synthGen struct {
+	cfg     SynthConfig
+	counts  []int32   // ratings per user
+	offsets []int     // user u's ratings are offsets[u] to offsets[u+1]-1
+	weights []float64 // popularity by rank
+	prob    []float64 // the alias table of weights
+	alias   []int32
+	byRank  []int     // rank -> item index
+	fs      float64   // scale of the latent factors
+	params  []float32 // per item index: bias, factors
+	thr     [9]float64
+	itemIDs []string
+}
+
+// newSynthGen draws the users' counts and the items of cfg.
+func newSynthGen(cfg SynthConfig) *synthGen {
+	U, N, D := cfg.Users, cfg.Items, cfg.Factors
+	g := &synthGen{cfg: cfg, counts: synthUserCounts(cfg)}
+	g.offsets = make([]int, U+1)
+	for u, n := range g.counts {
+		g.offsets[u+1] = g.offsets[u] + int(n)
 	}
 
 	// Items: popularity weight by rank, a random rank->id map, parameters.
-	weights := synthItemWeights(cfg)
-	prob, alias := newAlias(weights)
+	g.weights = synthItemWeights(cfg)
+	g.prob, g.alias = newAlias(g.weights)
 	ir := rand.New(rand.NewPCG(cfg.Seed, 1<<63))
-	byRank := ir.Perm(N) // rank -> item index
-	fs := math.Pow(0.35/float64(max(D, 1)), 0.25)
-	params := make([]float32, N*(D+1)) // per item index: bias, factors
+	g.byRank = ir.Perm(N)
+	g.fs = math.Pow(0.35/float64(max(D, 1)), 0.25)
+	g.params = make([]float32, N*(D+1))
 	for it := 0; it < N; it++ {
-		p := params[it*(D+1):][:D+1]
+		p := g.params[it*(D+1):][:D+1]
 		p[0] = float32(0.45 * ir.NormFloat64())
 		for d := 1; d <= D; d++ {
-			p[d] = float32(fs * ir.NormFloat64())
+			p[d] = float32(g.fs * ir.NormFloat64())
 		}
 	}
-	var thr [9]float64 // level k when thr[k-1] <= z < thr[k]
+	g.thr = synthThresholds()
+	g.itemIDs = make([]string, N)
+	for i := range g.itemIDs {
+		g.itemIDs[i] = strconv.Itoa(i + 1)
+	}
+	return g
+}
+
+// synthThresholds returns the thresholds of the levels on a standard
+// normal score: level k when thr[k-1] <= z < thr[k], in the proportions
+// of synthShares.
+func synthThresholds() (thr [9]float64) {
 	tot, cum := 0.0, 0.0
 	for _, s := range synthShares {
 		tot += s
@@ -111,89 +164,102 @@ func Synthetic(cfg SynthConfig) *Ratings {
 		cum += synthShares[k]
 		thr[k] = math.Sqrt2 * math.Erfinv(2*cum/tot-1)
 	}
-	itemIDs := make([]string, N)
-	for i := range itemIDs {
-		itemIDs[i] = strconv.Itoa(i + 1)
-	}
+	return thr
+}
 
-	out := &Ratings{List: make([]Rating, R), Source: fmt.Sprintf("synthetic (%d users, %d items, %d ratings, seed %d)", U, N, R, cfg.Seed)}
-	var next atomic.Int64
-	const chunk = 256
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Go(func() {
-			stamp := make([]int32, N) // user+1 when the user has drawn the rank
-			var keys []float64
-			var ranks []int32
-			user := make([]float64, D)
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= U {
-					return
-				}
-				for u := lo; u < min(lo+chunk, U); u++ {
-					r := rand.New(rand.NewPCG(cfg.Seed, uint64(u)))
-					bias := 0.45 * r.NormFloat64()
-					for d := range user {
-						user[d] = fs * r.NormFloat64()
-					}
-					n := int(counts[u])
-					ranks = ranks[:0]
-					if n > N/8 {
-						// Heavy user: weighted sampling without replacement
-						// by exponential keys (Efraimidis-Spirakis).
-						keys = slices.Grow(keys[:0], N)[:N]
-						ranks = slices.Grow(ranks, N)[:N]
-						for j := range keys {
-							keys[j] = r.ExpFloat64() / weights[j]
-							ranks[j] = int32(j)
-						}
-						slices.SortFunc(ranks, func(a, b int32) int {
-							if keys[a] < keys[b] {
-								return -1
-							}
-							if keys[a] > keys[b] {
-								return 1
-							}
-							return int(a - b)
-						})
-						ranks = ranks[:n]
-					} else {
-						for len(ranks) < n {
-							j := r.IntN(N)
-							if r.Float64() >= prob[j] {
-								j = int(alias[j])
-							}
-							if stamp[j] != int32(u+1) {
-								stamp[j] = int32(u + 1)
-								ranks = append(ranks, int32(j))
-							}
-						}
-					}
-					for i, j := range ranks {
-						ranks[i] = int32(byRank[j])
-					}
-					slices.Sort(ranks)
-					uid := strconv.Itoa(u + 1)
-					dst := out.List[offsets[u]:offsets[u+1]]
-					for i, it := range ranks {
-						p := params[int(it)*(D+1):][:D+1]
-						z := bias + float64(p[0]) + 0.5*r.NormFloat64()
-						for d, x := range user {
-							z += x * float64(p[d+1])
-						}
-						k := 0
-						for k < len(thr) && z >= thr[k] {
-							k++
-						}
-						dst[i] = Rating{User: uid, Item: itemIDs[it], Value: 0.5 * float64(k+1)}
-					}
-				}
-			}
-		})
+// synthScratch is one worker's buffers.
+type synthScratch struct {
+	stamp []int32 // user+1 when the user has drawn the rank
+	keys  []float64
+	ranks []int32
+	user  []float64 // the user's factors
+}
+
+// newScratch returns a worker's buffers.
+func (g *synthGen) newScratch() *synthScratch {
+	return &synthScratch{stamp: make([]int32, g.cfg.Items), user: make([]float64, g.cfg.Factors)}
+}
+
+// rateUser sets dst to user u's ratings, in increasing item order.
+func (g *synthGen) rateUser(sc *synthScratch, u int, dst []Rating) {
+	r := rand.New(rand.NewPCG(g.cfg.Seed, uint64(u)))
+	bias := 0.45 * r.NormFloat64()
+	for d := range sc.user {
+		sc.user[d] = g.fs * r.NormFloat64()
 	}
-	wg.Wait()
-	return out
+	items := g.drawItems(sc, u, r)
+	uid := strconv.Itoa(u + 1)
+	D := g.cfg.Factors
+	for i, it := range items {
+		p := g.params[int(it)*(D+1):][:D+1]
+		z := bias + float64(p[0]) + 0.5*r.NormFloat64()
+		for d, x := range sc.user {
+			z += x * float64(p[d+1])
+		}
+		k := 0
+		for k < len(g.thr) && z >= g.thr[k] {
+			k++
+		}
+		dst[i] = Rating{User: uid, Item: g.itemIDs[it], Value: 0.5 * float64(k+1)}
+	}
+}
+
+// drawItems returns the item indices user u rates, in increasing order
+// (in sc.ranks).
+func (g *synthGen) drawItems(sc *synthScratch, u int, r *rand.Rand) []int32 {
+	n := int(g.counts[u])
+	if n > g.cfg.Items/8 {
+		g.drawHeavy(sc, n, r)
+	} else {
+		g.drawLight(sc, u, n, r)
+	}
+	ranks := sc.ranks
+	for i, j := range ranks {
+		ranks[i] = int32(g.byRank[j])
+	}
+	slices.Sort(ranks)
+	return ranks
+}
+
+// drawHeavy sets sc.ranks to the n popularity ranks of a heavy user,
+// weighted sampling without replacement by exponential keys
+// (Efraimidis-Spirakis).
+func (g *synthGen) drawHeavy(sc *synthScratch, n int, r *rand.Rand) {
+	N := g.cfg.Items
+	keys := slices.Grow(sc.keys[:0], N)[:N]
+	ranks := slices.Grow(sc.ranks[:0], N)[:N]
+	for j := range keys {
+		keys[j] = r.ExpFloat64() / g.weights[j]
+		ranks[j] = int32(j)
+	}
+	slices.SortFunc(ranks, func(a, b int32) int {
+		if keys[a] < keys[b] {
+			return -1
+		}
+		if keys[a] > keys[b] {
+			return 1
+		}
+		return int(a - b)
+	})
+	sc.keys, sc.ranks = keys, ranks[:n]
+}
+
+// drawLight sets sc.ranks to the n popularity ranks of user u, drawn from
+// the alias table until n are distinct.
+func (g *synthGen) drawLight(sc *synthScratch, u, n int, r *rand.Rand) {
+	N := g.cfg.Items
+	ranks := sc.ranks[:0]
+	for len(ranks) < n {
+		j := r.IntN(N)
+		if r.Float64() >= g.prob[j] {
+			j = int(g.alias[j])
+		}
+		if sc.stamp[j] != int32(u+1) {
+			sc.stamp[j] = int32(u + 1)
+			ranks = append(ranks, int32(j))
+		}
+	}
+	sc.ranks = ranks
 }
 
 // synthUserCounts returns each user's number of ratings: the minimum plus
