@@ -174,11 +174,7 @@ func (m *Model) scoreUnrated(user string, caseHidden [][]float32, by Ranking, re
 	add := func(it, cs, vis int, hc []float32) {
 		pred, atLeast := m.predictLevels(vis, hc, relevant)
 		pred = m.blend(pred, cs, vis)
-		c := 0.0
-		if chosen != nil {
-			c = chosen[it]
-		}
-		recs = append(recs, Recommendation{Item: m.itemID(it), Predicted: pred, Score: score(by, pred, atLeast, c)})
+		recs = append(recs, m.recommendation(it, by, pred, atLeast, chosen))
 	}
 	if m.ItemBased {
 		// The user is a visible unit; each item is a case.
@@ -217,6 +213,17 @@ func (m *Model) scoreUnrated(user string, caseHidden [][]float32, by Ranking, re
 		}
 	}
 	return recs, nil
+}
+
+// recommendation returns real item it with its predicted rating and its
+// score in ranking by, from its probability of a relevant rating and, when
+// chosen is not nil, its probability of being chosen, chosen[it].
+func (m *Model) recommendation(it int, by Ranking, pred, atLeast float64, chosen []float64) Recommendation {
+	c := 0.0
+	if chosen != nil {
+		c = chosen[it]
+	}
+	return Recommendation{Item: m.itemID(it), Predicted: pred, Score: score(by, pred, atLeast, c)}
 }
 
 // EvaluateTopN ranks, for every test user the model knows, the items the
@@ -291,11 +298,22 @@ func (m *Model) RecommendForBy(ratings map[string]float64, top int, by Ranking, 
 		relevant = m.DefaultRelevant()
 	}
 	m.ensureIndex()
-	type iv struct {
-		it    int
-		level int
+	known, unknown, err := m.knownRatings(ratings)
+	if err != nil {
+		return nil, 0, err
 	}
-	var known []iv
+	if len(known) == 0 {
+		return nil, unknown, fmt.Errorf("none of the %d rated items is known to the model", len(ratings))
+	}
+	recs = m.scoreFoldedIn(known, by, relevant)
+	sortRecs(recs)
+	return recs[:min(top, len(recs))], unknown, nil
+}
+
+// knownRatings returns the ratings (item -> rating) of items the model
+// knows, as item and nearest level, in item order, and how many items it
+// does not know.
+func (m *Model) knownRatings(ratings map[string]float64) (known []itemLevel, unknown int, err error) {
 	for item, v := range ratings {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, 0, fmt.Errorf("rating of item %q is %v, not a number", item, v)
@@ -305,33 +323,22 @@ func (m *Model) RecommendForBy(ratings map[string]float64, top int, by Ranking, 
 			unknown++
 			continue
 		}
-		known = append(known, iv{it, m.nearestLevel(v)})
-	}
-	if len(known) == 0 {
-		return nil, unknown, fmt.Errorf("none of the %d rated items is known to the model", len(ratings))
+		known = append(known, itemLevel{int32(it), uint8(m.nearestLevel(v))})
 	}
 	// Sum in item order, so that the result does not depend on the map's.
 	sort.Slice(known, func(a, b int) bool { return known[a].it < known[b].it })
-	K, F := m.K(), m.Hidden
-	h := make([]float32, F)
-	copy(h, m.HidBias)
+	return known, unknown, nil
+}
+
+// scoreFoldedIn scores every item not among known for a new user folded
+// into a user-based model from their known ratings. by is resolved.
+func (m *Model) scoreFoldedIn(known []itemLevel, by Ranking, relevant float64) []Recommendation {
+	h := m.foldIn(-1, known)
 	rated := make([]bool, len(m.Items))
 	ids := make([]int32, 0, len(known))
 	for _, r := range known {
 		rated[r.it] = true
-		ids = append(ids, int32(r.it))
-		row := m.W[(r.it*K+r.level)*F:][:F]
-		for f, w := range row {
-			h[f] += w
-		}
-		if m.D != nil { // the conditional term: r holds the rated items
-			for f, d := range m.D[r.it*F:][:F] {
-				h[f] += d
-			}
-		}
-	}
-	for f, x := range h {
-		h[f] = sigmoid(x)
+		ids = append(ids, r.it)
 	}
 	var chosen []float64
 	if by != RankRating {
@@ -339,24 +346,16 @@ func (m *Model) RecommendForBy(ratings map[string]float64, top int, by Ranking, 
 		m.Implicit.chosen(ids, chosen)
 	}
 	// The user's offset, fitted as training fits them (for BaselineBlend).
-	usum := 0.0
-	for _, r := range known {
-		usum += m.Levels[r.level] - m.Mean - float64(m.ItemOffset[r.it])
-	}
-	userBase := float64(float32(usum / float64(len(known)+10)))
+	userBase := m.userOffset(known)
+	var recs []Recommendation
 	for it := range m.Items {
 		if !rated[it] {
 			pred, atLeast := m.predictLevels(it, h, relevant)
 			if m.BaselineBlend != 0 {
 				pred = (1-m.BaselineBlend)*pred + m.BaselineBlend*m.clip(m.Mean+userBase+float64(m.ItemOffset[it]))
 			}
-			c := 0.0
-			if chosen != nil {
-				c = chosen[it]
-			}
-			recs = append(recs, Recommendation{Item: m.Items[it], Predicted: pred, Score: score(by, pred, atLeast, c)})
+			recs = append(recs, m.recommendation(it, by, pred, atLeast, chosen))
 		}
 	}
-	sortRecs(recs)
-	return recs[:min(top, len(recs))], unknown, nil
+	return recs
 }

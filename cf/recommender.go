@@ -250,13 +250,13 @@ func (r *Recommender) Profile(user string, extra map[string]float64) (*Profile, 
 	}
 	switch {
 	case !m.ItemBased:
-		p.h = r.foldIn(u, rated)
-		p.offset = r.userOffset(rated)
+		p.h = m.foldIn(u, rated)
+		p.offset = m.userOffset(rated)
 	case known:
 		p.offset = float64(m.ItemOffset[u]) // users are the visibles
 	default:
 		p.w, p.b = r.fitVisible(rated)
-		p.offset = r.userOffset(rated)
+		p.offset = m.userOffset(rated)
 	}
 	return p, nil
 }
@@ -282,8 +282,7 @@ func (r *Recommender) knownProfile(u int) *Profile {
 
 // foldIn returns p(h|V) of a user-based case with the given ratings (and,
 // for a known user u, the implied visibles of training).
-func (r *Recommender) foldIn(u int, rated []itemLevel) []float32 {
-	m := r.m
+func (m *Model) foldIn(u int, rated []itemLevel) []float32 {
 	K, F := m.K(), m.Hidden
 	h := make([]float32, F)
 	copy(h, m.HidBias)
@@ -306,21 +305,20 @@ func (r *Recommender) foldIn(u int, rated []itemLevel) []float32 {
 
 // userOffset is the baseline offset of a user with the given ratings,
 // regularised as training regularises them.
-func (r *Recommender) userOffset(rated []itemLevel) float64 {
-	m := r.m
+func (m *Model) userOffset(rated []itemLevel) float64 {
 	sum := 0.0
 	for _, il := range rated {
-		sum += m.Levels[il.level] - m.Mean - float64(r.itemOffset(int(il.it)))
+		sum += m.Levels[il.level] - m.Mean - float64(m.realItemOffset(int(il.it)))
 	}
 	return float64(float32(sum / float64(len(rated)+10)))
 }
 
-// itemOffset is real item it's baseline offset.
-func (r *Recommender) itemOffset(it int) float32 {
-	if r.m.ItemBased {
-		return r.m.UserOffset[it]
+// realItemOffset is real item it's baseline offset.
+func (m *Model) realItemOffset(it int) float32 {
+	if m.ItemBased {
+		return m.UserOffset[it]
 	}
-	return r.m.ItemOffset[it]
+	return m.ItemOffset[it]
 }
 
 // predict returns the predicted rating of real item it, and its
