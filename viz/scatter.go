@@ -90,35 +90,11 @@ var (
 // so that no class is systematically hidden under another, as it would be
 // if the data were sorted by class.
 func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA, error) {
-	switch {
-	case points == nil || points.Cols != 2:
-		cols := 0
-		if points != nil {
-			cols = points.Cols
-		}
-		return nil, fmt.Errorf("scatter: points must have 2 columns, got %d", cols)
-	case points.Rows == 0:
-		return nil, errors.New("scatter: no points")
-	case labels != nil && len(labels) != points.Rows:
-		return nil, fmt.Errorf("scatter: %d labels for %d points", len(labels), points.Rows)
-	case opt.Size < 0 || opt.Size > MaxScatterSize:
-		return nil, fmt.Errorf("scatter: plot size %d outside [1, %d]", opt.Size, MaxScatterSize)
-	case opt.Dot < 0 || opt.Dot > MaxDot:
-		return nil, fmt.Errorf("scatter: dot size %d outside [1, %d]", opt.Dot, MaxDot)
+	if err := checkScatter(points, labels, opt); err != nil {
+		return nil, err
 	}
 	size, dot := cmp0(opt.Size, DefaultScatterSize), cmp0(opt.Dot, DefaultDot)
-
-	// The range of the finite points.
-	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	skipped := 0
-	for i := range points.Rows {
-		x, y, ok := finitePoint(points, i)
-		if !ok {
-			skipped++
-			continue
-		}
-		xlo, xhi, ylo, yhi = min(xlo, x), max(xhi, x), min(ylo, y), max(yhi, y)
-	}
+	xlo, xhi, ylo, yhi, skipped := finiteRange(points)
 	if skipped == points.Rows {
 		return nil, fmt.Errorf("scatter: all %d points have a non-finite coordinate (NaN or infinity)", skipped)
 	}
@@ -134,8 +110,55 @@ func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA
 	if labels != nil && !opt.NoLegend {
 		classes = slices.Compact(slices.Sorted(slices.Values(labels)))
 	}
+	entries := legendEntries(classes, size)
+	img, plot := scatterCanvas(title, size, yticks, entries)
+	ax := scatterAxes{plot: plot, size: size, xlo: xlo, xhi: xhi, ylo: ylo, yhi: yhi}
+	ax.draw(img, xticks, yticks)
+	ax.drawDots(img, points, labels, dot)
+	drawLegend(img, plot, entries)
+	return img, nil
+}
 
-	// Layout: title, then y tick labels | plot | legend, then x tick labels.
+// checkScatter reports the first argument of Scatter out of range.
+func checkScatter(points *mat32.Dense, labels []int, opt ScatterOptions) error {
+	switch {
+	case points == nil || points.Cols != 2:
+		cols := 0
+		if points != nil {
+			cols = points.Cols
+		}
+		return fmt.Errorf("scatter: points must have 2 columns, got %d", cols)
+	case points.Rows == 0:
+		return errors.New("scatter: no points")
+	case labels != nil && len(labels) != points.Rows:
+		return fmt.Errorf("scatter: %d labels for %d points", len(labels), points.Rows)
+	case opt.Size < 0 || opt.Size > MaxScatterSize:
+		return fmt.Errorf("scatter: plot size %d outside [1, %d]", opt.Size, MaxScatterSize)
+	case opt.Dot < 0 || opt.Dot > MaxDot:
+		return fmt.Errorf("scatter: dot size %d outside [1, %d]", opt.Dot, MaxDot)
+	}
+	return nil
+}
+
+// finiteRange returns the range of the finite points and how many points
+// are not finite.
+func finiteRange(points *mat32.Dense) (xlo, xhi, ylo, yhi float64, skipped int) {
+	xlo, xhi, ylo, yhi = math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for i := range points.Rows {
+		x, y, ok := finitePoint(points, i)
+		if !ok {
+			skipped++
+			continue
+		}
+		xlo, xhi, ylo, yhi = min(xlo, x), max(xhi, x), min(ylo, y), max(yhi, y)
+	}
+	return xlo, xhi, ylo, yhi, skipped
+}
+
+// scatterCanvas returns a blank scatter plot with its title (none when
+// empty) and the area of the plot, size pixels square, in it: laid out as
+// title, then y tick labels | plot | legend, then x tick labels.
+func scatterCanvas(title string, size int, yticks []tick, entries []legendEntry) (*image.RGBA, image.Rectangle) {
 	top := scatterPad
 	if title != "" {
 		top = lineHeight + scatterPad/2
@@ -146,7 +169,6 @@ func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA
 	}
 	x0 := scatterPad + ylabelW + tickLen + 3
 	y0 := top
-	entries := legendEntries(classes, size)
 	legendW := 0
 	for _, l := range entries {
 		legendW = max(legendW, legendSwatch+5+TextWidth(l.label))
@@ -162,19 +184,38 @@ func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA
 	if title != "" {
 		drawText(img, title, 4, 13, textColour)
 	}
+	return img, image.Rect(x0, y0, x0+size, y0+size)
+}
 
-	// Axes: grid lines, frame, ticks and their labels.
-	plot := image.Rect(x0, y0, x0+size, y0+size)
-	px := func(x float64) int { return x0 + int(math.Round((x-xlo)/(xhi-xlo)*float64(size-1))) }
-	py := func(y float64) int { return y0 + size - 1 - int(math.Round((y-ylo)/(yhi-ylo)*float64(size-1))) }
+// scatterAxes maps the ranges [xlo, xhi] and [ylo, yhi] onto a plot area
+// size pixels square.
+type scatterAxes struct {
+	plot               image.Rectangle
+	size               int
+	xlo, xhi, ylo, yhi float64
+}
+
+// px returns the pixel column of x.
+func (a scatterAxes) px(x float64) int {
+	return a.plot.Min.X + int(math.Round((x-a.xlo)/(a.xhi-a.xlo)*float64(a.size-1)))
+}
+
+// py returns the pixel row of y.
+func (a scatterAxes) py(y float64) int {
+	return a.plot.Min.Y + a.size - 1 - int(math.Round((y-a.ylo)/(a.yhi-a.ylo)*float64(a.size-1)))
+}
+
+// draw draws the axes: grid lines, frame, ticks and their labels.
+func (a scatterAxes) draw(img *image.RGBA, xticks, yticks []tick) {
+	plot := a.plot
 	for _, t := range xticks {
-		x := px(t.v)
+		x := a.px(t.v)
 		fill(img, image.Rect(x, plot.Min.Y, x+1, plot.Max.Y), gridColour)
 		fill(img, image.Rect(x, plot.Max.Y+1, x+1, plot.Max.Y+1+tickLen), frameColour)
 		drawText(img, t.label, x-TextWidth(t.label)/2, plot.Max.Y+1+tickLen+12, textColour)
 	}
 	for _, t := range yticks {
-		y := py(t.v)
+		y := a.py(t.v)
 		fill(img, image.Rect(plot.Min.X, y, plot.Max.X, y+1), gridColour)
 		fill(img, image.Rect(plot.Min.X-1-tickLen, y, plot.Min.X-1, y+1), frameColour)
 		drawText(img, t.label, plot.Min.X-1-tickLen-2-TextWidth(t.label), y+textBaseShift, textColour)
@@ -184,8 +225,11 @@ func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA
 	fill(img, image.Rect(frame.Min.X, frame.Max.Y-1, frame.Max.X, frame.Max.Y), frameColour)
 	fill(img, image.Rect(frame.Min.X, frame.Min.Y, frame.Min.X+1, frame.Max.Y), frameColour)
 	fill(img, image.Rect(frame.Max.X-1, frame.Min.Y, frame.Max.X, frame.Max.Y), frameColour)
+}
 
-	// The dots, in a fixed shuffled order.
+// drawDots draws the finite points as dots of diameter dot, coloured by
+// labels (nil: Unlabelled), in a fixed shuffled order.
+func (a scatterAxes) drawDots(img *image.RGBA, points *mat32.Dense, labels []int, dot int) {
 	mask := dotMask(dot)
 	off := (dot - 1) / 2
 	for _, i := range rand.New(rand.NewPCG(1, 2)).Perm(points.Rows) {
@@ -197,25 +241,26 @@ func Scatter(points *mat32.Dense, labels []int, opt ScatterOptions) (*image.RGBA
 		if labels != nil {
 			c = ClassColour(labels[i])
 		}
-		cx, cy := px(x)-off, py(y)-off
+		cx, cy := a.px(x)-off, a.py(y)-off
 		for k, on := range mask {
 			p := image.Pt(cx+k%dot, cy+k/dot)
-			if on && p.In(plot) {
+			if on && p.In(a.plot) {
 				img.SetRGBA(p.X, p.Y, c)
 			}
 		}
 	}
+}
 
-	// The legend.
-	lx := frame.Max.X + legendGap
+// drawLegend draws the legend entries to the right of the plot area.
+func drawLegend(img *image.RGBA, plot image.Rectangle, entries []legendEntry) {
+	lx := plot.Inset(-1).Max.X + legendGap
 	for k, l := range entries {
-		y := y0 + k*legendRow + legendRow/2
+		y := plot.Min.Y + k*legendRow + legendRow/2
 		if l.colour != nil {
 			fill(img, image.Rect(lx, y-legendSwatch/2, lx+legendSwatch, y-legendSwatch/2+legendSwatch), *l.colour)
 		}
 		drawText(img, l.label, lx+legendSwatch+5, y+textBaseShift, textColour)
 	}
-	return img, nil
 }
 
 // cmp0 returns v, or def when v is 0.
