@@ -180,91 +180,134 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 // offsets, and that the tensors exactly cover the data. Sizes are checked
 // against the bytes present before anything is allocated for a tensor.
 func Read(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	raw, data, err := readHeader(path)
 	if err != nil {
-		if pe, ok := err.(*os.PathError); ok {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	fail := func(format string, a ...any) (*File, error) {
-		return nil, fmt.Errorf("read %s: "+format, append([]any{path}, a...)...)
-	}
-	if len(b) < 8 {
-		return fail("not a model file: %d bytes, too short for a safetensors header", len(b))
-	}
-	hlen := binary.LittleEndian.Uint64(b[:8])
-	if hlen > uint64(len(b)-8) || hlen > maxHeader {
-		return fail("header length %d runs past the end of the file (%d bytes): truncated or not a safetensors file", hlen, len(b))
-	}
-	data := b[8+hlen:]
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+hlen], &raw); err != nil {
-		return fail("header is not valid JSON: %v", oneLine(err))
+		return nil, err
 	}
 	f := &File{Meta: map[string]string{}, Tensors: map[string]Tensor{}}
-	type span struct {
-		name       string
-		begin, end int64
-	}
 	var spans []span
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Meta); err != nil {
-				return fail("__metadata__ must map strings to strings")
+				return nil, readErrorf(path, "__metadata__ must map strings to strings")
 			}
 			if f.Meta == nil { // "__metadata__": null
 				f.Meta = map[string]string{}
 			}
 			continue
 		}
-		if !printable(name) {
-			return fail("tensor name %q has control characters or is not UTF-8", name)
-		}
-		var e entry
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return fail("tensor %s: bad header entry: %v", name, oneLine(err))
-		}
-		if e.DType != "F32" && e.DType != "I32" {
-			return fail("tensor %s has dtype %q; harmonium models hold F32 and I32 tensors", name, e.DType)
-		}
-		if e.Shape == nil {
-			return fail("tensor %s has no shape", name)
-		}
-		if len(e.Offsets) != 2 {
-			return fail("tensor %s: data_offsets must be [begin, end], got %v", name, e.Offsets)
-		}
-		begin, end := e.Offsets[0], e.Offsets[1]
-		if begin < 0 || end < begin || end > int64(len(data)) {
-			return fail("tensor %s: data offsets [%d, %d] outside the %d bytes of data (truncated?)", name, begin, end, len(data))
-		}
-		// Bounded by the bytes present, so neither the count nor the byte
-		// count below can overflow.
-		n, err := count(e.Shape, int64(len(data))/elemSize)
-		if err == errNegative {
-			return fail("tensor %s has a negative dimension in shape %v", name, e.Shape)
-		} else if err != nil {
-			return fail("tensor %s: shape %v needs more than the %d bytes of data (corrupt or truncated)", name, e.Shape, len(data))
-		}
-		if end-begin != elemSize*n {
-			return fail("tensor %s: shape %v needs %d bytes, offsets give %d", name, e.Shape, elemSize*n, end-begin)
-		}
-		t := Tensor{Name: name, Shape: e.Shape}
-		src := data[begin:end]
-		if e.DType == "I32" {
-			t.Ints = make([]int32, n)
-			for i := range t.Ints {
-				t.Ints[i] = int32(binary.LittleEndian.Uint32(src[elemSize*i:]))
-			}
-		} else {
-			t.Data = make([]float32, n)
-			for i := range t.Data {
-				t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[elemSize*i:]))
-			}
+		t, s, err := readTensor(path, name, msg, data)
+		if err != nil {
+			return nil, err
 		}
 		f.Tensors[name] = t
-		spans = append(spans, span{name, begin, end})
+		spans = append(spans, s)
 	}
+	if err := checkCoverage(path, spans, int64(len(data))); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// readErrorf returns the one-line error "read PATH: ..." of a file that
+// is not a valid model file.
+func readErrorf(path, format string, a ...any) error {
+	return fmt.Errorf("read %s: "+format, append([]any{path}, a...)...)
+}
+
+// readHeader reads the file at path, returning its JSON header's entries
+// and the data that follows the header.
+func readHeader(path string) (raw map[string]json.RawMessage, data []byte, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) < 8 {
+		return nil, nil, readErrorf(path, "not a model file: %d bytes, too short for a safetensors header", len(b))
+	}
+	hlen := binary.LittleEndian.Uint64(b[:8])
+	if hlen > uint64(len(b)-8) || hlen > maxHeader {
+		return nil, nil, readErrorf(path, "header length %d runs past the end of the file (%d bytes): truncated or not a safetensors file", hlen, len(b))
+	}
+	data = b[8+hlen:]
+	if err := json.Unmarshal(b[8:8+hlen], &raw); err != nil {
+		return nil, nil, readErrorf(path, "header is not valid JSON: %v", oneLine(err))
+	}
+	return raw, data, nil
+}
+
+// span is the bytes [begin, end) of the data that tensor name occupies.
+type span struct {
+	name       string
+	begin, end int64
+}
+
+// readTensor returns tensor name of the header entry msg with its values
+// from data, and the bytes of data it occupies, checking its dtype, shape
+// and offsets against the data.
+func readTensor(path, name string, msg json.RawMessage, data []byte) (Tensor, span, error) {
+	fail := func(format string, a ...any) (Tensor, span, error) {
+		return Tensor{}, span{}, readErrorf(path, format, a...)
+	}
+	if !printable(name) {
+		return fail("tensor name %q has control characters or is not UTF-8", name)
+	}
+	var e entry
+	if err := json.Unmarshal(msg, &e); err != nil {
+		return fail("tensor %s: bad header entry: %v", name, oneLine(err))
+	}
+	if e.DType != "F32" && e.DType != "I32" {
+		return fail("tensor %s has dtype %q; harmonium models hold F32 and I32 tensors", name, e.DType)
+	}
+	if e.Shape == nil {
+		return fail("tensor %s has no shape", name)
+	}
+	if len(e.Offsets) != 2 {
+		return fail("tensor %s: data_offsets must be [begin, end], got %v", name, e.Offsets)
+	}
+	begin, end := e.Offsets[0], e.Offsets[1]
+	if begin < 0 || end < begin || end > int64(len(data)) {
+		return fail("tensor %s: data offsets [%d, %d] outside the %d bytes of data (truncated?)", name, begin, end, len(data))
+	}
+	// Bounded by the bytes present, so neither the count nor the byte
+	// count below can overflow.
+	n, err := count(e.Shape, int64(len(data))/elemSize)
+	if err == errNegative {
+		return fail("tensor %s has a negative dimension in shape %v", name, e.Shape)
+	} else if err != nil {
+		return fail("tensor %s: shape %v needs more than the %d bytes of data (corrupt or truncated)", name, e.Shape, len(data))
+	}
+	if end-begin != elemSize*n {
+		return fail("tensor %s: shape %v needs %d bytes, offsets give %d", name, e.Shape, elemSize*n, end-begin)
+	}
+	t := Tensor{Name: name, Shape: e.Shape}
+	decode(&t, e.DType, data[begin:end])
+	return t, span{name, begin, end}, nil
+}
+
+// decode sets t's values (Ints for dtype I32, else Data) from the
+// little-endian bytes src, which hold exactly as many values as t's shape.
+func decode(t *Tensor, dtype string, src []byte) {
+	n := len(src) / elemSize
+	if dtype == "I32" {
+		t.Ints = make([]int32, n)
+		for i := range t.Ints {
+			t.Ints[i] = int32(binary.LittleEndian.Uint32(src[elemSize*i:]))
+		}
+		return
+	}
+	t.Data = make([]float32, n)
+	for i := range t.Data {
+		t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[elemSize*i:]))
+	}
+}
+
+// checkCoverage checks that the tensors' spans cover the size bytes of
+// data exactly, without overlaps or gaps.
+func checkCoverage(path string, spans []span, size int64) error {
 	sort.Slice(spans, func(i, j int) bool {
 		if spans[i].begin != spans[j].begin {
 			return spans[i].begin < spans[j].begin
@@ -274,14 +317,14 @@ func Read(path string) (*File, error) {
 	var at int64
 	for _, s := range spans {
 		if s.begin != at {
-			return fail("tensor %s starts at byte %d of the data, expected %d (overlap or gap)", s.name, s.begin, at)
+			return readErrorf(path, "tensor %s starts at byte %d of the data, expected %d (overlap or gap)", s.name, s.begin, at)
 		}
 		at = s.end
 	}
-	if at != int64(len(data)) {
-		return fail("%d bytes of data follow the last tensor", int64(len(data))-at)
+	if at != size {
+		return readErrorf(path, "%d bytes of data follow the last tensor", size-at)
 	}
-	return f, nil
+	return nil
 }
 
 // oneLine returns err's message with line breaks replaced by spaces.
