@@ -106,127 +106,202 @@ func LoadRBM(path string) (*rbm.RBM, map[string]string, *rbm.State, error) {
 	return m, f.Meta, st, nil
 }
 
+// loadRBM reads the RBM of c's file, and its training state when the
+// file is a checkpoint.
 func loadRBM(c checker) (*rbm.RBM, *rbm.State, error) {
-	f := c.f
-	switch format := f.Meta["format"]; format {
-	case FormatRBM:
-	case "":
-		return nil, nil, c.errorf("not a harmonium model: no format in the metadata")
-	case FormatCF:
-		return nil, nil, c.errorf("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
-	case FormatNN:
-		return nil, nil, WrongKind(c.path, KindNN, "an RBM")
-	case FormatDBN:
-		return nil, nil, WrongKind(c.path, KindDBN, "an RBM")
-	default:
-		return nil, nil, c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
+	if err := c.rbmFormat(); err != nil {
+		return nil, nil, err
 	}
-	units := [2]rbm.Units{}
-	for i, k := range []string{"visible_units", "hidden_units"} {
-		u, err := rbm.ParseUnits(f.Meta[k])
-		if err != nil {
-			return nil, nil, c.errorf("metadata %s: %v", k, err)
-		}
-		units[i] = u
-	}
-	w, err := c.tensor(tWeights, 2)
+	m, err := c.rbmModel()
 	if err != nil {
 		return nil, nil, err
 	}
+	epoch, ok, err := c.metaInt(metaEpoch, 0, math.MaxInt32)
+	if err != nil || !ok {
+		return m, nil, err
+	}
+	st, err := c.rbmState(m, epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, st, nil
+}
+
+// rbmFormat checks that the file's format tag is that of an RBM.
+func (c checker) rbmFormat() error {
+	switch format := c.f.Meta["format"]; format {
+	case FormatRBM:
+		return nil
+	case "":
+		return c.errorf("not a harmonium model: no format in the metadata")
+	case FormatCF:
+		return c.errorf("a collaborative-filtering model (softmax visible units): this command and AIS support Bernoulli RBMs only so far (use harmonium cf eval)")
+	case FormatNN:
+		return WrongKind(c.path, KindNN, "an RBM")
+	case FormatDBN:
+		return WrongKind(c.path, KindDBN, "an RBM")
+	default:
+		return c.errorf("unknown model format %q (this harmonium reads %s)", format, FormatRBM)
+	}
+}
+
+// rbmModel reads an RBM's unit types and parameters, and validates the
+// model they make.
+func (c checker) rbmModel() (*rbm.RBM, error) {
+	units, err := c.rbmUnits()
+	if err != nil {
+		return nil, err
+	}
+	w, err := c.rbmWeights()
+	if err != nil {
+		return nil, err
+	}
+	nv, nh := w.Shape[0], w.Shape[1]
+	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data), VisUnits: units[0], HidUnits: units[1]}
+	if m.VisBias, err = c.floats(tVisBias, nv); err != nil {
+		return nil, err
+	}
+	if m.HidBias, err = c.floats(tHidBias, nh); err != nil {
+		return nil, err
+	}
+	if err := c.rbmVisibleExtras(m, nv); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, c.errorf("%v", err)
+	}
+	return m, nil
+}
+
+// rbmUnits returns the visible and hidden unit types of the metadata.
+func (c checker) rbmUnits() ([2]rbm.Units, error) {
+	units := [2]rbm.Units{}
+	for i, k := range []string{"visible_units", "hidden_units"} {
+		u, err := rbm.ParseUnits(c.f.Meta[k])
+		if err != nil {
+			return units, c.errorf("metadata %s: %v", k, err)
+		}
+		units[i] = u
+	}
+	return units, nil
+}
+
+// rbmWeights returns an RBM's weights tensor [visible, hidden], checking
+// its sizes against each other and the visible and hidden metadata.
+func (c checker) rbmWeights() (Tensor, error) {
+	w, err := c.tensor(tWeights, 2)
+	if err != nil {
+		return Tensor{}, err
+	}
 	nv, nh := w.Shape[0], w.Shape[1]
 	if nv < 1 || nh < 1 {
-		return nil, nil, c.errorf("tensor %s has shape %v: an RBM needs at least one visible and one hidden unit", tWeights, w.Shape)
+		return Tensor{}, c.errorf("tensor %s has shape %v: an RBM needs at least one visible and one hidden unit", tWeights, w.Shape)
 	}
 	for _, km := range []struct {
 		key  string
 		want int
 	}{{"visible", nv}, {"hidden", nh}} {
 		if n, ok, err := c.metaInt(km.key, 1, math.MaxInt32); err != nil {
-			return nil, nil, err
+			return Tensor{}, err
 		} else if ok && n != km.want {
-			return nil, nil, c.errorf("metadata %s %d disagrees with tensor %s of shape %v", km.key, n, tWeights, w.Shape)
+			return Tensor{}, c.errorf("metadata %s %d disagrees with tensor %s of shape %v", km.key, n, tWeights, w.Shape)
 		}
 	}
-	m := &rbm.RBM{W: mat32.FromSlice(nv, nh, w.Data), VisUnits: units[0], HidUnits: units[1]}
-	if m.VisBias, err = c.floats(tVisBias, nv); err != nil {
-		return nil, nil, err
-	}
-	if m.HidBias, err = c.floats(tHidBias, nh); err != nil {
-		return nil, nil, err
-	}
+	return w, nil
+}
+
+// rbmVisibleExtras reads the optional per-visible vectors of m (data
+// mean and standard deviation, log variances, standardisation).
+func (c checker) rbmVisibleExtras(m *rbm.RBM, nv int) error {
+	var err error
 	for _, o := range []struct {
 		name string
 		dst  *[]float32
 	}{{tVisMean, &m.VisMean}, {tVisStd, &m.VisStd}, {tLogVar, &m.LogVar}} {
-		if _, ok := f.Tensors[o.name]; ok {
+		if _, ok := c.f.Tensors[o.name]; ok {
 			if *o.dst, err = c.floats(o.name, nv); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
 	}
-	_, sm := f.Tensors[tStdMean]
-	_, ss := f.Tensors[tStdScale]
-	if sm || ss {
-		m.Scaler = &rbm.Scaler{}
-		if m.Scaler.Mean, err = c.floats(tStdMean, nv); err != nil {
-			return nil, nil, err
-		}
-		if m.Scaler.Std, err = c.floats(tStdScale, nv); err != nil {
-			return nil, nil, err
-		}
+	mean, std, ok, err := c.pair(tStdMean, nv, tStdScale, nv)
+	if err != nil {
+		return err
 	}
-	if err := m.Validate(); err != nil {
-		return nil, nil, c.errorf("%v", err)
+	if ok {
+		m.Scaler = &rbm.Scaler{Mean: mean, Std: std}
 	}
-	epoch, ok, err := c.metaInt(metaEpoch, 0, math.MaxInt32)
-	if err != nil || !ok {
-		return m, nil, err
+	return nil
+}
+
+// pair reads the F32 vectors a [na] and b [nb], which come together; ok
+// is false when the file has neither.
+func (c checker) pair(a string, na int, b string, nb int) (x, y []float32, ok bool, err error) {
+	_, hasA := c.f.Tensors[a]
+	_, hasB := c.f.Tensors[b]
+	if !hasA && !hasB {
+		return nil, nil, false, nil
 	}
+	if x, err = c.floats(a, na); err != nil {
+		return nil, nil, true, err
+	}
+	if y, err = c.floats(b, nb); err != nil {
+		return nil, nil, true, err
+	}
+	return x, y, true, nil
+}
+
+// rbmState reads the training state of a checkpoint of m that has done
+// epoch epochs.
+func (c checker) rbmState(m *rbm.RBM, epoch int) (*rbm.State, error) {
+	nv, nh := m.Visible(), m.Hidden()
 	st := &rbm.State{Epoch: epoch}
 	vw, err := c.floats(tVelW, nv, nh)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st.VelW = mat32.FromSlice(nv, nh, vw)
 	if st.VelVis, err = c.floats(tVelVis, nv); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if st.VelHid, err = c.floats(tVelHid, nh); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if st.HidMean, err = c.floats(tHidMean, nh); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.LogVar != nil {
 		if st.VelLogVar, err = c.floats(tVelLV, nv); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	_, visOff := f.Tensors[tVisOff]
-	_, hidOff := f.Tensors[tHidOff]
-	if visOff || hidOff {
-		// A centred RBM's offsets come in pairs.
-		if st.VisOffset, err = c.floats(tVisOff, nv); err != nil {
-			return nil, nil, err
-		}
-		if st.HidOffset, err = c.floats(tHidOff, nh); err != nil {
-			return nil, nil, err
-		}
+	// A centred RBM's offsets come in pairs.
+	if st.VisOffset, st.HidOffset, _, err = c.pair(tVisOff, nv, tHidOff, nh); err != nil {
+		return nil, err
 	}
-	if _, ok := f.Tensors[tChains]; ok {
-		ch, err := c.tensor(tChains, 2)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ch.Shape[0] < 1 || ch.Shape[1] != nv {
-			return nil, nil, c.errorf("tensor %s has shape %v, want [chains, %d] with at least one chain", tChains, ch.Shape, nv)
-		}
-		st.Chains = mat32.FromSlice(ch.Shape[0], nv, ch.Data)
+	if st.Chains, err = c.chains(nv); err != nil {
+		return nil, err
 	}
 	if st.Average, err = c.average(m.LogVar != nil, nv, nh); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return m, st, nil
+	return st, nil
+}
+
+// chains reads a checkpoint's persistent chains [chains, nv]: nil when it
+// has none.
+func (c checker) chains(nv int) (*mat32.Dense, error) {
+	if _, ok := c.f.Tensors[tChains]; !ok {
+		return nil, nil
+	}
+	ch, err := c.tensor(tChains, 2)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Shape[0] < 1 || ch.Shape[1] != nv {
+		return nil, c.errorf("tensor %s has shape %v, want [chains, %d] with at least one chain", tChains, ch.Shape, nv)
+	}
+	return mat32.FromSlice(ch.Shape[0], nv, ch.Data), nil
 }
 
 // averageTensors returns the running average of a checkpoint's
