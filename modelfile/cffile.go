@@ -58,13 +58,46 @@ const maxLevels = 255
 // (exact only up to 2^24); LoadCF reads either dtype, so the format tag is
 // still harmonium.cf/v1.
 func SaveCF(path string, m *cf.Model, meta map[string]string) error {
+	md, err := cfFileMeta(path, m, meta)
+	if err != nil {
+		return err
+	}
+	ratings, err := ratingTensors(path, m)
+	if err != nil {
+		return err
+	}
+	M, K, F := len(m.Items), m.K(), m.Hidden
+	ts := []Tensor{
+		{Name: tCFWeights, Shape: []int{M, K, F}, Data: m.W},
+		{Name: tCFVisBias, Shape: []int{M, K}, Data: m.VisBias},
+		{Name: tCFHidBias, Shape: []int{F}, Data: m.HidBias},
+		{Name: tCaseOffset, Shape: []int{len(m.Users)}, Data: m.UserOffset},
+		{Name: tVisibleOff, Shape: []int{M}, Data: m.ItemOffset},
+	}
+	ts = append(ts, ratings...)
+	cond, err := conditionalTensors(path, m)
+	if err != nil {
+		return err
+	}
+	ts = append(ts, cond...)
+	implicit, err := implicitTensors(path, m)
+	if err != nil {
+		return err
+	}
+	ts = append(ts, implicit...)
+	return Write(path, ts, md)
+}
+
+// cfFileMeta returns the metadata of m's file: meta with the format, the
+// rating levels, the id maps and the model's settings added.
+func cfFileMeta(path string, m *cf.Model, meta map[string]string) (map[string]string, error) {
 	md := map[string]string{}
 	for k, v := range meta {
 		md[k] = v
 	}
 	levels, err := json.Marshal(m.Levels)
 	if err != nil {
-		return fmt.Errorf("write %s: rating levels: %w", path, err)
+		return nil, fmt.Errorf("write %s: rating levels: %w", path, err)
 	}
 	cases, _ := json.Marshal(m.Users)
 	visibles, _ := json.Marshal(m.Items)
@@ -79,6 +112,12 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	if m.BaselineBlend != 0 {
 		md["baseline_blend"] = strconv.FormatFloat(m.BaselineBlend, 'g', -1, 64)
 	}
+	return md, nil
+}
+
+// ratingTensors returns m's training ratings as the three I32 tensors
+// train_case, train_visible and train_level.
+func ratingTensors(path string, m *cf.Model) ([]Tensor, error) {
 	n := 0
 	for c := range m.UserItems {
 		n += len(m.UserItems[c])
@@ -87,49 +126,62 @@ func SaveCF(path string, m *cf.Model, meta map[string]string) error {
 	tc, tv, tl := make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
 	for c := range m.UserItems {
 		if len(m.UserLevels[c]) != len(m.UserItems[c]) {
-			return fmt.Errorf("write %s: case %d has %d rated visibles but %d levels", path, c, len(m.UserItems[c]), len(m.UserLevels[c]))
+			return nil, fmt.Errorf("write %s: case %d has %d rated visibles but %d levels", path, c, len(m.UserItems[c]), len(m.UserLevels[c]))
 		}
 		for i, it := range m.UserItems[c] {
 			tc, tv, tl = append(tc, int32(c)), append(tv, it), append(tl, int32(m.UserLevels[c][i]))
 		}
 	}
-	M, K, F := len(m.Items), m.K(), m.Hidden
-	ts := []Tensor{
-		{Name: tCFWeights, Shape: []int{M, K, F}, Data: m.W},
-		{Name: tCFVisBias, Shape: []int{M, K}, Data: m.VisBias},
-		{Name: tCFHidBias, Shape: []int{F}, Data: m.HidBias},
-		{Name: tCaseOffset, Shape: []int{len(m.Users)}, Data: m.UserOffset},
-		{Name: tVisibleOff, Shape: []int{M}, Data: m.ItemOffset},
+	return []Tensor{
 		{Name: tTrainCase, Shape: []int{len(tc)}, Ints: tc},
 		{Name: tTrainVisible, Shape: []int{len(tv)}, Ints: tv},
 		{Name: tTrainLevel, Shape: []int{len(tl)}, Ints: tl},
+	}, nil
+}
+
+// conditionalTensors returns a conditional model's D and implied pairs
+// (none when m is not conditional).
+func conditionalTensors(path string, m *cf.Model) ([]Tensor, error) {
+	if m.D == nil {
+		return nil, nil
 	}
-	if m.D != nil {
-		if len(m.D) != M*F {
-			return fmt.Errorf("write %s: conditional weights D has %d values, want %d x %d", path, len(m.D), M, F)
-		}
-		ts = append(ts, Tensor{Name: tCFCond, Shape: []int{M, F}, Data: m.D})
-		ic, iv := []int32{}, []int32{}
-		for c, vs := range m.Implied {
-			for _, v := range vs {
-				ic, iv = append(ic, int32(c)), append(iv, v)
-			}
-		}
-		ts = append(ts, Tensor{Name: tImpliedCase, Shape: []int{len(ic)}, Ints: ic}, Tensor{Name: tImpliedVisible, Shape: []int{len(iv)}, Ints: iv})
+	M, F := len(m.Items), m.Hidden
+	if len(m.D) != M*F {
+		return nil, fmt.Errorf("write %s: conditional weights D has %d values, want %d x %d", path, len(m.D), M, F)
 	}
-	if im := m.Implicit; im != nil {
-		items := len(m.Items)
-		if m.ItemBased {
-			items = len(m.Users)
+	ic, iv := []int32{}, []int32{}
+	for c, vs := range m.Implied {
+		for _, v := range vs {
+			ic, iv = append(ic, int32(c)), append(iv, v)
 		}
-		if err := im.Validate(items); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		ts = append(ts, Tensor{Name: tImplicitW, Shape: []int{items, im.Hidden}, Data: im.W},
-			Tensor{Name: tImplicitVis, Shape: []int{items}, Data: im.VisBias},
-			Tensor{Name: tImplicitHid, Shape: []int{im.Hidden}, Data: im.HidBias})
 	}
-	return Write(path, ts, md)
+	return []Tensor{{Name: tCFCond, Shape: []int{M, F}, Data: m.D},
+		{Name: tImpliedCase, Shape: []int{len(ic)}, Ints: ic}, {Name: tImpliedVisible, Shape: []int{len(iv)}, Ints: iv}}, nil
+}
+
+// implicitTensors returns the implicit-feedback RBM's tensors (none when
+// m has none).
+func implicitTensors(path string, m *cf.Model) ([]Tensor, error) {
+	im := m.Implicit
+	if im == nil {
+		return nil, nil
+	}
+	items := implicitItems(m)
+	if err := im.Validate(items); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return []Tensor{{Name: tImplicitW, Shape: []int{items, im.Hidden}, Data: im.W},
+		{Name: tImplicitVis, Shape: []int{items}, Data: im.VisBias},
+		{Name: tImplicitHid, Shape: []int{im.Hidden}, Data: im.HidBias}}, nil
+}
+
+// implicitItems is the number of items of m's implicit-feedback RBM: the
+// cases of an item-based model, the visibles of a user-based one.
+func implicitItems(m *cf.Model) int {
+	if m.ItemBased {
+		return len(m.Users)
+	}
+	return len(m.Items)
 }
 
 // LoadCF reads a collaborative-filtering model file, checking its format,
@@ -150,14 +202,33 @@ func LoadCF(path string) (*cf.Model, map[string]string, error) {
 	return m, f.Meta, nil
 }
 
+// loadCF reads the collaborative-filtering model of c's file.
 func loadCF(c checker) (*cf.Model, error) {
-	f := c.f
-	if got := f.Meta["format"]; got != FormatCF {
+	if got := c.f.Meta["format"]; got != FormatCF {
 		if got == FormatRBM {
 			return nil, c.errorf("this is an RBM model (%s), not a collaborative-filtering one", got)
 		}
 		return nil, c.errorf("unknown model format %q (want %s)", got, FormatCF)
 	}
+	m, err := c.cfMeta()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfParams(m); err != nil {
+		return nil, err
+	}
+	if err := c.cfRatings(m); err != nil {
+		return nil, err
+	}
+	if err := loadCFExtras(c, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// cfMeta returns a model with the settings, rating levels and id maps of
+// the metadata, checked, and no parameters yet.
+func (c checker) cfMeta() (*cf.Model, error) {
 	m := &cf.Model{}
 	var err error
 	if m.ItemBased, err = c.metaBool("item_based"); err != nil {
@@ -171,43 +242,19 @@ func loadCF(c checker) (*cf.Model, error) {
 			return nil, err
 		}
 	}
-	if json.Unmarshal([]byte(f.Meta["levels"]), &m.Levels) != nil {
-		return nil, c.errorf("metadata levels %q is not a JSON list of numbers", abbrev(f.Meta["levels"]))
+	if m.Levels, err = c.cfLevels(m.Binary); err != nil {
+		return nil, err
 	}
-	K := len(m.Levels)
-	if K < 2 || K > maxLevels {
-		return nil, c.errorf("%d rating levels in the metadata; a model has 2 to %d", K, maxLevels)
+	if m.Users, err = c.idList("cases"); err != nil {
+		return nil, err
 	}
-	for k, v := range m.Levels {
-		if math.IsNaN(v) || math.IsInf(v, 0) || (k > 0 && !(v > m.Levels[k-1])) {
-			return nil, c.errorf("rating levels %v in the metadata are not finite and strictly increasing", m.Levels)
-		}
-	}
-	if m.Binary && (K != 2 || m.Levels[0] != 0 || m.Levels[1] != 1) {
-		return nil, c.errorf("a binary (like/dislike) model with rating levels %v, want [0 1]", m.Levels)
-	}
-	for _, ids := range []struct {
-		key string
-		to  *[]string
-	}{{"cases", &m.Users}, {"visibles", &m.Items}} {
-		if json.Unmarshal([]byte(f.Meta[ids.key]), ids.to) != nil {
-			return nil, c.errorf("metadata %s is not a JSON list of ids", ids.key)
-		}
-		if len(*ids.to) == 0 {
-			return nil, c.errorf("metadata %s lists no ids", ids.key)
-		}
-		seen := make(map[string]bool, len(*ids.to))
-		for _, id := range *ids.to {
-			if id == "" || seen[id] {
-				return nil, c.errorf("metadata %s has an empty or repeated id %q", ids.key, abbrev(id))
-			}
-			seen[id] = true
-		}
+	if m.Items, err = c.idList("visibles"); err != nil {
+		return nil, err
 	}
 	if m.Mean, err = c.metaFloat("mean"); err != nil {
 		return nil, err
 	}
-	if _, ok := f.Meta["baseline_blend"]; ok {
+	if _, ok := c.f.Meta["baseline_blend"]; ok {
 		if m.BaselineBlend, err = c.metaFloat("baseline_blend"); err != nil {
 			return nil, err
 		}
@@ -215,38 +262,92 @@ func loadCF(c checker) (*cf.Model, error) {
 			return nil, c.errorf("metadata baseline_blend %v is not in [0, 1)", m.BaselineBlend)
 		}
 	}
-	M, C := len(m.Items), len(m.Users)
+	return m, nil
+}
+
+// cfLevels returns the rating levels of the metadata: 2 to maxLevels
+// finite, strictly increasing numbers, [0 1] for a binary model.
+func (c checker) cfLevels(binary bool) ([]float64, error) {
+	var levels []float64
+	if json.Unmarshal([]byte(c.f.Meta["levels"]), &levels) != nil {
+		return nil, c.errorf("metadata levels %q is not a JSON list of numbers", abbrev(c.f.Meta["levels"]))
+	}
+	K := len(levels)
+	if K < 2 || K > maxLevels {
+		return nil, c.errorf("%d rating levels in the metadata; a model has 2 to %d", K, maxLevels)
+	}
+	for k, v := range levels {
+		if math.IsNaN(v) || math.IsInf(v, 0) || (k > 0 && !(v > levels[k-1])) {
+			return nil, c.errorf("rating levels %v in the metadata are not finite and strictly increasing", levels)
+		}
+	}
+	if binary && (K != 2 || levels[0] != 0 || levels[1] != 1) {
+		return nil, c.errorf("a binary (like/dislike) model with rating levels %v, want [0 1]", levels)
+	}
+	return levels, nil
+}
+
+// idList returns the id map of the metadata key: a non-empty JSON list of
+// distinct, non-empty ids.
+func (c checker) idList(key string) ([]string, error) {
+	var ids []string
+	if json.Unmarshal([]byte(c.f.Meta[key]), &ids) != nil {
+		return nil, c.errorf("metadata %s is not a JSON list of ids", key)
+	}
+	if len(ids) == 0 {
+		return nil, c.errorf("metadata %s lists no ids", key)
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			return nil, c.errorf("metadata %s has an empty or repeated id %q", key, abbrev(id))
+		}
+		seen[id] = true
+	}
+	return ids, nil
+}
+
+// cfParams reads m's weights, biases and offsets, checking their shapes
+// against m's id maps and levels.
+func (c checker) cfParams(m *cf.Model) error {
+	M, C, K := len(m.Items), len(m.Users), m.K()
 	w, err := c.tensor(tCFWeights, 3)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if w.Shape[0] != M || w.Shape[1] != K || w.Shape[2] < 1 {
-		return nil, c.errorf("tensor %s has shape %v, want [%d, %d, hidden] (visibles, levels) with hidden at least 1", tCFWeights, w.Shape, M, K)
+		return c.errorf("tensor %s has shape %v, want [%d, %d, hidden] (visibles, levels) with hidden at least 1", tCFWeights, w.Shape, M, K)
 	}
 	m.W, m.Hidden = w.Data, w.Shape[2]
 	if m.VisBias, err = c.floats(tCFVisBias, M, K); err != nil {
-		return nil, err
+		return err
 	}
 	if m.HidBias, err = c.floats(tCFHidBias, m.Hidden); err != nil {
-		return nil, err
+		return err
 	}
 	if m.UserOffset, err = c.floats(tCaseOffset, C); err != nil {
-		return nil, err
+		return err
 	}
 	if m.ItemOffset, err = c.floats(tVisibleOff, M); err != nil {
-		return nil, err
+		return err
 	}
+	return nil
+}
+
+// cfRatings reads m's training ratings into m.UserItems and m.UserLevels.
+func (c checker) cfRatings(m *cf.Model) error {
+	M, C, K := len(m.Items), len(m.Users), m.K()
 	cs, err := c.indices(tTrainCase, C, -1)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	vs, err := c.indices(tTrainVisible, M, len(cs))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ls, err := c.indices(tTrainLevel, K, len(cs))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	per := make([]int, C)
 	for _, u := range cs {
@@ -260,10 +361,7 @@ func loadCF(c checker) (*cf.Model, error) {
 		m.UserItems[u] = append(m.UserItems[u], vs[i])
 		m.UserLevels[u] = append(m.UserLevels[u], uint8(ls[i]))
 	}
-	if err := loadCFExtras(c, m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return nil
 }
 
 // loadCFExtras reads the optional parts: a conditional model's D and
@@ -306,10 +404,7 @@ func loadCFExtras(c checker, m *cf.Model) error {
 	if !hasW || !hasV || !hasH {
 		return c.errorf("the implicit-feedback model needs %s, %s and %s; some are missing", tImplicitW, tImplicitVis, tImplicitHid)
 	}
-	items := M
-	if m.ItemBased {
-		items = C
-	}
+	items := implicitItems(m)
 	w, err := c.tensor(tImplicitW, 2)
 	if err != nil {
 		return err
