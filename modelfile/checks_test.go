@@ -86,6 +86,17 @@ func TestReadOverflowingShapes(t *testing.T) {
 	}
 }
 
+// A file with several bad tensors reports the first by name, every time.
+func TestReadReportsFirstBadTensor(t *testing.T) {
+	header := `{"d":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"b":{"dtype":"F64","shape":[1],"data_offsets":[8,16]},` +
+		`"a":{"dtype":"U8","shape":[1],"data_offsets":[16,24]},"c":{"dtype":"BF16","shape":[1],"data_offsets":[24,32]}}`
+	p := writeFile(t, t.TempDir(), "bad", rawFile(header, make([]byte, 32)))
+	for range 20 {
+		_, err := Read(p)
+		wantErr(t, "four bad tensors", err, p, `tensor a has dtype "U8"`)
+	}
+}
+
 func TestI32Tensors(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.safetensors")

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -186,7 +188,10 @@ func Read(path string) (*File, error) {
 	}
 	f := &File{Meta: map[string]string{}, Tensors: map[string]Tensor{}}
 	var spans []span
-	for name, msg := range raw {
+	// In name order, so that a file with several bad tensors always
+	// reports the same one.
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		msg := raw[name]
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Meta); err != nil {
 				return nil, readErrorf(path, "__metadata__ must map strings to strings")
