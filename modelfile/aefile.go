@@ -103,7 +103,7 @@ func (c checker) trainState(params []nn.Param) (*TrainState, error) {
 	} else if ok {
 		st.Steps = &steps
 	}
-	for name := range c.f.Tensors {
+	for _, name := range slices.Sorted(maps.Keys(c.f.Tensors)) { // the same error every time
 		rest, ok := strings.CutPrefix(name, optPrefix)
 		if !ok {
 			continue

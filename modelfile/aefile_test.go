@@ -122,6 +122,12 @@ func TestAEBadFiles(t *testing.T) {
 		"state bad shape":    {map[string]string{metaEpochs: "2"}, []Tensor{{Name: "optimizer.m.0", Shape: []int{1}, Data: []float32{0}}}, "optimizer.m.0"},
 		"state incomplete":   {map[string]string{metaEpochs: "2"}, []Tensor{{Name: "optimizer.m.1", Shape: []int{4}, Data: make([]float32, 4)}}, "lacks parameter"},
 		"stray tensor":       {nil, []Tensor{{Name: "extra", Shape: []int{1}, Data: []float32{0}}}, "not a parameter"},
+		// The first stray state by name, whatever the map's order.
+		"stray states": {map[string]string{metaEpochs: "2"}, []Tensor{{Name: "optimizer.m.97", Shape: []int{1}, Data: []float32{0}},
+			{Name: "optimizer.m.93", Shape: []int{1}, Data: []float32{0}}, {Name: "optimizer.m.95", Shape: []int{1}, Data: []float32{0}},
+			{Name: "optimizer.m.90", Shape: []int{1}, Data: []float32{0}}, {Name: "optimizer.m.98", Shape: []int{1}, Data: []float32{0}},
+			{Name: "optimizer.m.94", Shape: []int{1}, Data: []float32{0}}, {Name: "optimizer.m.96", Shape: []int{1}, Data: []float32{0}}},
+			"tensor optimizer.m.90 is not the optimiser state"},
 	} {
 		meta := map[string]string{}
 		for k, v := range f.Meta {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/harmonium-ml/harmonium/nn"
 )
@@ -119,7 +121,7 @@ func loadNet(c checker, extra func(name string) bool) (*nn.Network, error) {
 			return nil, err
 		}
 	}
-	for name := range c.f.Tensors {
+	for _, name := range slices.Sorted(maps.Keys(c.f.Tensors)) { // the same error every time
 		if !want[name] && (extra == nil || !extra(name)) {
 			return nil, c.errorf("tensor %s is not a parameter of the architecture", name)
 		}

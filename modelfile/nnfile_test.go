@@ -91,6 +91,11 @@ func TestLoadNNChecks(t *testing.T) {
 		{"extra", func(f *File) {
 			f.Tensors["layers.1.weights"] = Tensor{Name: "layers.1.weights", Shape: []int{1}, Data: []float32{1}}
 		}, "tensor layers.1.weights is not a parameter of the architecture"},
+		{"extras", func(f *File) { // the first by name, whatever the map's order
+			for _, n := range []string{"layers.1.h", "layers.1.c", "layers.1.f", "layers.1.a", "layers.1.g", "layers.1.d", "layers.1.b", "layers.1.e"} {
+				f.Tensors[n] = Tensor{Name: n, Shape: []int{1}, Data: []float32{1}}
+			}
+		}, "tensor layers.1.a is not a parameter of the architecture"},
 		{"nan", func(f *File) { set(f, "layers.4.bias", 2, float32(math.NaN())) }, "tensor layers.4.bias holds NaN at index 2"},
 		{"no arch", func(f *File) { delete(f.Meta, metaArch) }, "metadata architecture missing"},
 		{"bad json", func(f *File) { f.Meta[metaArch] = `{"input":` }, "metadata architecture is not a network architecture"},
