@@ -890,58 +890,69 @@ HM_EXPORT void HM_NAME(hm_add_row)(float *x, const float *v, int64_t rows, int64
 #define HM_SPK 64
 #define HM_SPG 128
 
+// spmm_ld and spmm_st load and store the last vector of a block: the
+// lanes of last when tail is set (a constant after inlining), else whole,
+// so that whole blocks need no masked loads and stores.
+HM_INL vf spmm_ld(const float *p, vmask last, const int tail) { return tail ? vldm(p, last) : vld(p); }
+HM_INL void spmm_st(float *p, vmask last, const int tail, vf v) {
+	if (tail)
+		vstm(p, last, v);
+	else
+		vst(p, v);
+}
+
 // spmm_entry adds entry q (value val[q], or 1 when val is NULL: the same
 // sums without the products) times the block's nv vectors of b to acc.
 HM_INL void spmm_entry(const int32_t *idx, const float *val, int32_t q, const float *b, int64_t ldb, vf *acc, const int nv,
-                       vmask last) {
+                       vmask last, const int tail) {
 	const float *brow = b + (int64_t)idx[q] * ldb;
 	if (val) {
 		const vf a = vset(val[q]);
 #pragma GCC unroll 8
 		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vmul(a, vld(brow + k * HM_W)));
-		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, vldm(brow + (nv - 1) * HM_W, last)));
+		acc[nv - 1] = vadd(acc[nv - 1], vmul(a, spmm_ld(brow + (nv - 1) * HM_W, last, tail)));
 	} else {
 #pragma GCC unroll 8
 		for (int k = 0; k < nv - 1; k++) acc[k] = vadd(acc[k], vld(brow + k * HM_W));
-		acc[nv - 1] = vadd(acc[nv - 1], vldm(brow + (nv - 1) * HM_W, last));
+		acc[nv - 1] = vadd(acc[nv - 1], spmm_ld(brow + (nv - 1) * HM_W, last, tail));
 	}
 }
 
 // spmm_chunk adds the entries of a row from *p, below end and in columns
 // below k1, to acc, and leaves *p at the first entry not added.
 HM_INL void spmm_chunk(const int32_t *idx, const float *val, int32_t *p, int32_t end, int32_t k1, const float *b,
-                       int64_t ldb, vf *acc, const int nv, vmask last) {
+                       int64_t ldb, vf *acc, const int nv, vmask last, const int tail) {
 	int32_t q = *p;
-	for (; q < end && idx[q] < k1; q++) spmm_entry(idx, val, q, b, ldb, acc, nv, last);
+	for (; q < end && idx[q] < k1; q++) spmm_entry(idx, val, q, b, ldb, acc, nv, last, tail);
 	*p = q;
 }
 
 // spmm_row adds all the entries of a row, p to end, to acc.
 HM_INL void spmm_row(const int32_t *idx, const float *val, int32_t p, int32_t end, const float *b, int64_t ldb, vf *acc,
-                     const int nv, vmask last) {
-	for (; p < end; p++) spmm_entry(idx, val, p, b, ldb, acc, nv, last);
+                     const int nv, vmask last, const int tail) {
+	for (; p < end; p++) spmm_entry(idx, val, p, b, ldb, acc, nv, last, tail);
 }
 
 // spmm_add is spmm_row (chunks == 1) or spmm_chunk, with the values'
 // presence made a constant.
 HM_INL void spmm_add(const int32_t *idx, const float *val, int32_t *p, int32_t end, int32_t chunks, int32_t k1,
-                     const float *b, int64_t ldb, vf *acc, const int nv, vmask last) {
+                     const float *b, int64_t ldb, vf *acc, const int nv, vmask last, const int tail) {
 	if (chunks == 1) {
 		if (val)
-			spmm_row(idx, val, *p, end, b, ldb, acc, nv, last);
+			spmm_row(idx, val, *p, end, b, ldb, acc, nv, last, tail);
 		else
-			spmm_row(idx, NULL, *p, end, b, ldb, acc, nv, last);
+			spmm_row(idx, NULL, *p, end, b, ldb, acc, nv, last, tail);
 	} else if (val) {
-		spmm_chunk(idx, val, p, end, k1, b, ldb, acc, nv, last);
+		spmm_chunk(idx, val, p, end, k1, b, ldb, acc, nv, last, tail);
 	} else {
-		spmm_chunk(idx, NULL, p, end, k1, b, ldb, acc, nv, last);
+		spmm_chunk(idx, NULL, p, end, k1, b, ldb, acc, nv, last, tail);
 	}
 }
 
 // spmm_block is hm_spmm over nv vectors of columns (nv <= 8, a constant
 // after inlining); the last vector's lanes are those of the mask last.
 HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val, int64_t rows, const float *b, int64_t ldb,
-                       float alpha, float beta, float *out, int64_t ldo, const int nv, vmask last) {
+                       float alpha, float beta, float *out, int64_t ldo, const int nv, vmask last, const int tail) {
 	const vf va = vset(alpha), vb = vset(beta);
 	int32_t cur[HM_SPG];
 	float part[HM_SPG * 64];
@@ -966,12 +977,12 @@ HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val,
 				float *s = sum + r * ss;
 #pragma GCC unroll 8
 				for (int k = 0; k < nv - 1; k++) acc[k] = c == 0 ? vzero() : vld(s + k * HM_W);
-				acc[nv - 1] = c == 0 ? vzero() : vldm(s + (nv - 1) * HM_W, last);
-				spmm_add(idx, val, &cur[r], ptr[g + r + 1], chunks, k1, b, ldb, acc, nv, last);
+				acc[nv - 1] = c == 0 ? vzero() : spmm_ld(s + (nv - 1) * HM_W, last, tail);
+				spmm_add(idx, val, &cur[r], ptr[g + r + 1], chunks, k1, b, ldb, acc, nv, last, tail);
 				if (c < chunks - 1) {
 #pragma GCC unroll 8
 					for (int k = 0; k < nv - 1; k++) vst(s + k * HM_W, acc[k]);
-					vstm(s + (nv - 1) * HM_W, last, acc[nv - 1]);
+					spmm_st(s + (nv - 1) * HM_W, last, tail, acc[nv - 1]);
 					continue;
 				}
 				float *o = out + (g + r) * ldo;
@@ -982,8 +993,8 @@ HM_INL void spmm_block(const int32_t *ptr, const int32_t *idx, const float *val,
 					vst(o + k * HM_W, x);
 				}
 				vf x = vmul(va, acc[nv - 1]);
-				if (beta != 0) x = vadd(vmul(vb, vldm(o + (nv - 1) * HM_W, last)), x);
-				vstm(o + (nv - 1) * HM_W, last, x);
+				if (beta != 0) x = vadd(vmul(vb, spmm_ld(o + (nv - 1) * HM_W, last, tail)), x);
+				spmm_st(o + (nv - 1) * HM_W, last, tail, x);
 			}
 		}
 	}
@@ -994,19 +1005,19 @@ HM_EXPORT void HM_NAME(hm_spmm)(const int32_t *ptr, const int32_t *idx, const fl
 	const vmask all = vtail(HM_W);
 	int64_t j = 0;
 	for (; j + HM_SPV * HM_W <= cols; j += HM_SPV * HM_W)
-		spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, HM_SPV, all);
+		spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, HM_SPV, all, 0);
 	if (j == cols) return;
 	const int64_t rest = cols - j;
 	const vmask m = vtail(rest - (rest - 1) / HM_W * HM_W);
 	switch ((rest + HM_W - 1) / HM_W) {
-	case 1: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 1, m); break;
-	case 2: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 2, m); break;
-	case 3: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 3, m); break;
-	case 4: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 4, m); break;
-	case 5: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 5, m); break;
-	case 6: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 6, m); break;
-	case 7: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 7, m); break;
-	default: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 8, m); break;
+	case 1: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 1, m, 1); break;
+	case 2: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 2, m, 1); break;
+	case 3: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 3, m, 1); break;
+	case 4: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 4, m, 1); break;
+	case 5: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 5, m, 1); break;
+	case 6: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 6, m, 1); break;
+	case 7: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 7, m, 1); break;
+	default: spmm_block(ptr, idx, val, rows, b + j, ldb, alpha, beta, out + j, ldo, 8, m, 1); break;
 	}
 }
 
