@@ -131,29 +131,9 @@ var npyLabelTypes = map[string]int{
 
 // readNPYLabels reads the labels of a .npy file whose magic was seen.
 func readNPYLabels(r io.Reader, path string) ([]int, error) {
-	var pre [12]byte
-	if _, err := io.ReadFull(r, pre[:10]); err != nil {
-		return nil, readErr(path, err, "truncated header")
-	}
-	d, _, sh, err := readNPYHeader(r, path, &pre)
+	d, size, shape, n, err := readNPYLabelHeader(r, path)
 	if err != nil {
 		return nil, err
-	}
-	size := npyLabelTypes[d]
-	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s for labels (want little-endian integers, or floats holding whole numbers)", path, showToken(d))
-	}
-	dims, err := parseNPYShape(sh)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", path, err)
-	}
-	shape := npyShapeString(dims)
-	if !(len(dims) == 1 || len(dims) == 2 && dims[1] == 1) {
-		return nil, fmt.Errorf("read %s: array of shape %s: labels need shape (n,) or (n, 1)", path, shape)
-	}
-	n := dims[0]
-	if n > maxValues {
-		return nil, fmt.Errorf("read %s: array of shape %s has more than %d labels", path, shape, maxValues)
 	}
 	nbytes := n * int64(size)
 	if rem := remaining(r); rem >= 0 && rem < nbytes {
@@ -166,46 +146,94 @@ func readNPYLabels(r io.Reader, path string) ([]int, error) {
 		}
 		return nil, readErr(path, err, "")
 	}
+	return decodeNPYLabels(body, d, size, n, path)
+}
+
+// readNPYLabelHeader reads the header of a .npy file of labels whose magic
+// was seen, and returns its dtype, the dtype's size in bytes, the array's
+// shape as Python prints it and the number of labels, checked against
+// maxValues.
+func readNPYLabelHeader(r io.Reader, path string) (d string, size int, shape string, n int64, err error) {
+	var pre [12]byte
+	if _, err := io.ReadFull(r, pre[:10]); err != nil {
+		return "", 0, "", 0, readErr(path, err, "truncated header")
+	}
+	d, _, sh, err := readNPYHeader(r, path, &pre)
+	if err != nil {
+		return "", 0, "", 0, err
+	}
+	size = npyLabelTypes[d]
+	if size == 0 {
+		return "", 0, "", 0, fmt.Errorf("read %s: unsupported dtype %s for labels (want little-endian integers, or floats holding whole numbers)", path, showToken(d))
+	}
+	dims, err := parseNPYShape(sh)
+	if err != nil {
+		return "", 0, "", 0, fmt.Errorf("read %s: %v", path, err)
+	}
+	shape = npyShapeString(dims)
+	if !(len(dims) == 1 || len(dims) == 2 && dims[1] == 1) {
+		return "", 0, "", 0, fmt.Errorf("read %s: array of shape %s: labels need shape (n,) or (n, 1)", path, shape)
+	}
+	n = dims[0]
+	if n > maxValues {
+		return "", 0, "", 0, fmt.Errorf("read %s: array of shape %s has more than %d labels", path, shape, maxValues)
+	}
+	return d, size, shape, n, nil
+}
+
+// decodeNPYLabels converts the n labels of dtype d (size bytes each) in
+// body, checking each.
+func decodeNPYLabels(body []byte, d string, size int, n int64, path string) ([]int, error) {
 	labels := make([]int, n)
 	for i := range labels {
-		b := body[int64(i)*int64(size):]
-		var f float64
-		var bad string
-		switch d {
-		case "|i1":
-			f = float64(int8(b[0]))
-		case "<i2":
-			f = float64(int16(binary.LittleEndian.Uint16(b)))
-		case "<i4":
-			f = float64(int32(binary.LittleEndian.Uint32(b)))
-		case "<i8":
-			v := int64(binary.LittleEndian.Uint64(b))
-			f = float64(v)
-			if v > MaxLabel {
-				f = MaxLabel + 1
-			}
-		case "|u1", "<u1":
-			f = float64(b[0])
-		case "<u2":
-			f = float64(binary.LittleEndian.Uint16(b))
-		case "<u4":
-			f = float64(binary.LittleEndian.Uint32(b))
-		case "<u8":
-			f = float64(min(binary.LittleEndian.Uint64(b), MaxLabel+1))
-		case "<f4":
-			f = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-		case "<f8":
-			f = math.Float64frombits(binary.LittleEndian.Uint64(b))
-		}
-		if f != math.Trunc(f) || math.IsNaN(f) || math.IsInf(f, 0) {
-			bad = "is not an integer"
-		} else if _, err := checkLabel(f); err != nil {
-			bad = err.Error()
-		}
-		if bad != "" {
+		f := npyLabelValue(body[int64(i)*int64(size):], d)
+		if bad := npyLabelProblem(f); bad != "" {
 			return nil, fmt.Errorf("read %s: sample %d: %g %s", path, i+1, f, bad)
 		}
 		labels[i] = int(f)
 	}
 	return labels, nil
+}
+
+// npyLabelValue returns the value of dtype d at the start of b; integers
+// above MaxLabel come back as MaxLabel+1.
+func npyLabelValue(b []byte, d string) float64 {
+	switch d {
+	case "|i1":
+		return float64(int8(b[0]))
+	case "<i2":
+		return float64(int16(binary.LittleEndian.Uint16(b)))
+	case "<i4":
+		return float64(int32(binary.LittleEndian.Uint32(b)))
+	case "<i8":
+		v := int64(binary.LittleEndian.Uint64(b))
+		if v > MaxLabel {
+			return MaxLabel + 1
+		}
+		return float64(v)
+	case "|u1", "<u1":
+		return float64(b[0])
+	case "<u2":
+		return float64(binary.LittleEndian.Uint16(b))
+	case "<u4":
+		return float64(binary.LittleEndian.Uint32(b))
+	case "<u8":
+		return float64(min(binary.LittleEndian.Uint64(b), MaxLabel+1))
+	case "<f4":
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+	case "<f8":
+		return math.Float64frombits(binary.LittleEndian.Uint64(b))
+	}
+	return 0
+}
+
+// npyLabelProblem says why the value f is not a class label, or "".
+func npyLabelProblem(f float64) string {
+	if f != math.Trunc(f) || math.IsNaN(f) || math.IsInf(f, 0) {
+		return "is not an integer"
+	}
+	if _, err := checkLabel(f); err != nil {
+		return err.Error()
+	}
+	return ""
 }
