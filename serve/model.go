@@ -74,67 +74,98 @@ func Load(name, path string) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Name: name, Path: path}
-	switch format {
-	case modelfile.FormatCF:
-		cm, meta, err := modelfile.LoadCF(path)
-		if err != nil {
-			return nil, err
-		}
-		if m.CF, err = cf.NewRecommender(cm); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		m.Kind, m.Meta = KindCF, meta
-	case modelfile.FormatRBM:
-		rm, meta, _, err := modelfile.LoadRBM(path)
-		if err != nil {
-			return nil, err
-		}
-		m.Kind, m.Meta, m.RBM = KindRBM, meta, rm
-	case modelfile.FormatNN:
-		net, meta, err := modelfile.LoadNN(path)
-		if err != nil {
-			return nil, err
-		}
-		if net.InputShape().Size() == 0 || net.OutputShape().Size() == 0 {
-			return nil, fmt.Errorf("%s: the network's input or output size is unknown", path)
-		}
-		shape := net.InputShape()
-		for i, l := range net.Layers() {
-			sh, ok := l.(nn.Shaper)
-			if !ok {
-				return nil, fmt.Errorf("%s: layer %d (%T) has no known output shape", path, i, l)
-			}
-			if shape, err = sh.OutputShape(shape); err != nil {
-				return nil, fmt.Errorf("%s: layer %d: %w", path, i, err)
-			}
-			m.nnSizes = append(m.nnSizes, shape.Size())
-		}
-		m.Kind, m.Meta, m.NN = KindNN, meta, net
-	case modelfile.FormatDBN:
-		d, meta, total, st, err := modelfile.LoadDBN(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(d.Layers) < total || (st != nil && st.Done < total) {
-			return nil, fmt.Errorf("%s is the checkpoint of an unfinished run (%d of %d layers): finish it with harmonium dbn train --resume", path, len(d.Layers), total)
-		}
-		if s := d.Scaler(); s != nil && len(s.Mean) != d.Visible() {
-			return nil, fmt.Errorf("%s: the standardisation has %d features, the DBN %d visible units", path, len(s.Mean), d.Visible())
-		}
-		m.Kind, m.Meta, m.DBN = KindDBN, meta, d
-	case modelfile.FormatAE:
-		am, meta, _, err := modelfile.LoadAE(path)
-		if err != nil {
-			return nil, err
-		}
-		m.Kind, m.Meta, m.AE = KindAE, meta, am
-	default:
-		return nil, fmt.Errorf("%s: %w: format %q (served: %s, %s, %s, %s, %s)", path, ErrUnsupportedKind, format,
-			modelfile.FormatCF, modelfile.FormatRBM, modelfile.FormatNN, modelfile.FormatDBN, modelfile.FormatAE)
+	if err := m.load(format); err != nil {
+		return nil, err
 	}
 	m.details = details(m)
 	m.LoadTime = time.Since(start)
 	return m, nil
+}
+
+// load reads the file at m.Path as a model of the given format, setting
+// m's kind, metadata and model.
+func (m *Model) load(format string) error {
+	switch format {
+	case modelfile.FormatCF:
+		return m.loadCF()
+	case modelfile.FormatRBM:
+		rm, meta, _, err := modelfile.LoadRBM(m.Path)
+		if err != nil {
+			return err
+		}
+		m.Kind, m.Meta, m.RBM = KindRBM, meta, rm
+	case modelfile.FormatNN:
+		return m.loadNN()
+	case modelfile.FormatDBN:
+		return m.loadDBN()
+	case modelfile.FormatAE:
+		am, meta, _, err := modelfile.LoadAE(m.Path)
+		if err != nil {
+			return err
+		}
+		m.Kind, m.Meta, m.AE = KindAE, meta, am
+	default:
+		return fmt.Errorf("%s: %w: format %q (served: %s, %s, %s, %s, %s)", m.Path, ErrUnsupportedKind, format,
+			modelfile.FormatCF, modelfile.FormatRBM, modelfile.FormatNN, modelfile.FormatDBN, modelfile.FormatAE)
+	}
+	return nil
+}
+
+// loadCF reads the file at m.Path as a recommender.
+func (m *Model) loadCF() error {
+	path := m.Path
+	cm, meta, err := modelfile.LoadCF(path)
+	if err != nil {
+		return err
+	}
+	if m.CF, err = cf.NewRecommender(cm); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	m.Kind, m.Meta = KindCF, meta
+	return nil
+}
+
+// loadNN reads the file at m.Path as a neural network whose layers'
+// output sizes are all known.
+func (m *Model) loadNN() error {
+	path := m.Path
+	net, meta, err := modelfile.LoadNN(path)
+	if err != nil {
+		return err
+	}
+	if net.InputShape().Size() == 0 || net.OutputShape().Size() == 0 {
+		return fmt.Errorf("%s: the network's input or output size is unknown", path)
+	}
+	shape := net.InputShape()
+	for i, l := range net.Layers() {
+		sh, ok := l.(nn.Shaper)
+		if !ok {
+			return fmt.Errorf("%s: layer %d (%T) has no known output shape", path, i, l)
+		}
+		if shape, err = sh.OutputShape(shape); err != nil {
+			return fmt.Errorf("%s: layer %d: %w", path, i, err)
+		}
+		m.nnSizes = append(m.nnSizes, shape.Size())
+	}
+	m.Kind, m.Meta, m.NN = KindNN, meta, net
+	return nil
+}
+
+// loadDBN reads the file at m.Path as a finished deep belief network.
+func (m *Model) loadDBN() error {
+	path := m.Path
+	d, meta, total, st, err := modelfile.LoadDBN(path)
+	if err != nil {
+		return err
+	}
+	if len(d.Layers) < total || (st != nil && st.Done < total) {
+		return fmt.Errorf("%s is the checkpoint of an unfinished run (%d of %d layers): finish it with harmonium dbn train --resume", path, len(d.Layers), total)
+	}
+	if s := d.Scaler(); s != nil && len(s.Mean) != d.Visible() {
+		return fmt.Errorf("%s: the standardisation has %d features, the DBN %d visible units", path, len(s.Mean), d.Visible())
+	}
+	m.Kind, m.Meta, m.DBN = KindDBN, meta, d
+	return nil
 }
 
 // details returns the shape and settings of an nn, dbn or ae model for
