@@ -196,6 +196,20 @@ func newModel(train *Ratings, hidden int, transpose, binary bool, threshold floa
 		}
 		return v
 	}
+	levels, err := ratingLevels(train, value)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Levels: levels, Hidden: hidden}
+	cases, vis := m.indexRatings(train, transpose)
+	m.groupRatings(train, cases, vis, value)
+	m.fitBaseline(train, cases, vis, value)
+	return m, nil
+}
+
+// ratingLevels returns the distinct values of the training ratings (as
+// value maps them), increasing: 2 to 255 of them.
+func ratingLevels(train *Ratings, value func(float64) float64) ([]float64, error) {
 	var levels []float64 // distinct values, at most 256 of them
 	for i, r := range train.List {
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
@@ -207,16 +221,22 @@ func newModel(train *Ratings, hidden int, transpose, binary bool, threshold floa
 		}
 	}
 	slices.Sort(levels)
-	m := &Model{Levels: levels, Hidden: hidden}
 	if len(levels) < 2 {
-		return nil, fmt.Errorf("the training ratings have a single level (%v); nothing to learn", m.Levels)
+		return nil, fmt.Errorf("the training ratings have a single level (%v); nothing to learn", levels)
 	}
 	if len(levels) > 255 {
 		return nil, fmt.Errorf("%d rating levels or more; at most 255 are supported", len(levels))
 	}
-	// Case and visible indices of every rating, in list order.
+	return levels, nil
+}
+
+// indexRatings numbers the cases and visible items of the training
+// ratings in order of first appearance (swapping users and items with
+// transpose), and returns the case and visible indices of every rating,
+// in list order.
+func (m *Model) indexRatings(train *Ratings, transpose bool) (cases, vis []int32) {
 	m.userIndex, m.itemIndex = map[string]int{}, map[string]int{}
-	cases, vis := make([]int32, len(train.List)), make([]int32, len(train.List))
+	cases, vis = make([]int32, len(train.List)), make([]int32, len(train.List))
 	for n, r := range train.List {
 		user, item := r.User, r.Item
 		if transpose {
@@ -236,7 +256,12 @@ func newModel(train *Ratings, hidden int, transpose, binary bool, threshold floa
 		}
 		cases[n], vis[n] = int32(u), int32(it)
 	}
-	// Each case's ratings, in list order, in two shared slabs.
+	return cases, vis
+}
+
+// groupRatings sets UserItems and UserLevels: each case's ratings, in list
+// order, in two shared slabs.
+func (m *Model) groupRatings(train *Ratings, cases, vis []int32, value func(float64) float64) {
 	off := make([]int, len(m.Users)+1)
 	for _, u := range cases {
 		off[u+1]++
@@ -255,8 +280,6 @@ func newModel(train *Ratings, hidden int, transpose, binary bool, threshold floa
 		m.UserItems[u] = append(m.UserItems[u], vis[n])
 		m.UserLevels[u] = append(m.UserLevels[u], uint8(m.level(value(r.Value))))
 	}
-	m.fitBaseline(train, cases, vis, value)
-	return m, nil
 }
 
 // fitBaseline sets Mean and the regularised user and item offsets, summing
@@ -312,6 +335,29 @@ var ErrDiverged = errors.New("training diverged")
 // and GOMAXPROCS the result is always the same (GOMAXPROCS sets how the
 // minibatch gradient is summed).
 func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, EpochStats) error) (*Model, error) {
+	m, err := initModel(train, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t := newTrainer(m, cfg)
+	t.start()
+	defer t.stop()
+	run := &epochRun{t: t, m: m, cfg: cfg, hook: epoch}
+	if err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, Seed: cfg.Seed}, len(m.Users), 0, run); err != nil {
+		if run.hookErr {
+			return m, err
+		}
+		return nil, err
+	}
+	if err := m.trainImplicit(ctx, cfg.Implicit, cfg.Seed); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// initModel returns the untrained model of the training ratings for cfg:
+// indexed, with its baseline, settings and initial parameters.
+func initModel(train *Ratings, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -327,22 +373,48 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 	m.Binary, m.LikeThreshold = cfg.Binary, threshold
 	m.BaselineBlend = cfg.BaselineBlend
 	M, K, F := len(m.Items), m.K(), cfg.Hidden
+	if err := checkTrainMemory(M, K, F, cfg.Conditional); err != nil {
+		return nil, err
+	}
+	m.initWeights(cfg.Seed)
+	m.initVisBias()
+	m.HidBias = make([]float32, F)
+	if cfg.Conditional {
+		m.D = make([]float32, M*F)
+		if cfg.Implied != nil {
+			m.Implied = m.impliedPairs(cfg.Implied)
+		}
+	}
+	return m, nil
+}
+
+// checkTrainMemory checks that the machine has the memory for the weights
+// of a model of M visible items, K levels and F hidden units and their
+// velocities.
+func checkTrainMemory(M, K, F int, conditional bool) error {
 	// Weights and their velocities are dense: M*K*F floats each (and M*F
 	// each for a conditional model's D).
 	what := fmt.Sprintf("training a recommender with %d visible units x %d levels x %d hidden units", M, K, F)
 	need := 8 * float64(M) * float64(K) * float64(F)
-	if cfg.Conditional {
+	if conditional {
 		need += 8 * float64(M) * float64(F)
 	}
-	if err := memguard.Check(what, need); err != nil {
-		return nil, err
-	}
-	r := rand.New(rand.NewPCG(cfg.Seed, 0xCF))
-	m.W = make([]float32, M*K*F)
+	return memguard.Check(what, need)
+}
+
+// initWeights sets W to small random weights drawn from seed.
+func (m *Model) initWeights(seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0xCF))
+	m.W = make([]float32, len(m.Items)*m.K()*m.Hidden)
 	for i := range m.W {
 		m.W[i] = float32(0.01 * r.NormFloat64())
 	}
-	// Visible biases: log of each item's level frequencies (smoothed).
+}
+
+// initVisBias sets the visible biases to the log of each item's level
+// frequencies in the training ratings (smoothed).
+func (m *Model) initVisBias() {
+	M, K := len(m.Items), m.K()
 	m.VisBias = make([]float32, M*K)
 	counts := make([]float64, M*K)
 	for u := range m.UserItems {
@@ -359,29 +431,6 @@ func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, E
 			m.VisBias[it*K+k] = float32(math.Log((counts[it*K+k] + 1) / tot))
 		}
 	}
-	counts = nil
-	m.HidBias = make([]float32, F)
-	if cfg.Conditional {
-		m.D = make([]float32, M*F)
-		if cfg.Implied != nil {
-			m.Implied = m.impliedPairs(cfg.Implied)
-		}
-	}
-
-	t := newTrainer(m, cfg)
-	t.start()
-	defer t.stop()
-	run := &epochRun{t: t, m: m, cfg: cfg, hook: epoch}
-	if err := fit.Run(ctx, fit.Config{Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, Seed: cfg.Seed}, len(m.Users), 0, run); err != nil {
-		if run.hookErr {
-			return m, err
-		}
-		return nil, err
-	}
-	if err := m.trainImplicit(ctx, cfg.Implicit, cfg.Seed); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // epochRun is one call of Train as the epoch driver sees it.
