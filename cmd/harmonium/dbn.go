@@ -575,83 +575,124 @@ func runDBNSample(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "dbn sample", "draw dreams from a DBN: Gibbs chains in the top RBM, started at random, run for --steps with a label clamped (--label C), or the labels sampled too (--label free), then one pass down to the data, drawn as a grid. "+
 		"Without --label a DBN with labels draws one row of --n samples per class (10 by default); one without labels draws --n unclamped samples (64 by default).",
 		"harmonium dbn sample --model dbn.safetensors --out dreams.png\n  harmonium dbn sample --model dbn.safetensors --label 3 --n 64 --steps 1000 --out threes.png")
-	var pics pictureFlags
-	pics.register(fs)
-	var data dataFlags
-	data.register(fs, "train")
-	fs.Lookup("data").Usage = "start the chains at the up pass of samples of this data (of the clamped class when it has labels) instead of at random: " + fs.Lookup("data").Usage
-	model := fs.String("model", "", "DBN model file (required)")
-	label := fs.String("label", "", "clamp this class (0..classes-1), or 'free' to sample the labels too (default: one row per class)")
-	n := fs.Int("n", 0, "samples (per class without --label; default 10 per class, or 64)")
-	steps := fs.Int("steps", 1000, "Gibbs steps in the top RBM")
-	seed := fs.Uint64("seed", 1, "random seed")
-	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	var f dbnSampleFlags
+	f.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := pics.check(); err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
-	if *model == "" {
-		return usageError{errors.New("--model is required")}
-	}
-	if *n < 0 || *steps < 1 {
-		return usageError{fmt.Errorf("--n must not be negative and --steps must be positive, got %d and %d", *n, *steps)}
-	}
-	d, meta, err := loadDBN(*model)
+	d, meta, err := loadDBN(f.pic.model)
 	if err != nil {
 		return err
 	}
-	labels, err := dreamLabels(*label, d, *model)
+	labels, err := dreamLabels(f.label, d, f.pic.model)
 	if err != nil {
 		return err
 	}
-	per := *n
-	if per == 0 {
-		per = 64
-		if len(labels) > 1 {
-			per = 10
-		}
-	}
-	shape, zoom, err := pics.resolve(d.Visible(), nil, meta)
+	per := f.perGroup(len(labels))
+	shape, zoom, cols, err := f.layout(d, meta, len(labels), per)
 	if err != nil {
-		return err
-	}
-	cols := viz.GridCols(per)
-	if len(labels) > 1 {
-		cols = per
-	}
-	if err := viz.CheckGrid(per*len(labels), shape, cols, zoom, 1); err != nil {
 		return err
 	}
 	var set *dataset.Set
-	if data.path != "" {
-		if set, err = dbnData(ctx, e, &data, d, *model); err != nil {
+	if f.data.path != "" {
+		if set, err = dbnData(ctx, e, &f.data, d, f.pic.model); err != nil {
 			return err
 		}
 	}
-	b := newBar(e, "dreaming", *quiet)
+	images, err := f.dream(ctx, e, d, set, labels, per)
+	if err != nil {
+		return err
+	}
+	img := viz.Grid(images, shape, cols, zoom)
+	return f.pic.write(e, img, f.quiet, fmt.Sprintf("%s, %d Gibbs steps in the top RBM", dreamText(labels, per), f.steps))
+}
+
+// dbnSampleFlags are the settings of dbn sample.
+type dbnSampleFlags struct {
+	pic      pictureFlags
+	data     dataFlags
+	label    string
+	n, steps int
+	seed     uint64
+	quiet    bool
+}
+
+// register defines the flags of dbn sample.
+func (f *dbnSampleFlags) register(fs *flag.FlagSet) {
+	f.pic.register(fs)
+	f.data.register(fs, "train")
+	fs.Lookup("data").Usage = "start the chains at the up pass of samples of this data (of the clamped class when it has labels) instead of at random: " + fs.Lookup("data").Usage
+	fs.StringVar(&f.pic.model, "model", "", "DBN model file (required)")
+	fs.StringVar(&f.label, "label", "", "clamp this class (0..classes-1), or 'free' to sample the labels too (default: one row per class)")
+	fs.IntVar(&f.n, "n", 0, "samples (per class without --label; default 10 per class, or 64)")
+	fs.IntVar(&f.steps, "steps", 1000, "Gibbs steps in the top RBM")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
+	fs.BoolVar(&f.quiet, "quiet", false, "print nothing but errors")
+}
+
+// check validates the flags that need no model.
+func (f *dbnSampleFlags) check() error {
+	if err := f.pic.checkWithModel(); err != nil {
+		return err
+	}
+	if f.n < 0 || f.steps < 1 {
+		return usageError{fmt.Errorf("--n must not be negative and --steps must be positive, got %d and %d", f.n, f.steps)}
+	}
+	return nil
+}
+
+// perGroup returns the number of dreams of each of groups groups: --n, or
+// by default 10 per class or 64 in one group.
+func (f *dbnSampleFlags) perGroup(groups int) int {
+	if f.n > 0 {
+		return f.n
+	}
+	if groups > 1 {
+		return 10
+	}
+	return 64
+}
+
+// layout returns the image shape, zoom and columns of the grid of dreams
+// (one row per group when there are several), checking its size.
+func (f *dbnSampleFlags) layout(d *dbn.DBN, meta map[string]string, groups, per int) (shape viz.Shape, zoom, cols int, err error) {
+	if shape, zoom, err = f.pic.resolve(d.Visible(), nil, meta); err != nil {
+		return shape, zoom, 0, err
+	}
+	cols = viz.GridCols(per)
+	if groups > 1 {
+		cols = per
+	}
+	return shape, zoom, cols, viz.CheckGrid(per*groups, shape, cols, zoom, 1)
+}
+
+// dream runs per chains for each label (started at samples of set when it
+// is not nil), showing progress, and returns the dreams as grey levels.
+func (f *dbnSampleFlags) dream(ctx context.Context, e *env, d *dbn.DBN, set *dataset.Set, labels []int, per int) ([][]float32, error) {
+	b := newBar(e, "dreaming", f.quiet)
 	var images [][]float32
 	for k, y := range labels {
-		start, err := dreamStart(set, y, per, *seed+uint64(k))
+		start, err := dreamStart(set, y, per, f.seed+uint64(k))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		x, err := d.DreamFrom(ctx, y, start, per, *steps, *seed+uint64(k), func(done, total int) { b.update(k*total+done, len(labels)*total, "") })
+		x, err := d.DreamFrom(ctx, y, start, per, f.steps, f.seed+uint64(k), func(done, total int) { b.update(k*total+done, len(labels)*total, "") })
 		if err != nil {
 			b.done()
 			if errors.Is(err, context.Canceled) {
-				return fmt.Errorf("%w: nothing written", errInterrupted)
+				return nil, fmt.Errorf("%w: nothing written", errInterrupted)
 			}
-			return err
+			return nil, err
 		}
 		for r := range x.Rows {
 			images = append(images, greys(d.Layers[0], x.Slice(r, r+1))[0].Row(0))
 		}
 	}
 	b.done()
-	img := viz.Grid(images, shape, cols, zoom)
-	return pics.write(e, img, *quiet, fmt.Sprintf("%s, %d Gibbs steps in the top RBM", dreamText(labels, per), *steps))
+	return images, nil
 }
 
 // dreamStart returns n samples of set (of class y when set has labels and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -46,6 +47,18 @@ func (p *pictureFlags) check() error {
 	}
 	if p.zoom < 0 {
 		return usageError{fmt.Errorf("--zoom must not be negative, got %d", p.zoom)}
+	}
+	return nil
+}
+
+// checkWithModel validates the flags, --model among them, before any work
+// is done.
+func (p *pictureFlags) checkWithModel() error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.model == "" {
+		return usageError{errors.New("--model is required")}
 	}
 	return nil
 }
@@ -194,103 +207,145 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 func runSample(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sample", "run Gibbs chains from the model and draw where they end (or, with --every, how they evolve, one row per chain).",
 		"harmonium sample --model mnist.safetensors --n 16 --steps 1000 --every 100 --out chains.png")
-	var data dataFlags
-	var pic pictureFlags
-	pic.registerModelData(fs, &data)
-	model := &pic.model
-	n := fs.Int("n", 64, "number of chains")
-	steps := fs.Int("steps", 1000, "Gibbs steps per chain")
-	every := fs.Int("every", 0, "also draw each chain every this many steps (0: only the end)")
-	init := fs.String("init", "random", "where chains start: random (each pixel on with probability 1/2; Gaussian units drawn around the training data's mean) or data (random samples of --data)")
-	seed := fs.Uint64("seed", 1, "random seed")
-	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	var f sampleFlags
+	f.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := positive(map[string]int{"n": *n, "steps": *steps}); err != nil {
+	if err := f.check(); err != nil {
 		return err
-	}
-	if *every < 0 {
-		return usageError{fmt.Errorf("--every must not be negative, got %d", *every)}
-	}
-	if *init != "random" && *init != "data" {
-		return usageError{fmt.Errorf("--init must be random or data, got %q", *init)}
-	}
-	if *every > 0 && *steps / *every > 100 {
-		return usageError{fmt.Errorf("--steps %d / --every %d gives more than 100 snapshots per chain", *steps, *every)}
-	}
-	if err := pic.check(); err != nil {
-		return err
-	}
-	if *model == "" {
-		return usageError{fmt.Errorf("--model is required")}
 	}
 	if isAE(args) {
-		return aeSample(e, &pic, *n, *seed, *quiet)
+		return aeSample(e, &f.pic, f.n, f.seed, f.quiet)
 	}
-	m, meta, _, err := modelfile.LoadRBM(*model)
+	m, meta, _, err := modelfile.LoadRBM(f.pic.model)
 	if err != nil {
 		return err
 	}
-	var set *dataset.Set
-	if *init == "data" {
-		if _, _, set, err = loadModelAndData(ctx, e, *model, &data); err != nil {
-			return err
-		}
-		if *n > set.X.Rows {
-			return usageError{fmt.Errorf("--n %d is more than the %d samples in %s", *n, set.X.Rows, set.Source)}
-		}
-	}
-	shape, zoom, err := pic.resolve(m.Visible(), set, meta)
+	set, err := f.startData(ctx, e)
 	if err != nil {
 		return err
 	}
-	// The picture bounds the chains' memory too: n x frames x visible values.
-	if *n > viz.MaxPixels {
-		return fmt.Errorf("%w: %d chains cannot be drawn", viz.ErrTooLarge, *n)
-	}
-	if *every > 0 {
-		frames := (*steps+*every-1) / *every + 1
-		err = viz.CheckGrid(*n*frames, shape, frames, zoom, 1)
-	} else {
-		err = viz.CheckGrid(*n, shape, viz.GridCols(*n), zoom, 1)
-	}
+	shape, zoom, err := f.layout(m, set, meta)
 	if err != nil {
 		return err
 	}
-	rng := mat32.NewRNG(*seed, 2)
+	rng := mat32.NewRNG(f.seed, 2)
 	var start *mat32.Dense
 	if set != nil {
-		start = gather(set.X, pick(*n, set.X.Rows, true, *seed))
+		start = gather(set.X, pick(f.n, set.X.Rows, true, f.seed))
 	}
-	v := m.InitChains(*n, start, rng)
-	// Snapshots: the start and every --every steps (and the end), or only the end.
+	frames, at, err := f.chains(ctx, e, m, m.InitChains(f.n, start, rng), rng)
+	if err != nil {
+		return err
+	}
+	img := viz.Samples(greys(m, frames...), at, shape, zoom)
+	return f.pic.write(e, img, f.quiet, fmt.Sprintf("%d chains, %d Gibbs steps", f.n, f.steps))
+}
+
+// sampleFlags are the settings of sample.
+type sampleFlags struct {
+	data            dataFlags
+	pic             pictureFlags
+	n, steps, every int
+	init            string
+	seed            uint64
+	quiet           bool
+}
+
+// register defines the flags of sample.
+func (f *sampleFlags) register(fs *flag.FlagSet) {
+	f.pic.registerModelData(fs, &f.data)
+	fs.IntVar(&f.n, "n", 64, "number of chains")
+	fs.IntVar(&f.steps, "steps", 1000, "Gibbs steps per chain")
+	fs.IntVar(&f.every, "every", 0, "also draw each chain every this many steps (0: only the end)")
+	fs.StringVar(&f.init, "init", "random", "where chains start: random (each pixel on with probability 1/2; Gaussian units drawn around the training data's mean) or data (random samples of --data)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
+	fs.BoolVar(&f.quiet, "quiet", false, "print nothing but errors")
+}
+
+// check validates the flags before any work is done.
+func (f *sampleFlags) check() error {
+	if err := positive(map[string]int{"n": f.n, "steps": f.steps}); err != nil {
+		return err
+	}
+	if f.every < 0 {
+		return usageError{fmt.Errorf("--every must not be negative, got %d", f.every)}
+	}
+	if f.init != "random" && f.init != "data" {
+		return usageError{fmt.Errorf("--init must be random or data, got %q", f.init)}
+	}
+	if f.every > 0 && f.steps/f.every > 100 {
+		return usageError{fmt.Errorf("--steps %d / --every %d gives more than 100 snapshots per chain", f.steps, f.every)}
+	}
+	return f.pic.checkWithModel()
+}
+
+// startData reads the data the chains start at with --init data (nil
+// otherwise), checking that it holds --n samples.
+func (f *sampleFlags) startData(ctx context.Context, e *env) (*dataset.Set, error) {
+	if f.init != "data" {
+		return nil, nil
+	}
+	_, _, set, err := loadModelAndData(ctx, e, f.pic.model, &f.data)
+	if err != nil {
+		return nil, err
+	}
+	if f.n > set.X.Rows {
+		return nil, usageError{fmt.Errorf("--n %d is more than the %d samples in %s", f.n, set.X.Rows, set.Source)}
+	}
+	return set, nil
+}
+
+// layout returns the image shape and zoom of the picture, checking that
+// the picture of every chain and snapshot is not too large.
+func (f *sampleFlags) layout(m *rbm.RBM, set *dataset.Set, meta map[string]string) (viz.Shape, int, error) {
+	shape, zoom, err := f.pic.resolve(m.Visible(), set, meta)
+	if err != nil {
+		return shape, zoom, err
+	}
+	// The picture bounds the chains' memory too: n x frames x visible values.
+	if f.n > viz.MaxPixels {
+		return shape, zoom, fmt.Errorf("%w: %d chains cannot be drawn", viz.ErrTooLarge, f.n)
+	}
+	if f.every > 0 {
+		frames := (f.steps+f.every-1)/f.every + 1
+		err = viz.CheckGrid(f.n*frames, shape, frames, zoom, 1)
+	} else {
+		err = viz.CheckGrid(f.n, shape, viz.GridCols(f.n), zoom, 1)
+	}
+	return shape, zoom, err
+}
+
+// chains runs the Gibbs chains v for --steps, showing progress, and
+// returns the snapshots to draw and the steps they were taken at: the
+// start and every --every steps (and the end), or only the end.
+func (f *sampleFlags) chains(ctx context.Context, e *env, m *rbm.RBM, v *mat32.Dense, rng *mat32.RNG) ([]*mat32.Dense, []int, error) {
 	var frames []*mat32.Dense
 	var at []int
-	if *every > 0 {
+	if f.every > 0 {
 		frames, at = append(frames, v.Clone()), append(at, 0)
 	}
-	b := newBar(e, "sampling", *quiet)
-	for done := 0; done < *steps; {
+	b := newBar(e, "sampling", f.quiet)
+	for done := 0; done < f.steps; {
 		if err := ctx.Err(); err != nil {
 			b.done()
-			return fmt.Errorf("%w: nothing written", errInterrupted)
+			return nil, nil, fmt.Errorf("%w: nothing written", errInterrupted)
 		}
-		next := *steps
-		if *every > 0 {
-			next = min(next, (done / *every + 1)**every)
+		next := f.steps
+		if f.every > 0 {
+			next = min(next, (done/f.every+1)*f.every)
 		}
 		k := min(next-done, 50) // at most 50 steps between progress updates
 		probs := m.Gibbs(v, k, rng)
 		done += k
-		b.update(done, *steps, "")
-		if done == next && (*every > 0 || done == *steps) {
+		b.update(done, f.steps, "")
+		if done == next && (f.every > 0 || done == f.steps) {
 			frames, at = append(frames, probs), append(at, done)
 		}
 	}
 	b.done()
-	img := viz.Samples(greys(m, frames...), at, shape, zoom)
-	return pic.write(e, img, *quiet, fmt.Sprintf("%d chains, %d Gibbs steps", *n, *steps))
+	return frames, at, nil
 }
 
 // greys returns the matrices as grey levels in [0, 1] for drawing. Bernoulli
