@@ -359,77 +359,132 @@ type dbnRecord struct {
 	Seconds    float64 `json:"seconds"`
 }
 
+// dbnTrainRun is one run of dbn train: its settings, trainer, data,
+// metadata and history.
+type dbnTrainRun struct {
+	f       *dbnTrainFlags
+	e       *env
+	t       *dbn.Trainer
+	cfg     dbn.Config
+	set     *dataset.Set
+	meta    map[string]string
+	history []dbnRecord
+
+	start    time.Time // when training started
+	bar      *bar      // the progress of the layer barLayer
+	barLayer int
+}
+
 // run trains, checkpointing as asked, and saves the DBN.
 func (f *dbnTrainFlags) run(ctx context.Context, e *env, t *dbn.Trainer, set *dataset.Set) error {
-	cfg := t.Config
-	say := func(format string, a ...any) {
-		if !f.quiet {
-			fmt.Fprintf(e.stderr, format, a...)
-		}
-	}
-	meta, history := f.meta(cfg, set)
-	say("data: %s, %s; products: %s\n", set.Source, set.Shape(), mat32.Backend())
-	say("DBN: %s%s; layers to train: %d of %d\n", sizesText(cfg), labelText(cfg.Labels), len(cfg.Layers)-t.State.Done, len(cfg.Layers))
-	if t.State.Done > 0 || t.State.Layer.Epoch > 0 {
-		say("resuming %s: %d layers done, layer %d after epoch %d\n", f.checkpoint, t.State.Done, t.State.Done, t.State.Layer.Epoch)
-	}
-	save := func() error {
-		if f.checkpoint == "" {
-			return nil
-		}
-		meta["history"] = mustJSON(*history)
-		return modelfile.SaveDBN(f.checkpoint, t.DBN, len(cfg.Layers), meta, &t.State)
-	}
-	start := time.Now()
-	b, barLayer := newBar(e, "training", f.quiet), t.State.Done
-	hooks := dbn.Hooks{
-		Batch: func(layer, epoch, done, total int) {
-			if layer != barLayer { // progress and ETA count the current layer's epochs
-				b, barLayer = newBar(e, "training", f.quiet), layer
-			}
-			b.update((epoch-1)*total+done, cfg.Layers[layer].Train.Epochs*total, fmt.Sprintf("layer %d epoch %d/%d", layer, epoch, cfg.Layers[layer].Train.Epochs))
-		},
-		Epoch: func(layer int, s rbm.EpochStats) error {
-			b.done()
-			*history = append(*history, dbnRecord{Layer: layer, Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds()})
-			say("layer %d epoch %3d/%d  recon error %9.4f  %6.2f s\n", layer, s.Epoch, cfg.Layers[layer].Train.Epochs, s.ReconError, s.Duration.Seconds())
-			return save()
-		},
-		Layer: func(layer int) error {
-			say("layer %d done (%s so far)\n", layer, fmtDuration(time.Since(start)))
-			if layer+1 < len(cfg.Layers) {
-				say("layer %d: %s\n", layer+1, layerText(cfg, layer+1))
-			}
-			return save()
-		},
-	}
-	if i := t.State.Done; i < len(cfg.Layers) {
-		say("layer %d: %s\n", i, layerText(cfg, i))
-	}
-	d, err := t.Fit(ctx, set.X, set.Labels, hooks)
-	b.done()
+	meta, history := f.meta(t.Config, set)
+	r := &dbnTrainRun{f: f, e: e, t: t, cfg: t.Config, set: set, meta: meta, history: *history}
+	r.announce()
+	d, err := r.fit(ctx)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			if f.checkpoint != "" {
-				return fmt.Errorf("%w: %s holds %d finished layers and %d epochs of layer %d (continue with --resume)", errInterrupted, f.checkpoint, t.State.Done, t.State.Layer.Epoch, t.State.Done)
-			}
-			return fmt.Errorf("%w: nothing written (use --checkpoint to keep finished epochs)", errInterrupted)
-		}
+		return r.fitError(err)
+	}
+	return r.finish(ctx, d, time.Since(r.start))
+}
+
+// say prints to stderr unless --quiet.
+func (r *dbnTrainRun) say(format string, a ...any) {
+	if !r.f.quiet {
+		fmt.Fprintf(r.e.stderr, format, a...)
+	}
+}
+
+// announce reports the data, the DBN and where a resumed run continues.
+func (r *dbnTrainRun) announce() {
+	cfg, st := r.cfg, r.t.State
+	r.say("data: %s, %s; products: %s\n", r.set.Source, r.set.Shape(), mat32.Backend())
+	r.say("DBN: %s%s; layers to train: %d of %d\n", sizesText(cfg), labelText(cfg.Labels), len(cfg.Layers)-st.Done, len(cfg.Layers))
+	if st.Done > 0 || st.Layer.Epoch > 0 {
+		r.say("resuming %s: %d layers done, layer %d after epoch %d\n", r.f.checkpoint, st.Done, st.Done, st.Layer.Epoch)
+	}
+}
+
+// fit trains the layers left to train, showing progress, logging every
+// epoch and layer and saving the checkpoint after each.
+func (r *dbnTrainRun) fit(ctx context.Context) (*dbn.DBN, error) {
+	r.start = time.Now()
+	r.bar, r.barLayer = newBar(r.e, "training", r.f.quiet), r.t.State.Done
+	hooks := dbn.Hooks{Batch: r.batchDone, Epoch: r.epochDone, Layer: r.layerDone}
+	if i := r.t.State.Done; i < len(r.cfg.Layers) {
+		r.say("layer %d: %s\n", i, layerText(r.cfg, i))
+	}
+	d, err := r.t.Fit(ctx, r.set.X, r.set.Labels, hooks)
+	r.bar.done()
+	return d, err
+}
+
+// batchDone shows the progress of the current layer's epochs.
+func (r *dbnTrainRun) batchDone(layer, epoch, done, total int) {
+	if layer != r.barLayer { // progress and ETA count the current layer's epochs
+		r.bar, r.barLayer = newBar(r.e, "training", r.f.quiet), layer
+	}
+	epochs := r.cfg.Layers[layer].Train.Epochs
+	r.bar.update((epoch-1)*total+done, epochs*total, fmt.Sprintf("layer %d epoch %d/%d", layer, epoch, epochs))
+}
+
+// epochDone logs a finished epoch, adds it to the history and saves the
+// checkpoint.
+func (r *dbnTrainRun) epochDone(layer int, s rbm.EpochStats) error {
+	r.bar.done()
+	r.history = append(r.history, dbnRecord{Layer: layer, Epoch: s.Epoch, ReconError: s.ReconError, Seconds: s.Duration.Seconds()})
+	r.say("layer %d epoch %3d/%d  recon error %9.4f  %6.2f s\n", layer, s.Epoch, r.cfg.Layers[layer].Train.Epochs, s.ReconError, s.Duration.Seconds())
+	return r.saveCheckpoint()
+}
+
+// layerDone logs a finished layer and the next one's settings, and saves
+// the checkpoint.
+func (r *dbnTrainRun) layerDone(layer int) error {
+	r.say("layer %d done (%s so far)\n", layer, fmtDuration(time.Since(r.start)))
+	if layer+1 < len(r.cfg.Layers) {
+		r.say("layer %d: %s\n", layer+1, layerText(r.cfg, layer+1))
+	}
+	return r.saveCheckpoint()
+}
+
+// saveCheckpoint saves the DBN, its history and the training state to
+// --checkpoint, if given.
+func (r *dbnTrainRun) saveCheckpoint() error {
+	if r.f.checkpoint == "" {
+		return nil
+	}
+	r.meta["history"] = mustJSON(r.history)
+	return modelfile.SaveDBN(r.f.checkpoint, r.t.DBN, len(r.cfg.Layers), r.meta, &r.t.State)
+}
+
+// fitError returns the error that stopped training; for an interruption,
+// one that says what was kept.
+func (r *dbnTrainRun) fitError(err error) error {
+	if !errors.Is(err, context.Canceled) {
 		return err
 	}
-	elapsed := time.Since(start)
-	meta["train_seconds"] = strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64)
-	meta["history"] = mustJSON(*history)
-	if err := modelfile.SaveDBN(f.out, d, len(d.Layers), meta, nil); err != nil {
+	if r.f.checkpoint != "" {
+		st := r.t.State
+		return fmt.Errorf("%w: %s holds %d finished layers and %d epochs of layer %d (continue with --resume)", errInterrupted, r.f.checkpoint, st.Done, st.Layer.Epoch, st.Done)
+	}
+	return fmt.Errorf("%w: nothing written (use --checkpoint to keep finished epochs)", errInterrupted)
+}
+
+// finish saves the trained DBN, writes the pictures asked for and reports
+// the result.
+func (r *dbnTrainRun) finish(ctx context.Context, d *dbn.DBN, elapsed time.Duration) error {
+	f, cfg := r.f, r.cfg
+	r.meta["train_seconds"] = strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64)
+	r.meta["history"] = mustJSON(r.history)
+	if err := modelfile.SaveDBN(f.out, d, len(d.Layers), r.meta, nil); err != nil {
 		return err
 	}
-	say("saved %s (%s%s) after %s\n", f.out, sizesText(cfg), labelText(cfg.Labels), fmtDuration(elapsed))
-	if err := f.pictures(ctx, e, d, cfg, set, *history, elapsed); err != nil {
+	r.say("saved %s (%s%s) after %s\n", f.out, sizesText(cfg), labelText(cfg.Labels), fmtDuration(elapsed))
+	if err := f.pictures(ctx, r.e, d, cfg, r.set, r.history, elapsed); err != nil {
 		return err
 	}
 	if f.json {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"model": f.out, "sizes": d.Sizes(), "labels": d.Labels,
-			"samples": set.X.Rows, "epochs": *history, "seconds": elapsed.Seconds(), "backend": mat32.Backend()})
+		return json.NewEncoder(r.e.stdout).Encode(map[string]any{"model": f.out, "sizes": d.Sizes(), "labels": d.Labels,
+			"samples": r.set.X.Rows, "epochs": r.history, "seconds": elapsed.Seconds(), "backend": mat32.Backend()})
 	}
 	return nil
 }
