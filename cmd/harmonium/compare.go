@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"image/png"
@@ -39,86 +40,135 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		"Models: RBMs (train), DBNs (dbn train) and autoencoders (ae train). MNIST folders give the training and test splits; for other data pass --test.",
 		"harmonium compare --data ../shared/data/mnist --model rbm.safetensors --model ae.safetensors --model dae.safetensors --model vae.safetensors --html compare.html\n"+
 			"  harmonium compare --data x.npy --test x-test.npy --model a.safetensors --model b.safetensors --json")
-	var data dataFlags
-	data.register(fs, "train")
-	var models modelList
-	fs.Var(&models, "model", "a model file to compare, NAME=FILE to name it in the table (repeat the flag)")
-	testPath := fs.String("test", "", "the test data (default: the test split of an MNIST folder)")
-	labels := fs.String("labels", "", "labels of the training data, one integer per sample (.csv or .npy; MNIST folders have their own)")
-	testLabels := fs.String("test-labels", "", "labels of the test data")
-	o := compare.DefaultOptions()
+	var f compareFlags
+	f.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	subjects, err := loadSubjects(f.models, f.o)
+	if err != nil {
+		return err
+	}
+	train, test, err := compareData(ctx, e, &f.data, f.testPath, f.labels, f.testLabels)
+	if err != nil {
+		return err
+	}
+	if err := checkCompareData(subjects, train, test); err != nil {
+		return err
+	}
+	idx := pick(min(f.show, test.X.Rows), test.X.Rows, false, 0)
+	rows, err := f.measure(ctx, e, subjects, train, test, idx)
+	if err != nil {
+		return err
+	}
+	return f.report(e, rows, subjects, train, test, idx)
+}
+
+// compareFlags are the settings of compare.
+type compareFlags struct {
+	data                         dataFlags
+	models                       modelList
+	testPath, labels, testLabels string
+	html                         string
+	o                            compare.Options
+	show                         int
+	binSeed                      uint64
+	noLL, json, quiet            bool
+}
+
+// register defines the flags of compare.
+func (f *compareFlags) register(fs *flag.FlagSet) {
+	f.data.register(fs, "train")
+	fs.Var(&f.models, "model", "a model file to compare, NAME=FILE to name it in the table (repeat the flag)")
+	fs.StringVar(&f.testPath, "test", "", "the test data (default: the test split of an MNIST folder)")
+	fs.StringVar(&f.labels, "labels", "", "labels of the training data, one integer per sample (.csv or .npy; MNIST folders have their own)")
+	fs.StringVar(&f.testLabels, "test-labels", "", "labels of the test data")
+	f.o = compare.DefaultOptions()
+	o := &f.o
 	fs.IntVar(&o.IWAESamples, "samples", o.IWAESamples, "VAE: importance samples per test sample for the log-likelihood")
 	fs.IntVar(&o.AISRuns, "ais-runs", o.AISRuns, "RBM: AIS runs")
 	fs.IntVar(&o.AISBetas, "ais-betas", o.AISBetas, "RBM: AIS temperatures")
 	fs.IntVar(&o.LogisticEpochs, "logistic-epochs", o.LogisticEpochs, "passes of the logistic regression over the training features")
-	noLL := fs.Bool("no-likelihood", false, "skip the log-likelihoods (the slow part)")
-	binSeed := fs.Uint64("binarize-seed", 1, "the log-likelihoods use one stochastic binarisation of the test set with this seed (binary data are used as they are)")
+	fs.BoolVar(&f.noLL, "no-likelihood", false, "skip the log-likelihoods (the slow part)")
+	fs.Uint64Var(&f.binSeed, "binarize-seed", 1, "the log-likelihoods use one stochastic binarisation of the test set with this seed (binary data are used as they are)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the estimators and the logistic regression")
-	show := fs.Int("n", 16, "test samples whose reconstructions the HTML page shows")
-	html := fs.String("html", "", "also write the table and the reconstructions side by side as an HTML page")
-	jsonOut := fs.Bool("json", false, "print the table as one JSON object on stdout")
-	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+	fs.IntVar(&f.show, "n", 16, "test samples whose reconstructions the HTML page shows")
+	fs.StringVar(&f.html, "html", "", "also write the table and the reconstructions side by side as an HTML page")
+	fs.BoolVar(&f.json, "json", false, "print the table as one JSON object on stdout")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
+}
+
+// check validates the flags before any work is done.
+func (f *compareFlags) check() error {
 	switch {
-	case len(models) == 0:
+	case len(f.models) == 0:
 		return usageError{errors.New("give at least one --model")}
-	case *html != "" && strings.ToLower(filepath.Ext(*html)) != ".html":
-		return usageError{fmt.Errorf("--html must name a .html file, got %q", *html)}
-	case *show < 1 || *show > 400:
-		return usageError{fmt.Errorf("--n must be in [1, 400], got %d", *show)}
+	case f.html != "" && strings.ToLower(filepath.Ext(f.html)) != ".html":
+		return usageError{fmt.Errorf("--html must name a .html file, got %q", f.html)}
+	case f.show < 1 || f.show > 400:
+		return usageError{fmt.Errorf("--n must be in [1, 400], got %d", f.show)}
 	}
-	if err := positive(map[string]int{"samples": o.IWAESamples, "ais-runs": o.AISRuns, "logistic-epochs": o.LogisticEpochs}); err != nil {
+	if err := positive(map[string]int{"samples": f.o.IWAESamples, "ais-runs": f.o.AISRuns, "logistic-epochs": f.o.LogisticEpochs}); err != nil {
 		return err
 	}
-	if o.AISBetas < 3 {
-		return usageError{fmt.Errorf("--ais-betas must be at least 3, got %d", o.AISBetas)}
+	if f.o.AISBetas < 3 {
+		return usageError{fmt.Errorf("--ais-betas must be at least 3, got %d", f.o.AISBetas)}
 	}
-	subjects, err := loadSubjects(models, o)
-	if err != nil {
-		return err
-	}
-	train, test, err := compareData(ctx, e, &data, *testPath, *labels, *testLabels)
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// checkCompareData checks that the models take the test data and that the
+// training and test data have as many values per sample.
+func checkCompareData(subjects []compare.Subject, train, test *dataset.Set) error {
 	if err := compare.Check(subjects, test.X.Cols); err != nil {
 		return fmt.Errorf("%s: %w", test.Source, err)
 	}
 	if train.X.Cols != test.X.Cols {
 		return fmt.Errorf("%s has %d values per sample, %s has %d", train.Source, train.X.Cols, test.Source, test.X.Cols)
 	}
+	return nil
+}
+
+// say prints to stderr unless --quiet.
+func (f *compareFlags) say(e *env, format string, a ...any) {
+	if !f.quiet {
+		fmt.Fprintf(e.stderr, format, a...)
+	}
+}
+
+// measure measures every model, reconstructing the test samples idx, with
+// a progress line per step.
+func (f *compareFlags) measure(ctx context.Context, e *env, subjects []compare.Subject, train, test *dataset.Set, idx []int) ([]compare.Row, error) {
 	var binary *mat32.Dense
-	if !*noLL {
-		binary, _ = binaryData(test, *binSeed)
+	if !f.noLL {
+		binary, _ = binaryData(test, f.binSeed)
 	}
-	idx := pick(min(*show, test.X.Rows), test.X.Rows, false, 0)
-	progress := func(subject, step string) {
-		if !*quiet {
-			fmt.Fprintf(e.stderr, "%s: %s\n", subject, step)
-		}
-	}
+	progress := func(subject, step string) { f.say(e, "%s: %s\n", subject, step) }
 	start := time.Now()
-	rows, err := compare.Run(ctx, subjects, compare.Data{X: train.X, Labels: train.Labels}, compare.Data{X: test.X, Labels: test.Labels}, binary, idx, o, progress)
+	rows, err := compare.Run(ctx, subjects, compare.Data{X: train.X, Labels: train.Labels}, compare.Data{X: test.X, Labels: test.Labels}, binary, idx, f.o, progress)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w: nothing written", errInterrupted)
+			return nil, fmt.Errorf("%w: nothing written", errInterrupted)
 		}
-		return err
+		return nil, err
 	}
-	if !*quiet {
-		fmt.Fprintf(e.stderr, "measured %d models in %s\n", len(rows), fmtDuration(time.Since(start)))
-	}
-	if *html != "" {
-		if err := writeCompareHTML(*html, rows, subjects, train, test, idx, *binSeed); err != nil {
+	f.say(e, "measured %d models in %s\n", len(rows), fmtDuration(time.Since(start)))
+	return rows, nil
+}
+
+// report writes the HTML page asked for and prints the table, as text with
+// its notes or as JSON.
+func (f *compareFlags) report(e *env, rows []compare.Row, subjects []compare.Subject, train, test *dataset.Set, idx []int) error {
+	if f.html != "" {
+		if err := writeCompareHTML(f.html, rows, subjects, train, test, idx, f.binSeed); err != nil {
 			return err
 		}
-		if !*quiet {
-			fmt.Fprintf(e.stderr, "wrote %s\n", *html)
-		}
+		f.say(e, "wrote %s\n", f.html)
 	}
-	if *jsonOut {
+	if f.json {
 		return json.NewEncoder(e.stdout).Encode(compareJSON(rows, train, test))
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -126,7 +176,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(w, strings.Join(r, "\t")+"\t")
 	}
 	w.Flush()
-	for _, n := range compareNotes(subjects, rows, train, test, *binSeed) {
+	for _, n := range compareNotes(subjects, rows, train, test, f.binSeed) {
 		fmt.Fprintln(e.stdout, n)
 	}
 	return nil
