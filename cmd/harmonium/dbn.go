@@ -567,20 +567,29 @@ func dbnData(ctx context.Context, e *env, data *dataFlags, d *dbn.DBN, modelPath
 	if err != nil {
 		return nil, err
 	}
+	if err := fitDBNData(d, modelPath, set); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// fitDBNData standardises set in place with the DBN's scaler and checks it
+// against the DBN's visible units.
+func fitDBNData(d *dbn.DBN, modelPath string, set *dataset.Set) error {
 	if set.X.Cols != d.Visible() {
-		return nil, fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, d.Visible(), set.Source, set.X.Cols)
+		return fmt.Errorf("%s has %d visible units but %s has %d values per sample", modelPath, d.Visible(), set.Source, set.X.Cols)
 	}
 	if s := d.Scaler(); s != nil {
 		s.Apply(set.X)
 	}
 	if d.Layers[0].VisUnits == rbm.Bernoulli {
-		return set, set.CheckUnitInterval()
+		return set.CheckUnitInterval()
 	}
 	probe := &rbm.RBM{W: mat32.New(set.X.Cols, 1), VisUnits: d.Layers[0].VisUnits}
 	if err := rbm.CheckData(probe, set.X); err != nil {
-		return nil, fmt.Errorf("%s: %w", set.Source, err)
+		return fmt.Errorf("%s: %w", set.Source, err)
 	}
-	return set, nil
+	return nil
 }
 
 func runDBNClassify(ctx context.Context, e *env, args []string) error {
