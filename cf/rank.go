@@ -129,20 +129,7 @@ func (m *Model) predictLevels(vis int, h []float32, relevant float64) (exp, atLe
 	var buf [256]float64
 	logits := buf[:K]
 	m.logits64(vis, h, logits)
-	mx := math.Inf(-1)
-	for _, s := range logits {
-		mx = math.Max(mx, s)
-	}
-	sum := 0.0
-	for k, s := range logits {
-		p := math.Exp(s - mx)
-		sum += p
-		exp += p * m.Levels[k]
-		if m.Levels[k] >= relevant {
-			atLeast += p
-		}
-	}
-	return m.clip(exp / sum), atLeast / sum
+	return m.levelProbs(logits, relevant)
 }
 
 // score is the ranking score of an item from its predicted rating, its
