@@ -50,37 +50,12 @@ func ReadNPY(path string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fo == "True" {
-		return nil, fmt.Errorf("read %s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", path)
-	}
-	size := npyItemSize[d]
-	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", path, showToken(d))
-	}
-	dims, err := parseNPYShape(sh)
+	l, err := npyLayoutOf(path, d, fo, sh)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", path, err)
+		return nil, err
 	}
-	shape := npyShapeString(dims)
-	var rows, cols int64
-	switch len(dims) {
-	case 0:
-		return nil, fmt.Errorf("read %s: array is a scalar (shape ()), want 1 or 2 dimensions", path)
-	case 1:
-		rows, cols = 1, dims[0]
-	case 2:
-		rows, cols = dims[0], dims[1]
-	default:
-		return nil, fmt.Errorf("read %s: array has %d dimensions, want 1 or 2", path, len(dims))
-	}
-	if rows == 0 || cols == 0 {
-		return nil, fmt.Errorf("read %s: array of shape %s is empty: no samples", path, shape)
-	}
-	// Compare by division: rows*cols could overflow.
-	if rows > maxValues/cols {
-		return nil, fmt.Errorf("read %s: array of shape %s has more than %d values", path, shape, maxValues)
-	}
-	data, err := readNPYData(r, path, shape, rows*cols, cols, d, size)
+	rows, cols := l.rows, l.cols
+	data, err := readNPYData(r, path, l.shape, rows*cols, cols, d, l.size)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +65,50 @@ func ReadNPY(path string) (*Set, error) {
 		return nil, readErr(path, err, "truncated: the compressed data ends early")
 	}
 	return &Set{X: mat32.FromSlice(int(rows), int(cols), data), Source: path}, nil
+}
+
+// npyLayout is what a .npy header gives of the array: its size in bytes
+// per value, its rows and columns (a 1-D array is one row), and its shape
+// as the header writes it.
+type npyLayout struct {
+	size       int
+	rows, cols int64
+	shape      string
+}
+
+// npyLayoutOf checks a header's dtype d, order fo and shape sh (of the
+// file or data called name) for an array ReadNPY accepts: C order, a
+// supported dtype, 1 or 2 dimensions, not empty, at most maxValues values.
+func npyLayoutOf(name, d, fo, sh string) (npyLayout, error) {
+	if fo == "True" {
+		return npyLayout{}, fmt.Errorf("read %s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", name)
+	}
+	size := npyItemSize[d]
+	if size == 0 {
+		return npyLayout{}, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", name, showToken(d))
+	}
+	dims, err := parseNPYShape(sh)
+	if err != nil {
+		return npyLayout{}, fmt.Errorf("read %s: %v", name, err)
+	}
+	l := npyLayout{size: size, shape: npyShapeString(dims)}
+	switch len(dims) {
+	case 0:
+		return npyLayout{}, fmt.Errorf("read %s: array is a scalar (shape ()), want 1 or 2 dimensions", name)
+	case 1:
+		l.rows, l.cols = 1, dims[0]
+	case 2:
+		l.rows, l.cols = dims[0], dims[1]
+	default:
+		return npyLayout{}, fmt.Errorf("read %s: array has %d dimensions, want 1 or 2", name, len(dims))
+	}
+	if l.rows == 0 || l.cols == 0 {
+		return npyLayout{}, fmt.Errorf("read %s: array of shape %s is empty: no samples", name, l.shape)
+	}
+	if l.rows > maxValues/l.cols { // by division: rows*cols could overflow
+		return npyLayout{}, fmt.Errorf("read %s: array of shape %s has more than %d values", name, l.shape, maxValues)
+	}
+	return l, nil
 }
 
 // parseNPYShape parses the inside of a header's shape tuple, e.g. "3, 4" or

@@ -32,36 +32,12 @@ func ReadNPYBytes(name string, data []byte) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fo == "True" {
-		return nil, fmt.Errorf("read %s: Fortran-order arrays are not supported (save with np.ascontiguousarray)", name)
-	}
-	size := npyItemSize[d]
-	if size == 0 {
-		return nil, fmt.Errorf("read %s: unsupported dtype %s (want float32, float64, uint8, int32 or int64, little-endian)", name, showToken(d))
-	}
-	dims, err := parseNPYShape(sh)
+	l, err := npyLayoutOf(name, d, fo, sh)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", name, err)
+		return nil, err
 	}
-	shape := npyShapeString(dims)
-	var rows, cols int64
-	switch len(dims) {
-	case 0:
-		return nil, fmt.Errorf("read %s: array is a scalar (shape ()), want 1 or 2 dimensions", name)
-	case 1:
-		rows, cols = 1, dims[0]
-	case 2:
-		rows, cols = dims[0], dims[1]
-	default:
-		return nil, fmt.Errorf("read %s: array has %d dimensions, want 1 or 2", name, len(dims))
-	}
-	if rows == 0 || cols == 0 {
-		return nil, fmt.Errorf("read %s: array of shape %s is empty: no samples", name, shape)
-	}
-	if rows > maxValues/cols { // by division: rows*cols could overflow
-		return nil, fmt.Errorf("read %s: array of shape %s has more than %d values", name, shape, maxValues)
-	}
-	values, err := readNPYData(in, name, shape, rows*cols, cols, d, size)
+	rows, cols, shape := l.rows, l.cols, l.shape
+	values, err := readNPYData(in, name, shape, rows*cols, cols, d, l.size)
 	if err != nil {
 		return nil, err
 	}
