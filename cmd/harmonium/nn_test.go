@@ -246,6 +246,7 @@ func TestNNBadInput(t *testing.T) {
 	frac := write("frac.csv", strings.Repeat("1\n", 10)+"1.5\n"+strings.Repeat("1\n", 19))
 	neg := write("neg.csv", strings.Repeat("1\n", 10)+"-2\n"+strings.Repeat("1\n", 19))
 	big := write("big.csv", strings.Repeat("1\n", 10)+"7\n"+strings.Repeat("1\n", 19))
+	zeros := write("zeros.csv", strings.Repeat("0\n", 30))
 	// A network file lacking a layer's weights.
 	f, err := modelfile.Read(net)
 	if err != nil {
@@ -279,6 +280,7 @@ func TestNNBadInput(t *testing.T) {
 		{train("--labels", frac, "--arch", "mlp:4"), []string{frac, "line 11", `"1.5" is not an integer`}},
 		{train("--labels", neg, "--arch", "mlp:4"), []string{neg, "line 11", "negative"}},
 		{train("--labels", big, "--arch", "mlp:4", "--classes", "3"), []string{big, "sample 11 has label 7, outside 0..2"}},
+		{train("--labels", zeros, "--arch", "mlp:4"), []string{zeros, "every label is 0", "at least two classes"}},
 		{train("--labels", y, "--arch", "mlp:4,x"), []string{`--arch "mlp:4,x"`, `"x"`}},
 		{train("--labels", y, "--arch", "rnn"), []string{`--arch "rnn"`, "unknown architecture"}},
 		{train("--labels", y, "--arch", "layers:dense8,relu,conv"), []string{`layer "conv" is not one of`}},
