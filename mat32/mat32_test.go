@@ -125,8 +125,19 @@ func TestBlockBound(t *testing.T) {
 			if b < prev || (p < c.parts && b%16 != 0) || (p == c.parts && b != c.n) {
 				t.Fatalf("blockBound(%d, %d, %d) = %d after %d", c.n, p, c.parts, b, prev)
 			}
+			// The multiple of 16 nearest the even cut, the lower on a tie.
+			if cut := c.n * p / c.parts; p < c.parts && b < c.n && (b-cut > 7 || cut-b > 8) {
+				t.Fatalf("blockBound(%d, %d, %d) = %d, even cut %d", c.n, p, c.parts, b, cut)
+			}
 			prev = b
 		}
+	}
+	// An RBM's 500 hidden units: 256 + 244, four 64-column blocks each.
+	if b := blockBound(500, 1, 2); b != 256 {
+		t.Errorf("blockBound(500, 1, 2) = %d, want 256", b)
+	}
+	if b := blockBound(784, 1, 2); b != 384 {
+		t.Errorf("blockBound(784, 1, 2) = %d, want 384", b)
 	}
 }
 
