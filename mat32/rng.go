@@ -125,9 +125,6 @@ func hash(k, c uint64) uint32 { return philox(k, c>>2)[c&3] }
 // toUniform maps the top 24 bits of a number to [0, 1).
 func toUniform(w uint32) float32 { return float32(w>>8) * (1.0 / (1 << 24)) }
 
-// uniform returns number c of the stream with key k as a uniform in [0, 1).
-func uniform(k, c uint64) float32 { return toUniform(hash(k, c)) }
-
 // uniformChunk is how many numbers the Go kernels generate at a time.
 const uniformChunk = 512
 

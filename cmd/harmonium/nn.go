@@ -41,7 +41,7 @@ func runNN(ctx context.Context, e *env, args []string) error {
 type recipe struct {
 	epochs, batch                  int
 	optimizer                      string
-	lr, lrDecay, momentum          float64
+	lr, lrDecay                    float64
 	dropout, inputDropout, maxNorm float64
 }
 
