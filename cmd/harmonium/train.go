@@ -352,8 +352,8 @@ func (r *rbmTrainRun) announce() {
 	if r.valid != nil {
 		r.say("validation: %d samples held out, training on %d\n", r.valid.X.Rows, r.train.X.Rows)
 	}
-	r.say("model: %d %s visible x %d %s hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s\n",
-		r.set.X.Cols, r.f.vu, r.f.hidden, r.f.hu, r.method, r.cfg.BatchSize, r.cfg.LearningRate, r.cfg.Momentum, r.cfg.WeightDecay, mat32.Backend())
+	r.say("model: %d %s visible x %d %s hidden, %s, batch %d, lr %g, momentum %g, weight decay %g; products: %s; kernels: %s\n",
+		r.set.X.Cols, r.f.vu, r.f.hidden, r.f.hu, r.method, r.cfg.BatchSize, r.cfg.LearningRate, r.cfg.Momentum, r.cfg.WeightDecay, mat32.Backend(), mat32.KernelPath())
 	if note := mat32.BackendNote(); note != "" {
 		r.say("note: %s\n", note)
 	}
