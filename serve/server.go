@@ -211,14 +211,26 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
-		code := fmt.Sprint(sw.code)
+		code, method := fmt.Sprint(sw.code), methodLabel(r.Method)
 		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
-		s.metrics.latency.WithLabelValues(route, r.Method, code).Observe(d.Seconds())
+		s.metrics.requests.WithLabelValues(route, method, code).Inc()
+		s.metrics.latency.WithLabelValues(route, method, code).Observe(d.Seconds())
 		s.opt.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.String("route", route), slog.Int("status", sw.code),
 			slog.Int("bytes", sw.bytes), slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
 	})
+}
+
+// methodLabel returns the method of a request as a metrics label: one of
+// the standard methods, or "other" for any other token a client sends, so
+// that clients cannot add time series without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // readyz answers 200 when the models are loaded and the database answers,
