@@ -22,6 +22,9 @@ var (
 	// that the model's kind does not answer (classify on an autoencoder,
 	// say): a 400, whose message names the operations the kind answers.
 	ErrUnsupportedOp = errors.New("operation not supported by the model's kind")
+	// ErrMethodNotAllowed is a request with a method its path does not
+	// answer: a 405, with the methods it answers in the Allow header.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // statusOf returns the HTTP status for an error.
@@ -34,6 +37,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrUnknownModel), errors.Is(err, cf.ErrUnknownUser), errors.Is(err, cf.ErrUnknownItem), errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnsupportedOp):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrOverloaded):

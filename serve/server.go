@@ -144,9 +144,26 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/ratings", s.work(s.postRatings))
 	mux.Handle("POST /v1/models/{name}/{op}", s.work(s.modelOp))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(mux, r); allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, fmt.Errorf("%w: %s %s (it answers %s)", ErrMethodNotAllowed, r.Method, r.URL.Path, allow))
+			return
+		}
 		writeError(w, fmt.Errorf("%w: no endpoint %s %s (see /openapi.json)", ErrNotFound, r.Method, r.URL.Path))
 	})
 	return s.observe(mux)
+}
+
+// allowed returns the methods mux answers for r's path, other than the
+// catch-all's, as the Allow header of a 405 lists them ("" for none).
+func allowed(mux *http.ServeMux, r *http.Request) string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+		if _, pattern := mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // work wraps a handler that computes: it waits for one of the work slots
