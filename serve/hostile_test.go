@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMetricsMethodsBounded sends requests with made-up methods and checks
@@ -66,5 +68,45 @@ func TestWrongMethod(t *testing.T) {
 	}
 	if code, out := call(t, "DELETE", hs.URL+"/v2/nothing", ""); code != 404 || out["error"] == nil {
 		t.Errorf("DELETE /v2/nothing: %d %v, want 404", code, out)
+	}
+}
+
+// TestSlowBodyHoldsNoWorkSlot starts requests that send their bodies
+// slowly, as many as there are work slots, and checks that other requests
+// are still answered at once.
+func TestSlowBodyHoldsNoWorkSlot(t *testing.T) {
+	_, hs := testServer(t, Options{Workers: 1})
+	for _, path := range []string{"/v1/models/digits/score", "/v1/ratings"} {
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(hs.URL, "http://"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{", path)
+	}
+	time.Sleep(100 * time.Millisecond)
+	quick := &http.Client{Timeout: 3 * time.Second}
+	resp, err := quick.Get(hs.URL + "/v1/recommend/4?n=2")
+	if err != nil {
+		t.Fatalf("a request behind slow senders: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a request behind slow senders: %d", resp.StatusCode)
+	}
+}
+
+// TestBodyOverLimitByPadding checks that a body over MaxBody is refused
+// even when what lies past the limit is only whitespace after the JSON.
+func TestBodyOverLimitByPadding(t *testing.T) {
+	_, hs := testServer(t, Options{MaxBody: 200})
+	for path, body := range map[string]string{
+		"/v1/ratings":             `[{"user":"1","item":"2","rating":3}]`,
+		"/v1/models/digits/score": `{"instances": [[1, 0, 1, 0, 1, 0]]}`,
+	} {
+		code, out := call(t, "POST", hs.URL+path, body+strings.Repeat(" ", 300))
+		if code != 413 || out["error"] == nil {
+			t.Errorf("%s with a padded body of %d bytes: %d %v, want 413", path, len(body)+300, code, out)
+		}
 	}
 }

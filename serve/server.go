@@ -8,11 +8,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path"
@@ -141,7 +143,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/recommend/{user}", s.work(s.recommend))
 	mux.Handle("GET /v1/predict/{user}/{item}", s.work(s.predict))
 	mux.Handle("GET /v1/similar/{item}", s.work(s.similar))
-	mux.Handle("POST /v1/ratings", s.work(s.postRatings))
+	mux.Handle("POST /v1/ratings", s.withToken(s.work(s.postRatings)))
 	mux.Handle("POST /v1/models/{name}/{op}", s.work(s.modelOp))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); allow != "" {
@@ -166,11 +168,16 @@ func allowed(mux *http.ServeMux, r *http.Request) string {
 	return strings.Join(out, ", ")
 }
 
-// work wraps a handler that computes: it waits for one of the work slots
-// (as many as cores), so that requests queue rather than oversubscribe
-// the cores, and turns the error it returns into a JSON error response.
+// work wraps a handler that computes: it reads the request's body, then
+// waits for one of the work slots (as many as cores), so that requests
+// queue rather than oversubscribe the cores, and turns the error it
+// returns into a JSON error response.
 func (s *Server) work(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.readBody(w, r); err != nil {
+			writeError(w, err)
+			return
+		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-r.Context().Done():
@@ -182,6 +189,26 @@ func (s *Server) work(h func(w http.ResponseWriter, r *http.Request) error) http
 			writeError(w, err)
 		}
 	})
+}
+
+// readBody reads the body of a request, at most MaxBody bytes, into
+// memory before the request waits for a work slot: a client sending its
+// body slowly then holds no slot, and other requests are computed
+// meanwhile.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, s.opt.MaxBody)
+		}
+		return badRequest("reading the body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return nil
 }
 
 // statusWriter records the status and size of a response.
@@ -273,6 +300,18 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		list = append(list, s.models[name].info())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": list})
+}
+
+// withToken wraps a handler that requires the bearer token (when one is
+// set): requests without it are refused before their body is read.
+func (s *Server) withToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorized(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authorized checks the bearer token when one is required.
