@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -61,8 +62,7 @@ func Open(path string, onCommit func([]cf.Rating)) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open ratings database: no path")
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open ratings database %s: %w", path, err)
 	}
@@ -78,6 +78,24 @@ func Open(path string, onCommit func([]cf.Rating)) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
+}
+
+// dsn returns the driver's name of the database file at path with the
+// settings: a SQLite URI, whose path has the characters a URI gives a
+// meaning to ('?', '#' and '%') escaped, so that every file name opens
+// that file, in WAL mode.
+func dsn(path string) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	for _, c := range []byte(filepath.Clean(path)) {
+		if c == '?' || c == '#' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	return b.String()
 }
 
 // Path returns the database's file name.

@@ -1,0 +1,50 @@
+package ratingstore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/harmonium-ml/harmonium/cf"
+)
+
+// TestOpenOddFileNames opens databases whose names hold the characters a
+// SQLite URI gives a meaning to, and checks that the file named is the one
+// written, in WAL mode, and read back.
+func TestOpenOddFileNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a?b.db", "c#d.db", "e%41f.db", "g h&i=1.db", "j%3Fk.db"} {
+		path := filepath.Join(dir, name)
+		s, err := Open(path, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var mode string
+		if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("%s: journal mode %q, %v; want wal", name, mode, err)
+		}
+		if err := s.Add(context.Background(), []cf.Rating{{User: "u", Item: name, Value: 4}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("%s: the database is not in the file named: %v", name, err)
+			continue
+		}
+		r, err := Read(path)
+		if err != nil || len(r.List) != 1 || r.List[0].Item != name {
+			t.Errorf("%s: read back %v, %v", name, r, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 5 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files written: %q, want the 5 named", names)
+	}
+}
