@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,25 @@ func TestBodyOverLimitByPadding(t *testing.T) {
 		if code != 413 || out["error"] == nil {
 			t.Errorf("%s with a padded body of %d bytes: %d %v, want 413", path, len(body)+300, code, out)
 		}
+	}
+}
+
+// TestEmptyInstancesAllocateNothing sends many empty instances to a wide
+// model and checks that the instances' width is checked before a matrix
+// of the model's width is allocated for them.
+func TestEmptyInstancesAllocateNothing(t *testing.T) {
+	s, _ := testServer(t, Options{MaxBatch: 1 << 20})
+	body := `{"instances": [[]` + strings.Repeat(`, []`, 63) + `]}`
+	const width = 1 << 20 // 64 such rows: 256 MiB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := httptest.NewRequest("POST", "/v1/models/wide/features", strings.NewReader(body))
+	_, err := s.readInstances(httptest.NewRecorder(), r, width)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("empty instances accepted")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("%d bytes allocated for a %d-byte body of empty instances", grew, len(body))
 	}
 }

@@ -235,11 +235,15 @@ func (s *Server) readInstances(w http.ResponseWriter, r *http.Request, width int
 	if len(in.Instances) > s.opt.MaxBatch {
 		return nil, fmt.Errorf("%w: %d instances, at most %d per request", ErrTooLarge, len(in.Instances), s.opt.MaxBatch)
 	}
-	x := mat32.New(len(in.Instances), width)
 	for i, row := range in.Instances {
 		if len(row) != width {
 			return nil, badRequest("instance %d has %d values, the model takes %d", i+1, len(row), width)
 		}
+	}
+	// Only now, every instance having the model's width, is the matrix
+	// no larger than the values sent.
+	x := mat32.New(len(in.Instances), width)
+	for i, row := range in.Instances {
 		for j, v := range row {
 			if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
 				return nil, badRequest("instance %d, value %d is %v, not a finite number", i+1, j+1, v)
