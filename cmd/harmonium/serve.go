@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -119,14 +120,26 @@ func loadModels(e *env, specs []string) ([]*serve.Model, error) {
 	return out, nil
 }
 
+// maxTokenBytes bounds the token file, so that a wrong --token-file (a
+// model, /dev/zero) is refused rather than read whole.
+const maxTokenBytes = 4096
+
 // readToken reads the bearer token from path ("" for none).
 func readToken(path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxTokenBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	if len(data) > maxTokenBytes {
+		return "", fmt.Errorf("--token-file %s: over %d bytes; want one token on one line", path, maxTokenBytes)
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {

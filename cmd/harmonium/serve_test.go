@@ -236,3 +236,29 @@ func TestServeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeTokenFile checks that the token file holds one token on one
+// line, of at most maxTokenBytes bytes: a file of any other kind is refused
+// with an error naming it, without being read whole.
+func TestServeTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if tok, err := readToken(write("good", "s3cret\n")); err != nil || tok != "s3cret" {
+		t.Errorf("good token file: %q, %v", tok, err)
+	}
+	for name, text := range map[string]string{"empty": "", "blank": " \n", "two": "a b\n", "long": strings.Repeat("x", maxTokenBytes+1)} {
+		p := write(name, text)
+		if _, err := readToken(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("token file %s: %v, want an error naming it", name, err)
+		}
+	}
+	if _, err := readToken(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing token file was accepted")
+	}
+}
