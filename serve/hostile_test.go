@@ -132,3 +132,47 @@ func TestEmptyInstancesAllocateNothing(t *testing.T) {
 		t.Errorf("%d bytes allocated for a %d-byte body of empty instances", grew, len(body))
 	}
 }
+
+// TestOpenAPIListsErrorStatuses makes requests that fail and checks that
+// openapi.json lists each status they get for their endpoint.
+func TestOpenAPIListsErrorStatuses(t *testing.T) {
+	_, hs := testServer(t, Options{Token: "t", MaxBody: 300})
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	auth := []string{"Authorization", "Bearer t"}
+	cases := []struct {
+		method, spec, path, body string
+		header                   []string
+	}{
+		{"GET", "/v1/recommend/{user}", "/v1/recommend/4?model=digits", "", nil},
+		{"GET", "/v1/recommend/{user}", "/v1/recommend/4?n=0", "", nil},
+		{"GET", "/v1/recommend/{user}", "/v1/recommend/4?model=nosuch", "", nil},
+		{"GET", "/v1/predict/{user}/{item}", "/v1/predict/4/3?model=digits", "", nil},
+		{"GET", "/v1/predict/{user}/{item}", "/v1/predict/4/3?model=..", "", nil},
+		{"GET", "/v1/predict/{user}/{item}", "/v1/predict/nobody/3", "", nil},
+		{"GET", "/v1/similar/{item}", "/v1/similar/3?model=digits", "", nil},
+		{"GET", "/v1/similar/{item}", "/v1/similar/nothing", "", nil},
+		{"POST", "/v1/ratings", "/v1/ratings", `[]`, auth},
+		{"POST", "/v1/ratings", "/v1/ratings", `[]`, nil},
+		{"POST", "/v1/ratings", "/v1/ratings", strings.Repeat(" ", 400) + `[]`, auth},
+		{"POST", "/v1/models/{name}/score", "/v1/models/digits/score", `{"instances": [[1]]}`, nil},
+		{"POST", "/v1/models/{name}/score", "/v1/models/nosuch/score", `{"instances": [[1]]}`, nil},
+		{"POST", "/v1/models/{name}/score", "/v1/models/digits/score", strings.Repeat(" ", 400), nil},
+	}
+	for _, c := range cases {
+		code, _ := rawCall(t, c.method, hs.URL, c.path, c.body, c.header...)
+		op, ok := doc.Paths[c.spec][strings.ToLower(c.method)]
+		if !ok {
+			t.Fatalf("openapi.json has no %s %s", c.method, c.spec)
+		}
+		if _, ok := op.Responses[fmt.Sprint(code)]; !ok {
+			t.Errorf("%s %s: %d, which openapi.json does not list for %s", c.method, c.path, code, c.spec)
+		}
+	}
+}
