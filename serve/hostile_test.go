@@ -176,3 +176,18 @@ func TestOpenAPIListsErrorStatuses(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedQuery checks that a query string that does not parse gets a
+// 400 rather than having its parameters dropped (n=5;model=nosuch would
+// otherwise answer 10 items from the default model).
+func TestMalformedQuery(t *testing.T) {
+	_, hs := testServer(t, Options{})
+	for _, path := range []string{"/v1/recommend/4?n=5;model=nosuch", "/v1/recommend/4?n=%zz", "/v1/similar/3?n=2&model=%", "/healthz?a;b"} {
+		if code, out := rawCall(t, "GET", hs.URL, path, ""); code != 400 || out["error"] == nil {
+			t.Errorf("GET %s: %d %v, want 400", path, code, out)
+		}
+	}
+	if code, out := rawCall(t, "GET", hs.URL, "/v1/recommend/4?n=5&model=ml", ""); code != 200 || len(out["items"].([]any)) != 5 {
+		t.Errorf("a good query: %d %v", code, out)
+	}
+}

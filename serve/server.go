@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"runtime"
 	"strings"
@@ -236,14 +237,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // observe refuses paths that are not clean (with "..", "//" or "." segments:
 // no path is ever looked up on disk, and such paths would otherwise be
-// redirected), then counts, times and logs every request.
+// redirected) and query strings that do not parse, then counts, times and
+// logs every request.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.metrics.inflight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
-		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
-			writeError(sw, badRequest("path %q is not canonical (no '.', '..' or empty segments)", p))
+		if err := checkURL(r.URL); err != nil {
+			writeError(sw, err)
 		} else {
 			next.ServeHTTP(sw, r)
 		}
@@ -263,6 +265,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path), slog.String("route", route), slog.Int("status", sw.code),
 			slog.Int("bytes", sw.bytes), slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
 	})
+}
+
+// checkURL refuses a path that is not clean and a query string that does
+// not parse (a bad %-escape, a ';' between parameters), whose parameters
+// would otherwise be dropped without a word.
+func checkURL(u *url.URL) error {
+	if p := u.Path; p == "" || p[0] != '/' || path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
+		return badRequest("path %q is not canonical (no '.', '..' or empty segments)", p)
+	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return badRequest("malformed query string %.100q: %v", u.RawQuery, err)
+	}
+	return nil
 }
 
 // methodLabel returns the method of a request as a metrics label: one of
