@@ -191,3 +191,17 @@ func TestMalformedQuery(t *testing.T) {
 		t.Errorf("a good query: %d %v", code, out)
 	}
 }
+
+// TestBearerSchemeAnyCase checks that the bearer token is accepted whatever
+// the case of the scheme's name, which HTTP makes case-insensitive, and
+// that a wrong or missing token still is not.
+func TestBearerSchemeAnyCase(t *testing.T) {
+	_, hs := testServer(t, Options{Token: "s3cret"})
+	body := `[{"user":"1","item":"2","rating":3}]`
+	for auth, want := range map[string]int{"Bearer s3cret": 200, "bearer s3cret": 200, "BEARER s3cret": 200,
+		"Bearer s3cre": 401, "Bearer  s3cret": 401, "Basic s3cret": 401, "s3cret": 401, "Bearers3cret": 401} {
+		if code, out := call(t, "POST", hs.URL+"/v1/ratings", body, "Authorization", auth); code != want {
+			t.Errorf("Authorization: %s: %d %v, want %d", auth, code, out, want)
+		}
+	}
+}
