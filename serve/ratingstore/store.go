@@ -81,10 +81,15 @@ func Open(path string, onCommit func([]cf.Rating)) (*Store, error) {
 }
 
 // dsn returns the driver's name of the database file at path with the
-// settings: a SQLite URI, whose path has the characters a URI gives a
-// meaning to ('?', '#' and '%') escaped, so that every file name opens
-// that file, in WAL mode.
+// settings of a Store: a SQLite URI, whose path has the characters a URI
+// gives a meaning to ('?', '#' and '%') escaped, so that every file name
+// opens that file, in WAL mode.
 func dsn(path string) string {
+	return uri(path) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+}
+
+// uri returns the SQLite URI of the file at path, without parameters.
+func uri(path string) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	for _, c := range []byte(filepath.Clean(path)) {
@@ -94,7 +99,6 @@ func dsn(path string) string {
 			b.WriteByte(c)
 		}
 	}
-	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	return b.String()
 }
 
@@ -289,17 +293,27 @@ func IsDatabase(path string) (string, bool) {
 }
 
 // Read returns every rating stored in the database at path, which must
-// exist.
+// exist and is only read: a SQLite file that is not a ratings database is
+// refused, not given the schema, and keeps its journal mode. (It is opened
+// for writing all the same, but never written, so that closing a WAL
+// database removes its -wal and -shm files as a Store does.)
 func Read(path string) (*cf.Ratings, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("ratings database: %w", err)
 	}
-	s, err := Open(path, nil)
+	db, err := sql.Open("sqlite", uri(path)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open ratings database %s: %w", path, err)
 	}
-	defer s.Close()
-	r, err := s.All(context.Background())
+	defer db.Close()
+	var v int
+	if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return nil, fmt.Errorf("ratings database %s: not one harmonium serve wrote (%w)", path, err)
+	}
+	if v > SchemaVersion {
+		return nil, fmt.Errorf("ratings database %s: schema version %d is newer than this program's (%d)", path, v, SchemaVersion)
+	}
+	r, err := (&Store{db: db, path: path}).All(context.Background())
 	if err != nil {
 		return nil, err
 	}

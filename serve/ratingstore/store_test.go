@@ -1,9 +1,12 @@
 package ratingstore
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/harmonium-ml/harmonium/cf"
@@ -46,5 +49,44 @@ func TestOpenOddFileNames(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("files written: %q, want the 5 named", names)
+	}
+}
+
+// TestReadLeavesOtherDatabasesAlone reads ratings from a SQLite file that
+// is not a ratings database and checks that the read fails and leaves the
+// file as it was: no tables added, journal mode unchanged.
+func TestReadLeavesOtherDatabasesAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.sqlite")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE t (a INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("Read of a database without ratings: %v, want an error naming it", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("Read changed the database it read (%d bytes, then %d)", len(before), len(after))
+	}
+	// A ratings database is still read, while a Store has it open.
+	good := filepath.Join(t.TempDir(), "r.db")
+	s, err := Open(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add(context.Background(), []cf.Rating{{User: "u", Item: "i", Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Read(good); err != nil || len(r.List) != 1 {
+		t.Errorf("Read of an open ratings database: %v, %v", r, err)
 	}
 }
