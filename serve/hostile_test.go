@@ -98,6 +98,55 @@ func TestSlowBodyHoldsNoWorkSlot(t *testing.T) {
 	}
 }
 
+// TestSlowBodiesAreBounded fills every body slot with requests that send
+// their bodies slowly and checks that another request with a body waits
+// for one (the bodies held in memory stay bounded), while requests without
+// a body are still answered, and that it is answered once a slot frees.
+func TestSlowBodiesAreBounded(t *testing.T) {
+	s, hs := testServer(t, Options{Workers: 1, MaxBody: bodyBudget})
+	if cap(s.bodies) != 4 {
+		t.Fatalf("%d body slots for one worker and bodies of bodyBudget bytes, want 4", cap(s.bodies))
+	}
+	var slow []net.Conn
+	for range 4 {
+		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(hs.URL, "http://"), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/models/digits/score HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+		slow = append(slow, conn)
+	}
+	time.Sleep(100 * time.Millisecond)
+	done := make(chan int, 1)
+	go func() {
+		resp, err := client.Post(hs.URL+"/v1/models/digits/score", "application/json", strings.NewReader(`{"instances": [[1, 0, 1, 0, 1, 0]]}`))
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("a body read while %d slow bodies hold every body slot: %d", len(slow), code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if code, out := call(t, "GET", hs.URL+"/v1/recommend/4?n=2", ""); code != 200 {
+		t.Fatalf("a request without a body behind slow senders: %d %v", code, out)
+	}
+	slow[0].Close()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Errorf("the waiting request, once a body slot freed: %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting request was not answered once a body slot freed")
+	}
+}
+
 // TestBodyOverLimitByPadding checks that a body over MaxBody is refused
 // even when what lies past the limit is only whitespace after the JSON.
 func TestBodyOverLimitByPadding(t *testing.T) {

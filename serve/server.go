@@ -61,6 +61,7 @@ type Server struct {
 	store     *ratingstore.Store
 	users     *userState
 	slots     chan struct{}
+	bodies    chan struct{} // bodies read ahead of their work slot
 	metrics   *metrics
 	handler   http.Handler
 	draining  atomic.Bool
@@ -86,6 +87,7 @@ func New(models []*Model, opt Options) (*Server, error) {
 		opt.Logger = slog.Default()
 	}
 	s := &Server{opt: opt, models: map[string]*Model{}, slots: make(chan struct{}, opt.Workers), metrics: newMetrics()}
+	s.bodies = make(chan struct{}, bodySlots(opt))
 	for _, m := range models {
 		if _, dup := s.models[m.Name]; dup {
 			return nil, fmt.Errorf("serve: two models named %q", m.Name)
@@ -175,31 +177,58 @@ func allowed(mux *http.ServeMux, r *http.Request) string {
 // returns into a JSON error response.
 func (s *Server) work(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.readBody(w, r); err != nil {
-			writeError(w, err)
-			return
-		}
-		select {
-		case s.slots <- struct{}{}:
-		case <-r.Context().Done():
-			writeError(w, fmt.Errorf("%w: %v", ErrOverloaded, r.Context().Err()))
-			return
-		}
-		defer func() { <-s.slots }()
-		if err := h(w, r); err != nil {
+		if err := s.compute(w, r, h); err != nil {
 			writeError(w, err)
 		}
 	})
 }
 
-// readBody reads the body of a request, at most MaxBody bytes, into
-// memory before the request waits for a work slot: a client sending its
-// body slowly then holds no slot, and other requests are computed
-// meanwhile.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
+// compute reads r's body into memory, holding one of the body slots until
+// h returns, then waits for a work slot and runs h: a client sending its
+// body slowly holds no work slot, so other requests are computed
+// meanwhile, and the bodies held at once stay within bodyBudget.
+func (s *Server) compute(w http.ResponseWriter, r *http.Request, h func(w http.ResponseWriter, r *http.Request) error) error {
+	if r.Body != nil && r.Body != http.NoBody {
+		if err := acquire(r, s.bodies); err != nil {
+			return err
+		}
+		defer func() { <-s.bodies }()
+		if err := s.readBody(w, r); err != nil {
+			return err
+		}
 	}
+	if err := acquire(r, s.slots); err != nil {
+		return err
+	}
+	defer func() { <-s.slots }()
+	return h(w, r)
+}
+
+// acquire takes one of the slots of sem, waiting until one is free or the
+// request ends.
+func acquire(r *http.Request, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-r.Context().Done():
+		return fmt.Errorf("%w: %v", ErrOverloaded, r.Context().Err())
+	}
+}
+
+// bodyBudget bounds the memory held by request bodies read ahead of their
+// work slots, unless MaxBody is so large that bodySlots' floor applies.
+const bodyBudget = 256 << 20
+
+// bodySlots is how many request bodies may be in memory at once: as many
+// as MaxBody allows within bodyBudget (at most 1,024), and at least four
+// per work slot.
+func bodySlots(opt Options) int {
+	return max(4*opt.Workers, int(min(bodyBudget/opt.MaxBody, 1024)))
+}
+
+// readBody reads the body of a request, at most MaxBody bytes, into
+// memory, so that the handler reads it from there.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
