@@ -51,10 +51,18 @@ type usageError struct{ error }
 var errInterrupted = errors.New("interrupted")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
-	os.Exit(run(ctx, e, os.Args[1:]))
+	os.Exit(run(signalContext(), e, os.Args[1:]))
+}
+
+// signalContext returns a context that ends at the first SIGINT or
+// SIGTERM, on which a command stops gracefully (saving its work, finishing
+// the requests in flight); a second signal then ends the process at once,
+// as it does by default.
+func signalContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx
 }
 
 // run executes a command line and returns the exit status.

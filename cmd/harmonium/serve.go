@@ -39,7 +39,7 @@ const serveExamples = `harmonium serve --model ml=ml.safetensors --items ml-100k
   curl localhost:8080/v1/models; curl localhost:8080/metrics; curl localhost:8080/openapi.json`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve models over HTTP until SIGTERM or Ctrl-C (then requests in flight finish and the database closes): GET /v1/recommend/{user}, /v1/predict/{user}/{item}, /v1/similar/{item} from cf models; POST /v1/ratings stores ratings durably and uses them at once; POST /v1/models/{name}/features|reconstruct|score for rbm, dbn and ae models (score: an rbm's free energy, a dbn's or ae's reconstruction error), /classify and /features?layer=K for nn classifiers, instances as JSON or a .npy body; /healthz, /readyz, /metrics, /v1/models, /openapi.json.", serveExamples)
+	fs := newFlags(e, "serve", "serve models over HTTP until SIGTERM or Ctrl-C (then requests in flight finish and the database closes; a second signal ends at once): GET /v1/recommend/{user}, /v1/predict/{user}/{item}, /v1/similar/{item} from cf models; POST /v1/ratings stores ratings durably and uses them at once; POST /v1/models/{name}/features|reconstruct|score for rbm, dbn and ae models (score: an rbm's free energy, a dbn's or ae's reconstruction error), /classify and /features?layer=K for nn classifiers, instances as JSON or a .npy body; /healthz, /readyz, /metrics, /v1/models, /openapi.json.", serveExamples)
 	var models modelFlags
 	fs.Var(&models, "model", "NAME=FILE: a model file of any kind (cf, rbm, nn, dbn or ae) served as NAME; repeat for more (the first cf model answers the recommender endpoints unless ?model=NAME)")
 	items := fs.String("items", "", "item titles for responses: u.item, movies.dat or movies.csv")

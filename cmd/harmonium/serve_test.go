@@ -6,10 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,10 +27,8 @@ func TestServeHelperProcess(t *testing.T) {
 	if os.Getenv("HARMONIUM_SERVE_HELPER") != "1" {
 		t.Skip("runs only as the child of a serve test")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	args := strings.Split(os.Getenv("HARMONIUM_SERVE_ARGS"), "\x1f")
-	os.Exit(run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, append([]string{"serve"}, args...)))
+	os.Exit(run(signalContext(), &env{stdout: os.Stdout, stderr: os.Stderr}, append([]string{"serve"}, args...)))
 }
 
 // startServe starts harmonium serve in a child process and returns it with
@@ -137,6 +135,40 @@ func TestServeCrashKeepsAcknowledgedRatings(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged ratings, all stored (%d rows)", len(acked), len(stored.List))
+}
+
+// TestServeSecondSignalEndsAtOnce stops a server whose request in flight
+// stalls (a body that never arrives): the first SIGTERM starts the
+// graceful shutdown, which would wait --grace for the request, and a
+// second one must end the process at once.
+func TestServeSecondSignalEndsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "cf.safetensors")
+	if code, _, errs := harmonium(t, "cf", "train", "--ratings", ratingsCSV(t, dir), "--hidden", "5", "--epochs", "1", "--implicit-hidden", "0", "--out", model, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	cmd, url := startServe(t, "--model", "ml="+model, "--db", filepath.Join(dir, "ratings.db"), "--grace", "60s")
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/ratings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n[")
+	time.Sleep(200 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		t.Fatalf("the server ended on the first SIGTERM with a request in flight: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second SIGTERM did not end the server")
+	}
 }
 
 // TestServeRetrainFromDatabase trains a model from the ratings stored in a
