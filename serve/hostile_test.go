@@ -1,16 +1,21 @@
 package serve
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/harmonium-ml/harmonium/serve/ratingstore"
 )
 
 // TestMetricsMethodsBounded sends requests with made-up methods and checks
@@ -251,6 +256,42 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		"Bearer s3cre": 401, "Bearer  s3cret": 401, "Basic s3cret": 401, "s3cret": 401, "Bearers3cret": 401} {
 		if code, out := call(t, "POST", hs.URL+"/v1/ratings", body, "Authorization", auth); code != want {
 			t.Errorf("Authorization: %s: %d %v, want %d", auth, code, out, want)
+		}
+	}
+}
+
+// TestStoredRatingsAreChecked starts a server on a database in which
+// another program wrote a rating outside the cf model's scale, or one that
+// is not a number: it must refuse to start, naming the database and the
+// rating, rather than fold it in (or drop its user) without a word.
+func TestStoredRatingsAreChecked(t *testing.T) {
+	cfPath, _ := modelFiles(t)
+	m, err := Load("ml", cfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"-5", "99", "1e309"} {
+		db := filepath.Join(t.TempDir(), "ratings.db")
+		st, err := ratingstore.Open(db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		conn, err := sql.Open("sqlite", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(`INSERT INTO ratings VALUES ('v', '51', ` + v + `, 0, 1)`)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New([]*Model{m}, Options{DB: db, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			s.Close()
+			t.Errorf("rating %s in the database: the server started", v)
+		} else if msg := err.Error(); !strings.Contains(msg, db) || !strings.Contains(msg, `user "v"`) {
+			t.Errorf("rating %s in the database: %q does not name the database and the user", v, msg)
 		}
 	}
 }

@@ -324,16 +324,27 @@ func (s *Server) checkRatings(in []ratingIn) ([]cf.Rating, error) {
 		if err != nil {
 			return nil, err
 		}
-		if x.Rating == nil || math.IsNaN(*x.Rating) || math.IsInf(*x.Rating, 0) {
+		if x.Rating == nil {
 			return nil, badRequest("rating %d: \"rating\" must be a number", i+1)
 		}
-		v := *x.Rating
-		for _, m := range s.users.models {
-			if lo, hi := m.CF.Scale(); !m.CF.Model().Binary && (v < lo || v > hi) {
-				return nil, badRequest("rating %d: %g is outside model %s's scale [%g, %g]", i+1, v, m.Name, lo, hi)
-			}
+		if err := s.users.checkValue(*x.Rating); err != nil {
+			return nil, badRequest("rating %d: %v", i+1, err)
 		}
-		list[i] = cf.Rating{User: user, Item: item, Value: v}
+		list[i] = cf.Rating{User: user, Item: item, Value: *x.Rating}
 	}
 	return list, nil
+}
+
+// checkValue reports whether v is a number on the scale of every rating
+// model loaded (like/dislike models take any number).
+func (u *userState) checkValue(v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%v is not a number", v)
+	}
+	for _, m := range u.models {
+		if lo, hi := m.CF.Scale(); !m.CF.Model().Binary && (v < lo || v > hi) {
+			return fmt.Errorf("%g is outside model %s's scale [%g, %g]", v, m.Name, lo, hi)
+		}
+	}
+	return nil
 }

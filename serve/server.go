@@ -105,14 +105,30 @@ func New(models []*Model, opt Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = store
-	all, err := store.All(context.Background())
-	if err != nil {
+	if err := s.loadRatings(); err != nil {
 		store.Close()
 		return nil, err
 	}
-	s.users.committed(all.List)
 	s.handler = s.routes()
 	return s, nil
+}
+
+// loadRatings folds the ratings stored in the database into the cf
+// models' users, once each is checked as a posted rating is: the database
+// may have been written by another program, or with models of another
+// scale.
+func (s *Server) loadRatings() error {
+	all, err := s.store.All(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, r := range all.List {
+		if err := s.users.checkValue(r.Value); err != nil {
+			return fmt.Errorf("ratings database %s: the rating of user %q for item %q: %w", s.opt.DB, r.User, r.Item, err)
+		}
+	}
+	s.users.committed(all.List)
+	return nil
 }
 
 // Close stops answering readiness checks and closes the database after
