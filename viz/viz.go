@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -32,13 +33,16 @@ func (s Shape) String() string { return fmt.Sprintf("%dx%d", s.H, s.W) }
 // Size is the number of pixels, H*W.
 func (s Shape) Size() int { return s.H * s.W }
 
-// ParseShape reads "HxW", for example "28x28".
+// ParseShape reads "HxW", for example "28x28". H*W must fit in an int.
 func ParseShape(text string) (Shape, error) {
 	h, w, ok := strings.Cut(strings.ToLower(strings.TrimSpace(text)), "x")
 	hi, err1 := strconv.Atoi(h)
 	wi, err2 := strconv.Atoi(w)
 	if !ok || err1 != nil || err2 != nil || hi <= 0 || wi <= 0 {
 		return Shape{}, fmt.Errorf("image shape %q is not HxW with positive sizes (for example 28x28)", text)
+	}
+	if hi > math.MaxInt/wi {
+		return Shape{}, fmt.Errorf("image shape %q is too large: %s pixels", text, big.NewInt(0).Mul(big.NewInt(int64(hi)), big.NewInt(int64(wi))))
 	}
 	return Shape{hi, wi}, nil
 }
@@ -48,6 +52,9 @@ func ParseShape(text string) (Shape, error) {
 // perfect square.
 func ShapeFor(n int, s Shape) (Shape, error) {
 	if s.H > 0 {
+		if s.W <= 0 || s.H > math.MaxInt/s.W {
+			return Shape{}, fmt.Errorf("image shape %s has more pixels than there are %d visible units", s, n)
+		}
 		if s.Size() != n {
 			return Shape{}, fmt.Errorf("image shape %s has %d pixels, but there are %d visible units", s, s.Size(), n)
 		}

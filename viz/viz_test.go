@@ -15,7 +15,9 @@ func TestShapes(t *testing.T) {
 	if s, err := ParseShape(" 28X28 "); err != nil || s != (Shape{28, 28}) {
 		t.Fatalf("ParseShape: %v %v", s, err)
 	}
-	for _, bad := range []string{"28", "0x5", "ax3", "3x-1", ""} {
+	// 4611686018427387912 x 8 overflows to 64 pixels: it must not pass
+	// for an 8x8 image.
+	for _, bad := range []string{"28", "0x5", "ax3", "3x-1", "", "4611686018427387912x8", "4294967296x4294967296"} {
 		if _, err := ParseShape(bad); err == nil {
 			t.Fatalf("ParseShape(%q) accepted", bad)
 		}
@@ -25,6 +27,9 @@ func TestShapes(t *testing.T) {
 	}
 	if _, err := ShapeFor(100, Shape{10, 11}); err == nil || !strings.Contains(err.Error(), "110 pixels") {
 		t.Fatalf("mismatched shape: %v", err)
+	}
+	if _, err := ShapeFor(64, Shape{4611686018427387912, 8}); err == nil {
+		t.Fatal("ShapeFor accepted a shape whose pixel count overflows to 64")
 	}
 	if _, err := ShapeFor(60, Shape{}); err == nil || !strings.Contains(err.Error(), "--image-shape") {
 		t.Fatalf("non-square without a shape: %v", err)
