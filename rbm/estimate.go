@@ -180,6 +180,9 @@ func DefaultBetas(n int) []float64 {
 	for i := 0; i < n2; i++ {
 		betas = append(betas, 0.5+0.4*float64(i)/float64(n2))
 	}
+	if n3 == 1 { // n = 3: no room for 0.9 before the final 1
+		return append(betas, 1)
+	}
 	for i := 0; i < n3; i++ {
 		betas = append(betas, 0.9+0.1*float64(i)/float64(n3-1))
 	}

@@ -174,6 +174,26 @@ func TestAISMatchesExactOnMNISTModels(t *testing.T) {
 	}
 }
 
+// TestDefaultBetasShort checks the short schedules eval --betas allows:
+// every one runs from 0 to 1 (3 temperatures once ended in 0/0, NaN).
+func TestDefaultBetasShort(t *testing.T) {
+	for n := 3; n <= 40; n++ {
+		b := DefaultBetas(n)
+		if len(b) != n || b[0] != 0 || b[n-1] != 1 {
+			t.Fatalf("DefaultBetas(%d) = %v", n, b)
+		}
+		for i := 1; i < n; i++ {
+			if !(b[i] > b[i-1]) {
+				t.Fatalf("DefaultBetas(%d) not increasing at %d: %v", n, i, b)
+			}
+		}
+	}
+	m := New(4, 2)
+	if _, err := m.AIS(context.Background(), AISConfig{Runs: 2, Betas: DefaultBetas(3), BaseBias: make([]float32, 4), Seed: 1}, nil); err != nil {
+		t.Fatalf("AIS with 3 temperatures: %v", err)
+	}
+}
+
 func TestAISErrorsAndSchedule(t *testing.T) {
 	b := DefaultBetas(14500)
 	if len(b) != 14500 || b[0] != 0 || b[len(b)-1] != 1 || b[500] != 0.5 || math.Abs(b[4500]-0.9) > 1e-12 {
