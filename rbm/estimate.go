@@ -189,6 +189,15 @@ func DefaultBetas(n int) []float64 {
 	return betas
 }
 
+// AISMemoryBytes estimates the memory of AIS (and DefaultBetas) with runs
+// chains and betas temperatures on an RBM of nv visible and nh hidden
+// units: the schedule, each chain's visible and hidden states and log
+// weight, and the transposed weights of the sparse products down.
+func AISMemoryBytes(nv, nh, runs, betas int) float64 {
+	v, h, r := float64(nv), float64(nh), float64(runs)
+	return 8*float64(betas) + 8*r + 4*r*(2*v+3*h+1) + 4*(v*h+3*v+h)
+}
+
 // BaseRateBiases returns visible biases log(p/(1-p)) where p is the mean of
 // each column of data smoothed towards 1/2 by 5% pseudo-counts, as in
 // Salakhutdinov and Murray's code. mean may be passed instead of data (data

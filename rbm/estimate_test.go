@@ -194,6 +194,19 @@ func TestDefaultBetasShort(t *testing.T) {
 	}
 }
 
+func TestAISMemoryBytes(t *testing.T) {
+	small := AISMemoryBytes(784, 500, 100, 14500)
+	if small < 1e6 || small > 1e8 {
+		t.Fatalf("AIS of 784-500 at 100 runs: %g bytes", small)
+	}
+	if big := AISMemoryBytes(64, 16, 100_000_000, 3); big < 25e9 {
+		t.Fatalf("AIS of 10^8 runs: %g bytes, want more than the 25 GB its chains take", big)
+	}
+	if big := AISMemoryBytes(64, 16, 1, 2_000_000_000); big < 16e9 {
+		t.Fatalf("2e9 temperatures: %g bytes, want more than the 16 GB of the schedule", big)
+	}
+}
+
 func TestAISErrorsAndSchedule(t *testing.T) {
 	b := DefaultBetas(14500)
 	if len(b) != 14500 || b[0] != 0 || b[len(b)-1] != 1 || b[500] != 0.5 || math.Abs(b[4500]-0.9) > 1e-12 {

@@ -48,7 +48,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	subjects, err := loadSubjects(f.models, f.o)
+	subjects, err := loadSubjects(f.models, f.o, !f.noLL)
 	if err != nil {
 		return err
 	}
@@ -183,8 +183,9 @@ func (f *compareFlags) report(e *env, rows []compare.Row, subjects []compare.Sub
 }
 
 // loadSubjects reads every model file, refusing kinds with nothing to
-// compare.
-func loadSubjects(models []string, o compare.Options) ([]compare.Subject, error) {
+// compare and, when the log-likelihoods are measured (ais), RBMs whose AIS
+// would need more memory than the machine has.
+func loadSubjects(models []string, o compare.Options, ais bool) ([]compare.Subject, error) {
 	var out []compare.Subject
 	for _, arg := range models {
 		name, path, named := strings.Cut(arg, "=")
@@ -203,6 +204,11 @@ func loadSubjects(models []string, o compare.Options) ([]compare.Subject, error)
 				return nil, err
 			}
 			s = compare.FromRBM(name, m, trainSeconds(meta), o)
+			if ais && s.LogLikelihood != nil {
+				if err := checkAISMemory(m, o.AISRuns, o.AISBetas, "--ais-runs", "--ais-betas"); err != nil {
+					return nil, fmt.Errorf("%s: %w", path, err)
+				}
+			}
 		case modelfile.KindDBN:
 			d, meta, total, _, err := modelfile.LoadDBN(path)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/harmonium-ml/harmonium/mat32"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/modelfile"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
@@ -64,6 +65,11 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	}
 	if err := checkEstimators(m, f.model, f.exact, f.ais, f.pll); err != nil {
 		return err
+	}
+	if f.ais {
+		if err := checkAISMemory(m, f.runs, f.betas, "--runs", "--betas"); err != nil {
+			return err
+		}
 	}
 	r := newRBMEvalResult(m, set, f.seed)
 	if f.ais || f.exact || f.pll {
@@ -307,6 +313,14 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 func npyOrCSV(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
 	return ext == ".npy" || ext == ".csv"
+}
+
+// checkAISMemory refuses, before anything is allocated, AIS whose runs and
+// temperatures (set by the flags named runsFlag and betasFlag) would need
+// more memory than the machine has.
+func checkAISMemory(m *rbm.RBM, runs, betas int, runsFlag, betasFlag string) error {
+	what := fmt.Sprintf("AIS with %s %d and %s %d on a %d-%d RBM", runsFlag, runs, betasFlag, betas, m.Visible(), m.Hidden())
+	return memguard.Check(what, rbm.AISMemoryBytes(m.Visible(), m.Hidden(), runs, betas))
 }
 
 // checkEstimators reports, before any work, an estimator the model does not

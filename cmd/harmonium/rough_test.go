@@ -57,6 +57,36 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// AIS whose runs or temperatures cannot fit in memory is refused by eval
+// and compare before anything is allocated (--runs 10^8 once crashed the
+// runtime), naming the flags.
+func TestAISTooLargeIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCSV(t, dir)
+	test := filepath.Join(dir, "test.csv")
+	if b, err := os.ReadFile(data); err != nil || os.WriteFile(test, b, 0o644) != nil {
+		t.Fatal("copying the test data")
+	}
+	model := filepath.Join(dir, "m.safetensors")
+	if code, _, errs := harmonium(t, "train", "--data", data, "--hidden", "3", "--epochs", "1", "--out", model, "--quiet"); code != 0 {
+		t.Fatal(errs)
+	}
+	t.Setenv(memguard.EnvLimit, "1M")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--model", model, "--data", data, "--ais", "--runs", "100000", "--betas", "100", "--quiet"}, "--runs 100000 and --betas 100"},
+		{[]string{"eval", "--model", model, "--data", data, "--ais", "--runs", "1", "--betas", "1000000"}, "--runs 1 and --betas 1000000"},
+		{[]string{"compare", "--model", model, "--data", data, "--test", test, "--ais-runs", "100000", "--ais-betas", "100", "--quiet"}, "--ais-runs 100000 and --ais-betas 100"},
+	} {
+		code, out, errs := harmonium(t, c.args...)
+		if code != 1 || !strings.Contains(errs, c.want) || !strings.Contains(errs, memguard.EnvLimit) || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("%v: exit %d, %q %q", c.args, code, out, errs)
+		}
+	}
+}
+
 // Work that cannot fit in memory is refused before anything is allocated,
 // with the figures; pictures are bounded too.
 func TestTooLargeIsRefused(t *testing.T) {
