@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
@@ -118,6 +119,20 @@ func (m *Model) realUsers() int {
 		return len(m.Items)
 	}
 	return len(m.Users)
+}
+
+// checkImplicitMemory checks that the machine has the memory for the
+// implicit-feedback RBM that Train fits after the rating model: the dense
+// users x items indicators and the RBM's training state (none when cfg
+// trains no implicit model).
+func (m *Model) checkImplicitMemory(cfg ImplicitConfig) error {
+	U, I := m.realUsers(), m.numItems()
+	if cfg.Hidden == 0 || cfg.MaxCells > 0 && int64(U)*int64(I) > cfg.MaxCells {
+		return nil
+	}
+	rc := rbm.Config{BatchSize: max(1, min(cfg.BatchSize, U))}
+	need := 4*float64(U)*float64(I) + rc.MemoryBytes(I, cfg.Hidden)
+	return memguard.Check(fmt.Sprintf("training the implicit-feedback RBM of %d users x %d items with %d hidden units", U, I, cfg.Hidden), need)
 }
 
 // trainImplicit fits m.Implicit to the training indicators.

@@ -2,11 +2,14 @@ package cf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // plantedRatings: every user rates "star" (at 3, so that ranking by
@@ -284,5 +287,24 @@ func TestBaselineBlend(t *testing.T) {
 	}
 	if cfg.BaselineBlend = 1; cfg.Validate() == nil {
 		t.Fatal("a blend of 1 is accepted")
+	}
+}
+
+// An implicit-feedback RBM that cannot fit in memory is refused before the
+// rating model trains (--implicit-hidden 10^8 once crashed the runtime
+// after training it).
+func TestImplicitTooLargeIsRefused(t *testing.T) {
+	train, _ := plantedRatings()
+	cfg := DefaultConfig()
+	cfg.Hidden, cfg.Epochs, cfg.Implicit.Hidden, cfg.Implicit.Epochs = 3, 1, 20000, 1
+	t.Setenv(memguard.EnvLimit, "4M")
+	epochs := 0
+	_, err := Train(context.Background(), train, cfg, func(*Model, EpochStats) error { epochs++; return nil })
+	if !errors.Is(err, memguard.ErrTooLarge) || !strings.Contains(err.Error(), "20000 hidden units") || epochs != 0 {
+		t.Fatalf("implicit RBM beyond the memory limit: %v after %d epochs", err, epochs)
+	}
+	cfg.Implicit.MaxCells = 10 // no implicit model: nothing to refuse
+	if _, err := Train(context.Background(), train, cfg, nil); err != nil {
+		t.Fatalf("over the cell limit: %v", err)
 	}
 }

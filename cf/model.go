@@ -376,6 +376,9 @@ func initModel(train *Ratings, cfg Config) (*Model, error) {
 	if err := checkTrainMemory(M, K, F, cfg.Conditional); err != nil {
 		return nil, err
 	}
+	if err := m.checkImplicitMemory(cfg.Implicit); err != nil {
+		return nil, err
+	}
 	m.initWeights(cfg.Seed)
 	m.initVisBias()
 	m.HidBias = make([]float32, F)
