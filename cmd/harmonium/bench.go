@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
@@ -34,12 +35,15 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if f.arch != "" {
 		return reportNNBench(ctx, e, f.arch, set, f.epochs, f.batch, f.rows, f.json)
 	}
+	cfg := rbm.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: 0.1, Steps: 1, Momentum: f.momentum, Seed: 1}
+	if err := f.check(cfg, set.X.Cols); err != nil {
+		return err
+	}
 	x := mat32.New(f.rows, set.X.Cols)
 	for i := 0; i < f.rows; i++ {
 		copy(x.Row(i), set.X.Row(i%set.X.Rows))
 	}
 	m := rbm.NewInit(x.Cols, f.hidden, x, 1)
-	cfg := rbm.Config{Epochs: f.epochs, BatchSize: f.batch, LearningRate: 0.1, Steps: 1, Momentum: f.momentum, Seed: 1}
 	s := f.setup(m, x)
 	if !f.json {
 		f.printSetup(e, x, s)
@@ -70,6 +74,18 @@ func (f *rbmBenchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.momentum, "momentum", 0, "momentum (0: plain CD-1, the algorithm of the published comparisons)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fs.StringVar(&f.arch, "arch", "", "time a neural network instead: mlp:800,800 or cnn (as nn train --arch), with its recipe's settings and --batch, on MNIST (the data must have labels)")
+}
+
+// check refuses, before anything is allocated, settings CD-1 does not take
+// and a benchmark of --rows samples of cols values and --hidden units whose
+// data and training state would not fit in memory.
+func (f *rbmBenchFlags) check(cfg rbm.Config, cols int) error {
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	state := rbm.Config{BatchSize: min(f.batch, f.rows)}.MemoryBytes(cols, f.hidden)
+	what := fmt.Sprintf("benchmarking a %d-%d RBM (--hidden %d) on --rows %d", cols, f.hidden, f.hidden, f.rows)
+	return memguard.Check(what, 4*float64(f.rows)*float64(cols)+state)
 }
 
 // rbmBenchSetup describes what a CD-1 benchmark runs on: the kernels and

@@ -87,6 +87,29 @@ func TestAISTooLargeIsRefused(t *testing.T) {
 	}
 }
 
+// bench refuses --rows and --hidden whose data or training state cannot
+// fit in memory (--rows 2000000000 once crashed the runtime), and settings
+// CD-1 does not take, before it measures anything.
+func TestBenchTooLargeIsRefused(t *testing.T) {
+	data := tinyCSV(t, t.TempDir())
+	t.Setenv(memguard.EnvLimit, "1M")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--rows", "100000", "--hidden", "3"}, 1, "--rows 100000"},
+		{[]string{"--rows", "10", "--hidden", "100000"}, 1, "--hidden 100000"},
+		{[]string{"--rows", "10", "--hidden", "3", "--momentum", "1"}, 2, "momentum must be in [0, 1)"},
+	} {
+		args := append([]string{"bench", "--data", data, "--epochs", "1"}, c.args...)
+		code, out, errs := harmonium(t, args...)
+		if code != c.code || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("%v: exit %d, %q %q", args, code, out, errs)
+		}
+	}
+}
+
 // Work that cannot fit in memory is refused before anything is allocated,
 // with the figures; pictures are bounded too.
 func TestTooLargeIsRefused(t *testing.T) {
