@@ -233,6 +233,9 @@ func runDBNTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checkImageShape(set); err != nil {
+		return err
+	}
 	cfg, err := f.config(fs, set, hidden, vis, top, classes)
 	if err != nil {
 		return err
@@ -245,6 +248,18 @@ func runDBNTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return f.run(ctx, e, tr, set)
+}
+
+// checkImageShape reports, before training, an --image-shape that is not
+// HxW or does not have the data's number of values per sample (meta would
+// otherwise leave it out of the model silently).
+func (f *dbnTrainFlags) checkImageShape(set *dataset.Set) error {
+	if f.imageShape == "" {
+		return nil
+	}
+	pics := pictureFlags{shape: f.imageShape}
+	_, _, err := pics.resolve(set.X.Cols, set, nil)
+	return err
 }
 
 // load reads the training data and, with --labels, its labels; classes is

@@ -233,3 +233,27 @@ func TestDBNGaussianUnits(t *testing.T) {
 		t.Fatalf("sample: %d %s", code, errs)
 	}
 }
+
+// dbn train refuses an --image-shape it cannot keep, as train does, before
+// training (it once trained and saved the DBN without the shape); a shape
+// that fits is kept in the model.
+func TestDBNTrainImageShape(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCSV(t, dir)
+	out := filepath.Join(dir, "d.safetensors")
+	for shape, code := range map[string]int{"3x3": 1, "abc": 2, "0x6": 2} {
+		c, _, errs := harmonium(t, "dbn", "train", "--data", data, "--layers", "4", "--epochs", "1", "--image-shape", shape, "--out", out, "--quiet")
+		if c != code || !strings.Contains(errs, "image shape") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("--image-shape %s: exit %d, %q", shape, c, errs)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("--image-shape %s: a model was written", shape)
+		}
+	}
+	if c, _, errs := harmonium(t, "dbn", "train", "--data", data, "--layers", "4", "--epochs", "1", "--image-shape", "2x3", "--out", out, "--quiet"); c != 0 {
+		t.Fatal(errs)
+	}
+	if _, meta, _, _, err := modelfile.LoadDBN(out); err != nil || meta["image_shape"] != "2x3" {
+		t.Fatalf("image shape kept: %q, %v", meta["image_shape"], err)
+	}
+}
