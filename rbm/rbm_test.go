@@ -376,6 +376,14 @@ func TestConfigAndDataErrors(t *testing.T) {
 		func(c *Config) { c.LearningRate = math.NaN() }, func(c *Config) { c.Steps = 0 }, func(c *Config) { c.Momentum = 1 },
 		func(c *Config) { c.WeightDecay = -1 }, func(c *Config) { c.SparsityTarget = 1 },
 		func(c *Config) { c.SparsityTarget = 0.1 }, // no cost: the penalty would do nothing
+		// NaN passes every comparison; it once trained to "diverged: lower
+		// the learning rate" or, as a sparsity target, turned it off.
+		func(c *Config) { c.LRDecay = math.NaN() }, func(c *Config) { c.LRDecay = math.Inf(1) },
+		func(c *Config) { c.Momentum = math.NaN() }, func(c *Config) { c.InitialMomentum = math.NaN() },
+		func(c *Config) { c.WeightDecay = math.NaN() }, func(c *Config) { c.WeightDecay = math.Inf(1) },
+		func(c *Config) { c.SparsityTarget = math.NaN() }, func(c *Config) { c.OffsetRate = math.NaN() },
+		func(c *Config) { c.SparsityTarget, c.SparsityCost = 0.1, math.NaN() },
+		func(c *Config) { c.SparsityTarget, c.SparsityCost = 0.1, math.Inf(1) }, func(c *Config) { c.SigmaRate = math.NaN() },
 	} {
 		c := ok
 		bad(&c)

@@ -105,25 +105,25 @@ func (c Config) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", c.LearningRate)
 	case c.Steps <= 0:
 		return fmt.Errorf("CD steps k must be positive, got %d", c.Steps)
-	case c.LRDecay < 0:
-		return fmt.Errorf("learning-rate decay must not be negative, got %g", c.LRDecay)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !finiteNonNegative(c.LRDecay):
+		return fmt.Errorf("learning-rate decay must be finite and not negative, got %g", c.LRDecay)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
-	case c.InitialMomentum < 0 || c.InitialMomentum >= 1:
+	case !(c.InitialMomentum >= 0 && c.InitialMomentum < 1):
 		return fmt.Errorf("initial momentum must be in [0, 1), got %g", c.InitialMomentum)
 	case c.MomentumWarmup < 0:
 		return fmt.Errorf("momentum warm-up must not be negative, got %d", c.MomentumWarmup)
-	case c.WeightDecay < 0:
-		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
-	case c.SparsityTarget < 0 || c.SparsityTarget >= 1:
+	case !finiteNonNegative(c.WeightDecay):
+		return fmt.Errorf("weight decay must be finite and not negative, got %g", c.WeightDecay)
+	case !(c.SparsityTarget >= 0 && c.SparsityTarget < 1):
 		return fmt.Errorf("sparsity target must be in [0, 1), got %g", c.SparsityTarget)
-	case c.OffsetRate < 0 || c.OffsetRate > 1:
+	case !(c.OffsetRate >= 0 && c.OffsetRate <= 1):
 		return fmt.Errorf("offset rate must be in [0, 1], got %g", c.OffsetRate)
-	case c.SparsityCost < 0:
-		return fmt.Errorf("sparsity cost must not be negative, got %g", c.SparsityCost)
+	case !finiteNonNegative(c.SparsityCost):
+		return fmt.Errorf("sparsity cost must be finite and not negative, got %g", c.SparsityCost)
 	case c.SparsityTarget > 0 && c.SparsityCost == 0:
 		return fmt.Errorf("sparsity target %g needs a positive sparsity cost (0 would turn the penalty off)", c.SparsityTarget)
-	case c.SigmaRate < 0 || c.SigmaRate > 1:
+	case !(c.SigmaRate >= 0 && c.SigmaRate <= 1):
 		return fmt.Errorf("sigma rate must be in [0, 1], got %g", c.SigmaRate)
 	case c.Average < 0 || c.Average >= 1 || math.IsNaN(c.Average):
 		return fmt.Errorf("parameter averaging decay must be in [0, 1), got %g", c.Average)
@@ -132,6 +132,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// finiteNonNegative reports whether x is a number in [0, +Inf): not NaN,
+// which every comparison lets through, nor infinite.
+func finiteNonNegative(x float64) bool { return x >= 0 && !math.IsInf(x, 1) }
 
 // DefaultConfigFor returns the recipe harmonium uses for the unit types
 // and a training set of the given number of samples. Bernoulli units get
