@@ -56,8 +56,8 @@ func (c ImplicitConfig) Validate() error {
 		return fmt.Errorf("implicit batch size must be positive, got %d", c.BatchSize)
 	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0):
 		return fmt.Errorf("implicit learning rate must be positive, got %g", c.LearningRate)
-	case c.WeightDecay < 0:
-		return fmt.Errorf("implicit weight decay must not be negative, got %g", c.WeightDecay)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 1):
+		return fmt.Errorf("implicit weight decay must be finite and not negative, got %g", c.WeightDecay)
 	case c.MaxCells < 0:
 		return fmt.Errorf("implicit cell limit must not be negative, got %d", c.MaxCells)
 	}

@@ -308,3 +308,25 @@ func TestImplicitTooLargeIsRefused(t *testing.T) {
 		t.Fatalf("over the cell limit: %v", err)
 	}
 }
+
+// NaN passes every comparison: Validate once let a NaN momentum or weight
+// decay (and an infinite learning rate) through, to train and then report
+// "training diverged; lower the learning rate".
+func TestConfigRejectsNaN(t *testing.T) {
+	for name, bad := range map[string]func(*Config){
+		"momentum NaN":              func(c *Config) { c.Momentum = math.NaN() },
+		"weight decay NaN":          func(c *Config) { c.WeightDecay = math.NaN() },
+		"weight decay Inf":          func(c *Config) { c.WeightDecay = math.Inf(1) },
+		"learning rate Inf":         func(c *Config) { c.LearningRate = math.Inf(1) },
+		"implicit weight decay NaN": func(c *Config) { c.Implicit.WeightDecay = math.NaN() },
+	} {
+		cfg := DefaultConfig()
+		bad(&cfg)
+		if cfg.Validate() == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+}

@@ -135,12 +135,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("epochs must be positive, got %d", c.Epochs)
 	case c.BatchSize <= 0:
 		return fmt.Errorf("batch size must be positive, got %d", c.BatchSize)
-	case !(c.LearningRate > 0):
-		return fmt.Errorf("learning rate must be positive, got %g", c.LearningRate)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):
+		return fmt.Errorf("learning rate must be positive and finite, got %g", c.LearningRate)
+	case !(c.Momentum >= 0 && c.Momentum < 1): // NaN fails every comparison
 		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
-	case c.WeightDecay < 0:
-		return fmt.Errorf("weight decay must not be negative, got %g", c.WeightDecay)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 1):
+		return fmt.Errorf("weight decay must be finite and not negative, got %g", c.WeightDecay)
 	case len(c.Steps) == 0:
 		return errors.New("the CD schedule is empty")
 	case !(c.BaselineBlend >= 0 && c.BaselineBlend < 1):
