@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harmonium-ml/harmonium/dataset"
 	"github.com/harmonium-ml/harmonium/modelfile"
@@ -288,6 +290,16 @@ func TestPlainProgressLines(t *testing.T) {
 	b.done()
 	if got := errb.String(); !strings.Contains(got, "sampling: 50% done, ETA") || strings.Contains(got, "\r") || strings.Count(got, "\n") != 2 {
 		t.Fatalf("plain progress: %q", got)
+	}
+	// Nothing done yet: no estimate (it once printed an overflowed one).
+	errb.Reset()
+	z := newBar(&env{stderr: &errb}, "sampling", false)
+	z.update(0, 4, "")
+	if got := errb.String(); !strings.Contains(got, "sampling: 0% done, ETA --:--") || strings.Contains(got, "-1") {
+		t.Fatalf("plain progress before the first step: %q", got)
+	}
+	if got := eta(time.Hour, 1, math.MaxInt); got != "--:--" {
+		t.Fatalf("an ETA beyond a Duration: %q", got)
 	}
 	errb.Reset()
 	q := newBar(&env{stderr: &errb}, "sampling", true)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -43,8 +44,7 @@ func (b *bar) update(done, total int, note string) {
 		if now.Sub(b.last) >= plainEvery && done < total {
 			b.last = now
 			frac := float64(done) / float64(total)
-			left := time.Duration(float64(now.Sub(b.start)) * (1 - frac) / frac)
-			fmt.Fprintf(b.e.stderr, "%s: %.0f%% done, ETA %s %s\n", b.label, 100*frac, fmtDuration(left), note)
+			fmt.Fprintf(b.e.stderr, "%s: %.0f%% done, ETA %s %s\n", b.label, 100*frac, eta(now.Sub(b.start), done, total), note)
 		}
 		return
 	}
@@ -55,12 +55,7 @@ func (b *bar) update(done, total int, note string) {
 	frac := float64(done) / float64(total)
 	const width = 30
 	fill := int(frac * width)
-	eta := "--:--"
-	if done > 0 {
-		left := time.Duration(float64(now.Sub(b.start)) * (1 - frac) / frac)
-		eta = fmtDuration(left)
-	}
-	fmt.Fprintf(b.e.stderr, "\r%s [%s%s] %3.0f%% ETA %s %s\x1b[K", b.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*frac, eta, note)
+	fmt.Fprintf(b.e.stderr, "\r%s [%s%s] %3.0f%% ETA %s %s\x1b[K", b.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), 100*frac, eta(now.Sub(b.start), done, total), note)
 	b.drawn = true
 }
 
@@ -83,6 +78,20 @@ func (b *bar) done() {
 		fmt.Fprint(b.e.stderr, "\r\x1b[K")
 		b.drawn = false
 	}
+}
+
+// eta estimates the time left after done of total steps took elapsed:
+// "--:--" before the first step is done or when the estimate is beyond a
+// Duration (it once printed the overflow, "ETA -153722867:-16").
+func eta(elapsed time.Duration, done, total int) string {
+	if done <= 0 {
+		return "--:--"
+	}
+	left := float64(elapsed) * float64(total-done) / float64(done)
+	if !(left < math.MaxInt64) {
+		return "--:--"
+	}
+	return fmtDuration(time.Duration(left))
 }
 
 func fmtDuration(d time.Duration) string {
