@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"github.com/harmonium-ml/harmonium/dataset"
@@ -46,6 +47,9 @@ func (d *dataFlags) loadAny(ctx context.Context, e *env) (*dataset.Set, error) {
 	}
 	if d.limit < 0 {
 		return nil, usageError{fmt.Errorf("--limit must not be negative, got %d", d.limit)}
+	}
+	if math.IsNaN(d.binarize) { // it would pass for off, the data left grey
+		return nil, usageError{fmt.Errorf("--binarize must be a threshold (negative: off), got %g", d.binarize)}
 	}
 	var set *dataset.Set
 	var err error

@@ -48,6 +48,20 @@ func TestTyposGetSuggestions(t *testing.T) {
 	}
 }
 
+// --binarize NaN is refused: every comparison with NaN is false, so it once
+// passed for "off" and the model trained on the grey levels.
+func TestBinarizeNaNIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.safetensors")
+	code, stdout, errs := harmonium(t, "train", "--data", tinyCSV(t, dir), "--hidden", "2", "--epochs", "1", "--binarize", "NaN", "--out", out, "--quiet")
+	if code != 2 || stdout != "" || !strings.Contains(errs, "--binarize") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("--binarize NaN: exit %d, %q %q", code, stdout, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a model was written")
+	}
+}
+
 func TestVersion(t *testing.T) {
 	for _, arg := range []string{"--version", "version"} {
 		code, out, _ := harmonium(t, arg)
