@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -353,6 +354,9 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 	}
 	if *topn < 0 {
 		return usageError{fmt.Errorf("--topn must not be negative (0: no top-N figures), got %d", *topn)}
+	}
+	if math.IsNaN(*relevant) || math.IsInf(*relevant, 0) {
+		return usageError{fmt.Errorf("--relevant must be a rating, got %g", *relevant)}
 	}
 	by, err := cf.ParseRanking(*rank)
 	if err != nil {

@@ -43,6 +43,14 @@ func TestCFTopNRankings(t *testing.T) {
 	if code, _, errs := harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "3", "--rank", "best"); code != 2 || !strings.Contains(errs, "unknown ranking") {
 		t.Fatalf("--rank best: %d %q", code, errs)
 	}
+	// A threshold no rating reaches or passes: once 0 users in text and
+	// "json: unsupported value: NaN" with --json.
+	for _, rel := range []string{"NaN", "Inf", "-Inf"} {
+		code, out, errs := harmonium(t, "cf", "eval", "--model", model, "--ratings", ratings, "--topn", "3", "--relevant", rel, "--json")
+		if code != 2 || out != "" || !strings.Contains(errs, "--relevant") {
+			t.Fatalf("--relevant %s: %d %q %q", rel, code, out, errs)
+		}
+	}
 	code, out, errs := harmonium(t, "cf", "recommend", "--model", model, "--user", "3", "--top", "2", "--json")
 	var recs []map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 2 {
