@@ -242,7 +242,7 @@ func TestEndpoints(t *testing.T) {
 // checks that recommendations change at once and survive a restart.
 func TestRatingsUsedAtOnce(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "r.db")
-	_, hs := testServer(t, Options{DB: db})
+	s, hs := testServer(t, Options{DB: db})
 	body := `[{"user":"newcomer","item":"0","rating":5},{"user":"newcomer","item":"1","rating":5},
 		{"user":"newcomer","item":2,"rating":4},{"user":"newcomer","item":"16","rating":1},
 		{"user":"newcomer","item":"17","rating":1},{"user":"newcomer","item":"no-such-film","rating":3},
@@ -281,6 +281,7 @@ func TestRatingsUsedAtOnce(t *testing.T) {
 	}
 	check(hs.URL)
 	hs.Close()
+	s.Close()
 	_, hs2 := testServer(t, Options{DB: db}) // a restart on the same database
 	check(hs2.URL)
 }

@@ -32,6 +32,11 @@ const SchemaVersion = 1
 // ErrClosed is returned by Add after Close.
 var ErrClosed = errors.New("rating store closed")
 
+// ErrInUse is returned by Open when another Store (in this process or
+// another, such as a second harmonium serve) has the database open: each
+// folds only its own writes into its users, so two would disagree.
+var ErrInUse = errors.New("in use by another server (one server per database)")
+
 // maxGroup bounds how many waiting Adds one transaction commits.
 const maxGroup = 256
 
@@ -39,6 +44,7 @@ const maxGroup = 256
 // goroutines at once.
 type Store struct {
 	db       *sql.DB
+	lock     *os.File // holds the file's exclusive lock until Close
 	path     string
 	onCommit func([]cf.Rating)
 	seq      int64 // the last write's sequence number; the writer's alone
@@ -62,21 +68,36 @@ func Open(path string, onCommit func([]cf.Rating)) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open ratings database: no path")
 	}
-	db, err := sql.Open("sqlite", dsn(path))
+	lock, err := lockFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open ratings database %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(2)
-	s := &Store{db: db, path: path, onCommit: onCommit, queue: make(chan *write, maxGroup), done: make(chan struct{})}
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open ratings database %s: %w", path, err)
-	}
-	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ratings`).Scan(&s.seq); err != nil {
-		db.Close()
+	s, err := open(path, lock, onCommit)
+	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open ratings database %s: %w", path, err)
 	}
 	go s.writer()
+	return s, nil
+}
+
+// open opens the locked database file at path and brings its schema up to
+// date.
+func open(path string, lock *os.File, onCommit func([]cf.Rating)) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(2)
+	s := &Store{db: db, lock: lock, path: path, onCommit: onCommit, queue: make(chan *write, maxGroup), done: make(chan struct{})}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM ratings`).Scan(&s.seq); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -270,6 +291,7 @@ func (s *Store) Close() error {
 	close(s.queue)
 	s.mu.Unlock()
 	<-s.done
+	defer s.lock.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close ratings database %s: %w", s.path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,4 +90,29 @@ func TestReadLeavesOtherDatabasesAlone(t *testing.T) {
 	if r, err := Read(good); err != nil || len(r.List) != 1 {
 		t.Errorf("Read of an open ratings database: %v, %v", r, err)
 	}
+}
+
+// TestOneStorePerDatabase opens a database twice: the second Open must
+// fail with ErrInUse, naming the file, and succeed once the first Store is
+// closed.
+func TestOneStorePerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	first, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(path, nil); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), path) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("second Open of %s: %v, want ErrInUse naming the file", path, err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open after the first Store closed: %v", err)
+	}
+	again.Close()
 }
