@@ -124,8 +124,7 @@ func (f *aeTrainFlags) check() (nn.Config, error) {
 
 // spec returns the autoencoder the flags describe for data of shape in.
 func (f *aeTrainFlags) spec(fs *flag.FlagSet, in nn.Shape, unitInterval bool) (ae.Spec, error) {
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	set := given(fs)
 	d := aeDefaults[f.kind]
 	s := ae.Spec{Kind: f.kind, Input: in, Code: f.code, Output: f.output, Tied: f.tied}
 	layers := d.layers

@@ -191,6 +191,8 @@ func loadSubjects(models []string, o compare.Options, ais bool) ([]compare.Subje
 		name, path, named := strings.Cut(arg, "=")
 		if !named {
 			name, path = strings.TrimSuffix(filepath.Base(arg), ".safetensors"), arg
+		} else if name == "" || path == "" {
+			return nil, usageError{fmt.Errorf("--model %q: want NAME=FILE or FILE", arg)}
 		}
 		kind, _, err := modelfile.KindOf(path)
 		if err != nil {

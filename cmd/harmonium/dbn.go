@@ -174,8 +174,7 @@ func perLayer[T any](name string, v []T, n int) ([]T, error) {
 // defaults with the settings given.
 func (f *dbnTrainFlags) config(fs *flag.FlagSet, set *dataset.Set, hidden []int, vis, top rbm.Units, labels int) (dbn.Config, error) {
 	cfg := dbn.DefaultConfig(dbn.Shape{Visible: set.X.Cols, VisUnits: vis, Hidden: hidden, TopUnits: top, Labels: labels}, set.X.Rows, f.seed)
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	given := given(fs)
 	n := len(hidden)
 	var epochs []int
 	var lrs []float64
@@ -899,6 +898,9 @@ func runFinetune(ctx context.Context, e *env, args []string) error {
 	}
 	if f.task == "autoencode" {
 		f.autoencodeRecipe(fs)
+	}
+	if given(fs)["momentum"] && f.optimizer != "sgd" {
+		return usageError{fmt.Errorf("--momentum applies to --optimizer sgd only, not %s", f.optimizer)}
 	}
 	cfg, err := f.config()
 	if err != nil {

@@ -18,8 +18,7 @@ import (
 // autoencodeRecipe sets the settings of finetune --task autoencode that
 // the user left unset: Adam at 0.001, no decay, no dropout, 50 epochs.
 func (f *finetuneFlags) autoencodeRecipe(fs *flag.FlagSet) {
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	set := given(fs)
 	if !set["optimizer"] {
 		f.optimizer = "adam"
 	}

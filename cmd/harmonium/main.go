@@ -128,6 +128,13 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'harmonium COMMAND --help' for a command's flags, 'harmonium --version' for the build.")
 }
 
+// given returns the names of the flags set on the command line.
+func given(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
+}
+
 // newFlags returns a flag set whose --help prints the summary, an example
 // and the flags to stdout. Parse errors are reported by parse, in one line.
 func newFlags(e *env, name, summary, example string) *flag.FlagSet {

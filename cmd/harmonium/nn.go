@@ -335,8 +335,7 @@ func (f *nnTrainFlags) applyRecipe(fs *flag.FlagSet) error {
 	if !ok {
 		r = recipe{epochs: 20, batch: 100, optimizer: "adam", lr: 1e-3, lrDecay: 1}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	set := given(fs)
 	switch {
 	case family == "" && (set["dropout"] || set["input-dropout"]):
 		return usageError{fmt.Errorf("--dropout and --input-dropout apply to mlp and cnn; with --arch layers:... put dropoutP layers in the spec")}

@@ -136,8 +136,7 @@ func (f *rbmTrainFlags) checkUnits(fs *flag.FlagSet) error {
 	if f.standardize && f.vu != rbm.Gaussian {
 		return usageError{errors.New("--standardize needs --visible gaussian (Bernoulli units need values in [0, 1])")}
 	}
-	f.given = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
+	f.given = given(fs)
 	if f.vu != rbm.Gaussian {
 		if f.given["learn-sigma"] && f.learnSigma {
 			return usageError{errors.New("--learn-sigma needs --visible gaussian (Bernoulli units have no standard deviation)")}

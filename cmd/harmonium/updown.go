@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -39,8 +40,8 @@ func runDBNUpDown(ctx context.Context, e *env, args []string) error {
 	if err := positive(map[string]int{"epochs": *epochs, "batch": *batch, "top-steps": *steps}); err != nil {
 		return err
 	}
-	if !(*lr > 0) {
-		return usageError{fmt.Errorf("--lr must be positive, got %g", *lr)}
+	if !(*lr > 0) || math.IsInf(*lr, 1) {
+		return usageError{fmt.Errorf("--lr must be positive and finite, got %g", *lr)}
 	}
 	d, meta, set, err := labelledDBN(ctx, e, &data, *model, *labelFile, "up-down fine-tuning")
 	if err != nil {
