@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/nn"
 )
 
@@ -112,6 +113,9 @@ func loadNet(c checker, extra func(name string) bool) (*nn.Network, error) {
 	if err != nil {
 		return nil, c.errorf("architecture: %v", err)
 	}
+	if err := c.runnable(arch); err != nil {
+		return nil, err
+	}
 	vals := make([][]float32, len(infos))
 	want := map[string]bool{}
 	for k, p := range infos {
@@ -138,6 +142,25 @@ func loadNet(c checker, extra func(name string) bool) (*nn.Network, error) {
 		}
 	}
 	return net, nil
+}
+
+// runnable refuses an architecture that running needs more memory for
+// than the machine has. Each layer's output may have up to nn.MaxValues
+// values per sample, and the network runs on chunks of 100 samples: a file
+// of a few hundred bytes whose layers enlarge their input (upsample2d,
+// then maxpool2d back) would otherwise make the first forward pass
+// allocate hundreds of gigabytes and crash. The estimate is the one
+// training checks (arch.MemoryBytes), so any network that could be
+// trained here loads.
+func (c checker) runnable(a nn.Arch) error {
+	need, err := a.MemoryBytes(1)
+	if err != nil {
+		return c.errorf("architecture: %v", err)
+	}
+	if err := memguard.Check("running its network", need); err != nil {
+		return c.errorf("%w", err)
+	}
+	return nil
 }
 
 // arch decodes the architecture metadata, refusing unknown fields.

@@ -1,12 +1,14 @@
 package modelfile
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 	"github.com/harmonium-ml/harmonium/mat32"
 	"github.com/harmonium-ml/harmonium/nn"
 )
@@ -171,4 +173,23 @@ func small(a nn.Arch) bool {
 		cur = out
 	}
 	return true
+}
+
+// TestLoadNNRefusesHugeActivations checks that a tiny file whose layers
+// enlarge a one-value input to 2^28 values (and pool it back) fails to
+// load, instead of making the first forward pass allocate 100 GB.
+func TestLoadNNRefusesHugeActivations(t *testing.T) {
+	t.Setenv(memguard.EnvLimit, "8G")
+	p := filepath.Join(t.TempDir(), "bomb.safetensors")
+	arch := `{"input":{"c":1,"h":1,"w":1},"layers":[{"kind":"upsample2d","window":16384},` +
+		`{"kind":"maxpool2d","window":16384,"stride":16384},{"kind":"flatten"},{"kind":"dense","units":2},{"kind":"softmax"}]}`
+	ts := []Tensor{{Name: "layers.3.weights", Shape: []int{1, 2}, Data: []float32{1, -1}},
+		{Name: "layers.3.bias", Shape: []int{2}, Data: []float32{0, 0}}}
+	if err := Write(p, ts, map[string]string{"format": FormatNN, metaArch: arch}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := LoadNN(p)
+	if err == nil || !errors.Is(err, memguard.ErrTooLarge) || !strings.HasPrefix(err.Error(), "read "+p+": ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("LoadNN of a network needing 300 GB to run: %v", err)
+	}
 }
