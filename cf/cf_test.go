@@ -372,3 +372,20 @@ func TestTrainRejectsNaNRatings(t *testing.T) {
 		t.Fatalf("NaN rating: %v", err)
 	}
 }
+
+// TestTrainLevelsErrorNamesFile checks that ratings with too many levels,
+// or a single one, fail with an error naming their file.
+func TestTrainLevelsErrorNamesFile(t *testing.T) {
+	many := &Ratings{Source: "many.data"}
+	for i := range 300 {
+		many.List = append(many.List, Rating{fmt.Sprint("u", i), "x", float64(i)})
+	}
+	one := &Ratings{Source: "one.data", List: []Rating{{"a", "x", 4}, {"b", "x", 4}}}
+	cfg := DefaultConfig()
+	cfg.Epochs = 1
+	for _, r := range []*Ratings{many, one} {
+		if _, err := Train(context.Background(), r, cfg, nil); err == nil || !strings.HasPrefix(err.Error(), r.Source+": ") {
+			t.Errorf("%s: error %v, want one naming the file", r.Source, err)
+		}
+	}
+}

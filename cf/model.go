@@ -198,6 +198,9 @@ func newModel(train *Ratings, hidden int, transpose, binary bool, threshold floa
 	}
 	levels, err := ratingLevels(train, value)
 	if err != nil {
+		if train.Source != "" { // a problem of the file's: name it
+			err = fmt.Errorf("%s: %w", train.Source, err)
+		}
 		return nil, err
 	}
 	m := &Model{Levels: levels, Hidden: hidden}
