@@ -180,6 +180,9 @@ func runAETrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(f.out, f.checkpoint, f.curve); err != nil {
+		return err
+	}
 	set, err := data.loadAny(ctx, e)
 	if err != nil {
 		return err

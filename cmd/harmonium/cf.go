@@ -70,6 +70,9 @@ func runCFTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(f.out); err != nil {
+		return err
+	}
 	train, test, err := f.load(&cfg)
 	if err != nil {
 		return err

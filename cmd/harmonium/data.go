@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/harmonium-ml/harmonium/dataset"
+	"github.com/harmonium-ml/harmonium/internal/atomicfile"
 	"github.com/harmonium-ml/harmonium/rbm"
 )
 
@@ -108,4 +109,21 @@ func loadDownloaded(ctx context.Context, e *env, split string) (*dataset.Set, er
 		return nil, fmt.Errorf("%w (or pass --data with a folder holding MNIST)", err)
 	}
 	return dataset.LoadMNIST(dir, split)
+}
+
+// checkOutputs fails, with the error writing would give, when one of the
+// output paths (empty ones are skipped) cannot be written: a missing or
+// read-only folder, or a folder at the path. Commands call it before their
+// work, so that a mistyped path neither wastes a training run nor lets a
+// run that then fails replace another of its outputs.
+func checkOutputs(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if err := atomicfile.Check(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

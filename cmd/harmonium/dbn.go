@@ -228,6 +228,9 @@ func runDBNTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(f.out, f.checkpoint, f.curve, f.report); err != nil {
+		return err
+	}
 	set, classes, err := f.load(ctx, e)
 	if err != nil {
 		return err
@@ -904,6 +907,9 @@ func runFinetune(ctx context.Context, e *env, args []string) error {
 	}
 	cfg, err := f.config()
 	if err != nil {
+		return err
+	}
+	if err := checkOutputs(f.out); err != nil {
 		return err
 	}
 	if kind, _, err := modelfile.KindOf(f.model); err == nil && kind == modelfile.KindRBM {

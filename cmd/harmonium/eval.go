@@ -266,6 +266,9 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	if *labelsOut != "" && !npyOrCSV(*labelsOut) {
 		return usageError{fmt.Errorf("--labels-out must name a .npy or .csv file, got %q", *labelsOut)}
 	}
+	if err := checkOutputs(*out, *labelsOut); err != nil {
+		return err
+	}
 	if *model != "" {
 		kind, _, err := modelfile.KindOf(*model)
 		if err != nil {

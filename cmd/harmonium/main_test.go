@@ -308,3 +308,36 @@ func TestPlainProgressLines(t *testing.T) {
 		t.Fatal("--quiet printed progress")
 	}
 }
+
+// TestOutputsCheckedFirst checks that training commands whose outputs
+// include one that cannot be written fail before training, leaving an
+// existing file at another output path as it was.
+func TestOutputsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyCSV(t, dir)
+	x, y := blobs(t, dir, 30)
+	model, curve := filepath.Join(dir, "m.safetensors"), filepath.Join(dir, "c.png")
+	missing := filepath.Join(dir, "no", "such")
+	for _, args := range [][]string{
+		{"train", "--data", data, "--hidden", "2", "--epochs", "1", "--quiet", "--out", model, "--curve", filepath.Join(missing, "c.png")},
+		{"dbn", "train", "--data", data, "--layers", "2", "--epochs", "1", "--quiet", "--out", model, "--report", filepath.Join(missing, "r.html")},
+		{"nn", "train", "--data", x, "--labels", y, "--arch", "mlp:4", "--epochs", "1", "--quiet", "--curve", curve, "--out", filepath.Join(missing, "n.safetensors")},
+		{"ae", "train", "--data", data, "--code", "2", "--epochs", "1", "--quiet", "--curve", curve, "--out", dir},
+	} {
+		for _, p := range []string{model, curve} {
+			os.WriteFile(p, []byte("old"), 0o644)
+		}
+		code, _, stderr := harmonium(t, args...)
+		if code != 1 || !strings.HasPrefix(stderr, "harmonium "+args[0]+": write ") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, %q; want a one-line write error", args[0], code, stderr)
+		}
+		for _, p := range []string{model, curve} {
+			if b, _ := os.ReadFile(p); string(b) != "old" {
+				t.Errorf("%s: %s replaced by a run that failed", args[0], filepath.Base(p))
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 5 { // tiny.csv, x and y, the two outputs
+		t.Errorf("files left behind: %v", entries)
+	}
+}

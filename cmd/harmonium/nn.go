@@ -441,6 +441,9 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(f.out, f.curve); err != nil {
+		return err
+	}
 	set, labelSource, err := loadLabelled(ctx, e, &data, f.labels, true)
 	if err != nil {
 		return err

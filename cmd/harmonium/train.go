@@ -32,6 +32,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(f.out, f.checkpoint, f.curve, f.report); err != nil {
+		return err
+	}
 	r, err := f.load(ctx, e, cfg)
 	if err != nil {
 		return err

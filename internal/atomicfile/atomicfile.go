@@ -47,6 +47,24 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	return nil
 }
 
+// Check reports, with the error Write would give, whether Write could
+// create path: its folder exists and takes new files, and path is not a
+// folder. Commands check every output before the work that fills it, so
+// that a mistyped path fails at once, before hours of training are lost or
+// another output of the run is replaced. It leaves nothing behind.
+func Check(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("write %s: is a folder", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 // unwrapPath drops the temporary file's name from an *os.PathError so that
 // messages name only the file the user asked for.
 func unwrapPath(err error) error {

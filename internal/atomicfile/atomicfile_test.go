@@ -30,3 +30,18 @@ func TestWriteReplacesOnlyOnSuccess(t *testing.T) {
 		t.Fatal("write into a missing folder succeeded")
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	if err := Check(filepath.Join(dir, "new.txt")); err != nil {
+		t.Fatalf("a writable path: %v", err)
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "no", "such.txt")} {
+		if err := Check(p); err == nil || !strings.HasPrefix(err.Error(), "write "+p+": ") {
+			t.Errorf("Check(%s) = %v", p, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("Check left files behind: %v", entries)
+	}
+}
