@@ -223,7 +223,7 @@ func readErrorf(path, format string, a ...any) error {
 // readHeader reads the file at path, returning its JSON header's entries
 // and the data that follows the header.
 func readHeader(path string) (raw map[string]json.RawMessage, data []byte, err error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		if pe, ok := err.(*os.PathError); ok {
 			err = pe.Err
@@ -242,6 +242,57 @@ func readHeader(path string) (raw map[string]json.RawMessage, data []byte, err e
 		return nil, nil, readErrorf(path, "header is not valid JSON: %v", oneLine(err))
 	}
 	return raw, data, nil
+}
+
+// readFile returns the bytes of the model file at path: a regular file
+// whole, anything else (a pipe, a device such as /dev/zero) only as far as
+// its header says the data go, and one byte more, so that an endless
+// stream fails as a bad file instead of filling memory. readHeader checks
+// what it returns.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Mode().IsRegular() || fi.IsDir() {
+		return os.ReadFile(path)
+	}
+	b := make([]byte, 8)
+	if n, err := io.ReadFull(f, b); err != nil {
+		return b[:n], nil
+	}
+	hlen := binary.LittleEndian.Uint64(b)
+	if hlen > maxHeader {
+		return b, nil
+	}
+	header, err := io.ReadAll(io.LimitReader(f, int64(hlen)))
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, dataEnd(header)+1))
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b, header...), data...), nil
+}
+
+// dataEnd returns the largest end offset of the tensors of a safetensors
+// header: how many bytes of data the file claims (0 when the header is
+// not valid JSON; readHeader then reports it).
+func dataEnd(header []byte) int64 {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(header, &raw) != nil {
+		return 0
+	}
+	var end int64
+	for name, msg := range raw {
+		var e entry
+		if name != "__metadata__" && json.Unmarshal(msg, &e) == nil && len(e.Offsets) == 2 && e.Offsets[1] < math.MaxInt64 {
+			end = max(end, e.Offsets[1])
+		}
+	}
+	return end
 }
 
 // span is the bytes [begin, end) of the data that tensor name occupies.

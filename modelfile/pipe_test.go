@@ -1,0 +1,66 @@
+//go:build unix
+
+package modelfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestReadEndlessPipe checks that a model read from a pipe that never
+// ends (zeros, as /dev/zero gives) fails after reading its header, not
+// after filling memory, and that a model file piped in still loads.
+func TestReadEndlessPipe(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "model.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no named pipes:", err)
+	}
+	var written atomic.Int64
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		zeros := make([]byte, 1<<16)
+		for written.Load() < 256<<20 { // bounded, so that a failing test ends
+			n, err := w.Write(zeros)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	_, err := Read(fifo)
+	if err == nil || !strings.HasPrefix(err.Error(), "read "+fifo+": ") {
+		t.Fatalf("Read of endless zeros: %v", err)
+	}
+	if n := written.Load(); n > 1<<20 {
+		t.Fatalf("Read consumed %d bytes of an endless pipe", n)
+	}
+
+	good := filepath.Join(dir, "good.safetensors")
+	if err := Write(good, []Tensor{{Name: "w", Shape: []int{2}, Data: []float32{1, 2}}}, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := os.ReadFile(good)
+	pipe := filepath.Join(dir, "pipe.safetensors")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if w, err := os.OpenFile(pipe, os.O_WRONLY, 0); err == nil {
+			w.Write(body)
+			w.Close()
+		}
+	}()
+	f, err := Read(pipe)
+	if err != nil || f.Meta["k"] != "v" || len(f.Tensors["w"].Data) != 2 {
+		t.Fatalf("Read of a piped model: %v", err)
+	}
+}
