@@ -48,6 +48,9 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	if err := checkOutputs(f.html); err != nil {
+		return err
+	}
 	subjects, err := loadSubjects(f.models, f.o, !f.noLL)
 	if err != nil {
 		return err

@@ -722,7 +722,7 @@ func (f *dbnSampleFlags) check() error {
 	if f.n < 0 || f.steps < 1 {
 		return usageError{fmt.Errorf("--n must not be negative and --steps must be positive, got %d and %d", f.n, f.steps)}
 	}
-	return nil
+	return checkOutputs(f.pic.out)
 }
 
 // perGroup returns the number of dreams of each of groups groups: --n, or

@@ -96,7 +96,7 @@ func (f *embedFlags) check() error {
 	case f.dot < 1 || f.dot > viz.MaxDot:
 		return usageError{fmt.Errorf("--dot must be in [1, %d], got %d", viz.MaxDot, f.dot)}
 	}
-	return nil
+	return checkOutputs(f.pic.out)
 }
 
 // draw returns the scatter plot of the codes, with --pca beside the plot

@@ -341,3 +341,27 @@ func TestOutputsCheckedFirst(t *testing.T) {
 		t.Errorf("files left behind: %v", entries)
 	}
 }
+
+// TestOutputCheckedBeforeInputs checks that commands that compute then
+// write one file (pictures, predictions, a comparison page, a fine-tuned
+// DBN) try the output path before reading anything: a mistyped path fails
+// at once rather than after the work.
+func TestOutputCheckedBeforeInputs(t *testing.T) {
+	dir := t.TempDir()
+	none, missing := filepath.Join(dir, "none"), filepath.Join(dir, "no", "such")
+	for _, args := range [][]string{
+		{"reconstruct", "--model", none, "--data", none + ".csv", "--out", filepath.Join(missing, "r.png")},
+		{"filters", "--model", none, "--out", filepath.Join(missing, "f.png")},
+		{"sample", "--model", none, "--out", filepath.Join(missing, "s.png")},
+		{"embed", "--model", none, "--out", filepath.Join(missing, "e.png")},
+		{"dbn", "sample", "--model", none, "--out", filepath.Join(missing, "d.png")},
+		{"dbn", "updown", "--model", none, "--out", filepath.Join(missing, "u.safetensors")},
+		{"classify", "--model", none, "--data", none + ".csv", "--out", filepath.Join(missing, "p.csv")},
+		{"compare", "--model", none, "--data", none + ".csv", "--test", none + ".csv", "--html", filepath.Join(missing, "c.html")},
+	} {
+		code, _, stderr := harmonium(t, args...)
+		if code != 1 || !strings.Contains(stderr, ": write "+missing) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, %q; want the write error first", strings.Join(args[:2], " "), code, stderr)
+		}
+	}
+}

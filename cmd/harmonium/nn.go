@@ -740,6 +740,9 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 	if *out != "" && !npyOrCSV(*out) {
 		return usageError{fmt.Errorf("--out must name a .npy or .csv file, got %q", *out)}
 	}
+	if err := checkOutputs(*out); err != nil {
+		return err
+	}
 	net, set, err := loadToClassify(ctx, e, *model, &data, *labelsPath)
 	if err != nil {
 		return err

@@ -140,6 +140,9 @@ func runReconstruct(ctx context.Context, e *env, args []string) error {
 	if err := pic.check(); err != nil {
 		return err
 	}
+	if err := checkOutputs(pic.out); err != nil {
+		return err
+	}
 	switch kindOfArg(args) {
 	case modelfile.KindAE:
 		return aeReconstruct(ctx, e, &pic, &data, *n, *random, *seed)
@@ -185,6 +188,9 @@ func runFilters(ctx context.Context, e *env, args []string) error {
 	}
 	if *model == "" {
 		return usageError{fmt.Errorf("--model is required")}
+	}
+	if err := checkOutputs(pic.out); err != nil {
+		return err
 	}
 	w, meta, err := firstWeights(*model)
 	if err != nil {
@@ -278,7 +284,10 @@ func (f *sampleFlags) check() error {
 	if f.every > 0 && f.steps/f.every > 100 {
 		return usageError{fmt.Errorf("--steps %d / --every %d gives more than 100 snapshots per chain", f.steps, f.every)}
 	}
-	return f.pic.checkWithModel()
+	if err := f.pic.checkWithModel(); err != nil {
+		return err
+	}
+	return checkOutputs(f.pic.out)
 }
 
 // startData reads the data the chains start at with --init data (nil

@@ -37,6 +37,9 @@ func runDBNUpDown(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return usageError{errors.New("--out is required")}
 	}
+	if err := checkOutputs(*out); err != nil {
+		return err
+	}
 	if err := positive(map[string]int{"epochs": *epochs, "batch": *batch, "top-steps": *steps}); err != nil {
 		return err
 	}
