@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // Inputs that used to panic or exhaust memory; the fuzz tests use them as
@@ -215,4 +218,23 @@ func mustCSV(t *testing.T, body string) *Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestLabelsBombRefused reads a small gzipped file of millions of labels
+// under a low memory limit: ReadLabels must refuse it, naming the file,
+// rather than grow its slice until the program runs out of memory.
+func TestLabelsBombRefused(t *testing.T) {
+	t.Setenv(memguard.EnvLimit, "16M")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Repeat([]byte("0\n"), 3<<20))
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "labels.csv.gz")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := ReadLabels(path)
+	if !errors.Is(err, memguard.ErrTooLarge) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("%d-byte file of %d labels under a 16 MB limit: %d labels, %v; want a memory error naming the file", buf.Len(), 3<<20, len(labels), err)
+	}
 }

@@ -9,6 +9,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
+
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // MaxLabel is the largest class label ReadLabels accepts.
@@ -83,6 +86,9 @@ func readCSVLabels(r io.Reader, path string) ([]int, error) {
 		}
 		if len(labels) >= maxValues {
 			return nil, fmt.Errorf("read %s: line %d: more than %d labels (the limit)", path, line, maxValues)
+		}
+		if err := checkGrowth(labels, path); err != nil {
+			return nil, err
 		}
 		labels = append(labels, v)
 	}
@@ -236,4 +242,16 @@ func npyLabelProblem(f float64) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// checkGrowth refuses to grow labels, full, to twice its size when the
+// machine lacks the memory: a small compressed file can hold billions of
+// lines, which would otherwise be read until the program ran out of
+// memory.
+func checkGrowth(labels []int, path string) error {
+	if len(labels) < cap(labels) || len(labels) < 1<<20 {
+		return nil
+	}
+	need := 3 * float64(len(labels)) * float64(unsafe.Sizeof(labels[0]))
+	return memguard.Check(fmt.Sprintf("reading the labels of %s (over %d so far)", path, len(labels)), need)
 }
