@@ -3,12 +3,15 @@
 package modelfile
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // TestReadEndlessPipe checks that a model read from a pipe that never
@@ -62,5 +65,42 @@ func TestReadEndlessPipe(t *testing.T) {
 	f, err := Read(pipe)
 	if err != nil || f.Meta["k"] != "v" || len(f.Tensors["w"].Data) != 2 {
 		t.Fatalf("Read of a piped model: %v", err)
+	}
+}
+
+// TestReadPipeHugeClaim feeds a pipe a valid header whose tensor claims
+// 2^50 bytes of data, then zeros without end: Read must refuse it from
+// the header's figures (the memory check) after reading little.
+func TestReadPipeHugeClaim(t *testing.T) {
+	t.Setenv(memguard.EnvLimit, "1G")
+	header := `{"w":{"dtype":"F32","shape":[281474976710656],"data_offsets":[0,1125899906842624]}}`
+	prefix := append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...)
+	fifo := filepath.Join(t.TempDir(), "model.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no named pipes:", err)
+	}
+	var written atomic.Int64
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		chunk := prefix
+		for written.Load() < 256<<20 { // bounded, so that a failing test ends
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+			chunk = make([]byte, 1<<16)
+		}
+	}()
+	_, err := Read(fifo)
+	if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "memory") {
+		t.Fatalf("Read of a pipe claiming 2^50 bytes: %v; want a memory error naming it", err)
+	}
+	if n := written.Load(); n > 1<<20 {
+		t.Fatalf("Read consumed %d bytes of the pipe", n)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/harmonium-ml/harmonium/internal/atomicfile"
+	"github.com/harmonium-ml/harmonium/internal/memguard"
 )
 
 // Tensor is a named array with its shape (row-major). Its values are
@@ -270,7 +271,11 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, dataEnd(header)+1))
+	end := dataEnd(header)
+	if err := memguard.Check("reading its tensors", float64(end)); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, end+1))
 	if err != nil {
 		return nil, err
 	}
