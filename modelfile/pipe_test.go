@@ -20,25 +20,7 @@ import (
 func TestReadEndlessPipe(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "model.safetensors")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("no named pipes:", err)
-	}
-	var written atomic.Int64
-	go func() {
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			return
-		}
-		defer w.Close()
-		zeros := make([]byte, 1<<16)
-		for written.Load() < 256<<20 { // bounded, so that a failing test ends
-			n, err := w.Write(zeros)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-	}()
+	written := endlessPipe(t, fifo, nil)
 	_, err := Read(fifo)
 	if err == nil || !strings.HasPrefix(err.Error(), "read "+fifo+": ") {
 		t.Fatalf("Read of endless zeros: %v", err)
@@ -76,18 +58,33 @@ func TestReadPipeHugeClaim(t *testing.T) {
 	header := `{"w":{"dtype":"F32","shape":[281474976710656],"data_offsets":[0,1125899906842624]}}`
 	prefix := append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...)
 	fifo := filepath.Join(t.TempDir(), "model.safetensors")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	written := endlessPipe(t, fifo, prefix)
+	_, err := Read(fifo)
+	if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "memory") {
+		t.Fatalf("Read of a pipe claiming 2^50 bytes: %v; want a memory error naming it", err)
+	}
+	if n := written.Load(); n > 1<<20 {
+		t.Fatalf("Read consumed %d bytes of the pipe", n)
+	}
+}
+
+// endlessPipe makes a named pipe at path and feeds it prefix, then zeros
+// without end (up to 256 MiB, so that a failing test ends), returning the
+// count of bytes written so far.
+func endlessPipe(t *testing.T, path string, prefix []byte) *atomic.Int64 {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		t.Skip("no named pipes:", err)
 	}
-	var written atomic.Int64
+	written := new(atomic.Int64)
 	go func() {
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		w, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return
 		}
 		defer w.Close()
 		chunk := prefix
-		for written.Load() < 256<<20 { // bounded, so that a failing test ends
+		for written.Load() < 256<<20 {
 			n, err := w.Write(chunk)
 			written.Add(int64(n))
 			if err != nil {
@@ -96,11 +93,5 @@ func TestReadPipeHugeClaim(t *testing.T) {
 			chunk = make([]byte, 1<<16)
 		}
 	}()
-	_, err := Read(fifo)
-	if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "memory") {
-		t.Fatalf("Read of a pipe claiming 2^50 bytes: %v; want a memory error naming it", err)
-	}
-	if n := written.Load(); n > 1<<20 {
-		t.Fatalf("Read consumed %d bytes of the pipe", n)
-	}
+	return written
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"math"
 	"os"
 	"os/exec"
@@ -15,17 +14,6 @@ import (
 
 	"github.com/harmonium-ml/harmonium/modelfile"
 )
-
-// TestCommandHelperProcess is not a test: it runs the command line in
-// HARMONIUM_CMD_ARGS in a child process started by runChild (the test
-// binary re-executed, possibly under an emulator).
-func TestCommandHelperProcess(t *testing.T) {
-	if os.Getenv("HARMONIUM_CMD_HELPER") != "1" {
-		t.Skip("runs only as the child of a test")
-	}
-	args := strings.Split(os.Getenv("HARMONIUM_CMD_ARGS"), "\x1f")
-	os.Exit(run(context.Background(), &env{stdout: os.Stdout, stderr: os.Stderr}, args))
-}
 
 // runChild runs the command line args in a child process, under the
 // emulator given by prefix (nil: natively), with the kernel and OpenBLAS

@@ -21,22 +21,23 @@ import (
 	"github.com/harmonium-ml/harmonium/serve/ratingstore"
 )
 
-// TestServeHelperProcess is not a test: it runs harmonium serve in a child
-// process started by startServe (the test binary re-executed).
-func TestServeHelperProcess(t *testing.T) {
-	if os.Getenv("HARMONIUM_SERVE_HELPER") != "1" {
-		t.Skip("runs only as the child of a serve test")
+// TestCommandHelperProcess is not a test: it runs the command line in
+// HARMONIUM_CMD_ARGS in a child process started by runChild or
+// startServe (the test binary re-executed, possibly under an emulator).
+func TestCommandHelperProcess(t *testing.T) {
+	if os.Getenv("HARMONIUM_CMD_HELPER") != "1" {
+		t.Skip("runs only as the child of a test")
 	}
-	args := strings.Split(os.Getenv("HARMONIUM_SERVE_ARGS"), "\x1f")
-	os.Exit(run(signalContext(), &env{stdout: os.Stdout, stderr: os.Stderr}, append([]string{"serve"}, args...)))
+	args := strings.Split(os.Getenv("HARMONIUM_CMD_ARGS"), "\x1f")
+	os.Exit(run(signalContext(), &env{stdout: os.Stdout, stderr: os.Stderr}, args))
 }
 
 // startServe starts harmonium serve in a child process and returns it with
 // its base URL, once it listens.
 func startServe(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
-	cmd.Env = append(os.Environ(), "HARMONIUM_SERVE_HELPER=1", "HARMONIUM_SERVE_ARGS="+strings.Join(append([]string{"--addr", "127.0.0.1:0", "--log", "off"}, args...), "\x1f"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCommandHelperProcess$")
+	cmd.Env = append(os.Environ(), "HARMONIUM_CMD_HELPER=1", "HARMONIUM_CMD_ARGS="+strings.Join(append([]string{"serve", "--addr", "127.0.0.1:0", "--log", "off"}, args...), "\x1f"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
