@@ -87,7 +87,12 @@ func (p *pictureFlags) resolve(n int, set *dataset.Set, meta map[string]string) 
 	case set != nil && set.Height > 0:
 		s = viz.Shape{H: set.Height, W: set.Width}
 	case meta["image_shape"] != "":
-		s, _ = viz.ParseShape(meta["image_shape"])
+		if s, err = viz.ParseShape(meta["image_shape"]); err == nil {
+			s, err = viz.ShapeFor(n, s)
+		}
+		if err != nil {
+			return s, 0, fmt.Errorf("the model's image_shape: %w (--image-shape HxW overrides it)", err)
+		}
 	}
 	if s, err = viz.ShapeFor(n, s); err != nil {
 		return s, 0, err

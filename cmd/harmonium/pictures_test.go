@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/harmonium-ml/harmonium/modelfile"
 )
 
 // trainedModel trains a small 784-36 model on 500 embedded digits.
@@ -178,5 +180,34 @@ func TestReportRendersInChromium(t *testing.T) {
 	}
 	if keep := os.Getenv("HARMONIUM_KEEP_SCREENSHOT"); keep != "" {
 		os.WriteFile(keep, shot, 0o644)
+	}
+}
+
+// TestBadImageShapeInModel draws the filters of a model whose image_shape
+// metadata is not HxW or does not match its visible units: an error that
+// says it is the model's, and --image-shape overriding it.
+func TestBadImageShapeInModel(t *testing.T) {
+	dir := t.TempDir()
+	f, err := modelfile.Read(trainedModel(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tensors []modelfile.Tensor
+	for _, x := range f.Tensors {
+		tensors = append(tensors, x)
+	}
+	for _, shape := range []string{"99999x99999", "28by28"} {
+		f.Meta["image_shape"] = shape
+		model := filepath.Join(dir, "bad.safetensors")
+		if err := modelfile.Write(model, tensors, f.Meta); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := harmonium(t, "filters", "--model", model, "--n", "4", "--out", filepath.Join(dir, "f.png"))
+		if code != 1 || !strings.Contains(errs, "the model's image_shape") {
+			t.Errorf("image_shape %q: exit %d, %q; want an error about the model's image_shape", shape, code, errs)
+		}
+		if code, _, errs := harmonium(t, "filters", "--model", model, "--n", "4", "--image-shape", "28x28", "--out", filepath.Join(dir, "f.png")); code != 0 {
+			t.Errorf("image_shape %q overridden by --image-shape: %s", shape, errs)
+		}
 	}
 }
