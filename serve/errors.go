@@ -25,6 +25,9 @@ var (
 	// ErrMethodNotAllowed is a request with a method its path does not
 	// answer: a 405, with the methods it answers in the Allow header.
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrBodyTimeout is a request whose body did not arrive within the
+	// server's read timeout: a 408.
+	ErrBodyTimeout = errors.New("the body did not arrive in time")
 )
 
 // statusOf returns the HTTP status for an error.
@@ -39,6 +42,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrUnsupportedOp):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrOverloaded):

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -293,5 +294,32 @@ func TestStoredRatingsAreChecked(t *testing.T) {
 		} else if msg := err.Error(); !strings.Contains(msg, db) || !strings.Contains(msg, `user "v"`) {
 			t.Errorf("rating %s in the database: %q does not name the database and the user", v, msg)
 		}
+	}
+}
+
+// TestBodyTimeout sends a body that stops short of its Content-Length:
+// when the server's read timeout passes, the answer is a 408 with a JSON
+// error.
+func TestBodyTimeout(t *testing.T) {
+	s, _ := testServer(t, Options{})
+	hs := httptest.NewUnstartedServer(s)
+	hs.Config.ReadTimeout = 300 * time.Millisecond
+	hs.Start()
+	defer hs.Close()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(hs.URL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /v1/models/digits/score HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 408 || out["status"] != 408.0 {
+		t.Fatalf("a body cut short: %d %v %v; want 408 and a JSON error", resp.StatusCode, out, err)
 	}
 }

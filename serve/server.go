@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"runtime"
 	"strings"
@@ -250,6 +251,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, s.opt.MaxBody)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return ErrBodyTimeout
 		}
 		return badRequest("reading the body: %v", err)
 	}
