@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -386,6 +387,41 @@ func TestTrainLevelsErrorNamesFile(t *testing.T) {
 	for _, r := range []*Ratings{many, one} {
 		if _, err := Train(context.Background(), r, cfg, nil); err == nil || !strings.HasPrefix(err.Error(), r.Source+": ") {
 			t.Errorf("%s: error %v, want one naming the file", r.Source, err)
+		}
+	}
+}
+
+// TestTrainIndependentOfWorkers trains the same model with 1, 2 and 3
+// workers (GOMAXPROCS): every parameter must be the same bit for bit, for
+// the default (conditional, item-based) model and a user-based one with
+// big cases (segments).
+func TestTrainIndependentOfWorkers(t *testing.T) {
+	small := DefaultConfig()
+	small.Hidden, small.Epochs = 8, 3
+	big := DefaultConfig()
+	big.Hidden, big.Epochs, big.Steps, big.ItemBased, big.Implicit.Hidden = 8, 2, []int{3}, false, 0
+	for _, c := range []struct {
+		name  string
+		train *Ratings
+		cfg   Config
+	}{{"default", synthetic(60, 5), small}, {"big cases", bigCaseRatings(), big}} {
+		var ref *Model
+		for _, procs := range []int{1, 2, 3} {
+			prev := runtime.GOMAXPROCS(procs)
+			m, err := Train(context.Background(), c.train, c.cfg, nil)
+			runtime.GOMAXPROCS(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref == nil {
+				ref = m
+				continue
+			}
+			for name, p := range map[string][2][]float32{"W": {ref.W, m.W}, "D": {ref.D, m.D}, "VisBias": {ref.VisBias, m.VisBias}, "HidBias": {ref.HidBias, m.HidBias}} {
+				if !slices.Equal(p[0], p[1]) {
+					t.Errorf("%s: %s with %d workers differs from 1 worker's", c.name, name, procs)
+				}
+			}
 		}
 	}
 }

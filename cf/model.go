@@ -335,8 +335,8 @@ var ErrDiverged = errors.New("training diverged")
 // training rating (18 while indexing) and 4*F per case; the gradient of a
 // minibatch is kept per rating of the minibatch, not per item. The ratings
 // are read, not copied, for item-based and binary models too. For a seed
-// and GOMAXPROCS the result is always the same (GOMAXPROCS sets how the
-// minibatch gradient is summed).
+// the result is always the same, whatever GOMAXPROCS (the number of
+// workers).
 func Train(ctx context.Context, train *Ratings, cfg Config, epoch func(*Model, EpochStats) error) (*Model, error) {
 	m, err := initModel(train, cfg)
 	if err != nil {
@@ -496,6 +496,10 @@ func diverged(m *Model, rmse float64) string {
 	return ""
 }
 
+// gradStripes is how many stripes of a minibatch's cases the gradient sums
+// separately before adding them (see trainer).
+const gradStripes = 2
+
 // trainer holds what training needs besides the model, allocated once and
 // reused by every minibatch.
 //
@@ -506,15 +510,15 @@ func diverged(m *Model, rmse float64) string {
 // gradient from them in a K*F scratch row. So the memory beyond the model
 // grows with the ratings of a minibatch, not with the number of items.
 //
-// The sums are grouped as when each of the GOMAXPROCS workers accumulated
-// the cases i, i+workers, ... of the minibatch in a dense buffer of its
-// own and apply added the workers' buffers in order: that grouping (a
-// stripe per worker) is kept, so models are bit-identical to those
-// versions' for the same seed and GOMAXPROCS.
+// The sums are grouped in gradStripes stripes, stripe s summing the cases
+// s, s+gradStripes, ... of the minibatch and the stripes' sums added in
+// order: the grouping of two workers each accumulating a dense buffer of
+// their own, as earlier versions did, so that models are bit-identical to
+// theirs on two cores, and on any number of cores now.
 type trainer struct {
 	m       *Model
 	cfg     Config
-	workers int // and stripes
+	workers int
 
 	velW, velV, velH []float32
 
@@ -1140,7 +1144,7 @@ func activeUnits(hp []float32, act []int32) []int32 {
 // velocities wait while they are not), so an epoch costs in proportion to
 // the ratings, not to the number of items.
 func (t *trainer) apply() {
-	m, B, S, F := t.m, len(t.batch), t.workers, t.m.Hidden
+	m, B, S, F := t.m, len(t.batch), gradStripes, t.m.Hidden
 	lr, mom := t.lr, t.mom
 	// Hidden biases, summed per stripe the same way.
 	hs, hpart := t.hidSum, t.hidPart
@@ -1173,7 +1177,7 @@ func (t *trainer) apply() {
 // with index -1: they move only D.
 func (t *trainer) occurrences() {
 	m, cfg := t.m, t.cfg
-	B, S := len(t.batch), t.workers
+	B, S := len(t.batch), gradStripes
 	t.lr = float32(cfg.LearningRate / float64(B))
 	t.mom, t.wd = float32(cfg.Momentum), float32(cfg.LearningRate*cfg.WeightDecay)
 	t.touched, t.fill = t.touched[:0], t.fill[:0]
@@ -1297,7 +1301,7 @@ func (t *trainer) ratedOccurrences(o0, o1 int) (rated, first int) {
 // stripe's straight into w.s and w.sv, as 0 + x is x: a share is never
 // -0), and the stripes' shares added.
 func (t *trainer) sumStripes(w *scratch, o0, o1 int) (s, sv []float32) {
-	S, K, F := t.workers, t.m.K(), t.m.Hidden
+	S, K, F := gradStripes, t.m.K(), t.m.Hidden
 	s, part, sv, pv := w.s[:K*F], w.part[:K*F], w.sv[:K], w.pv[:K]
 	acc, accv := s, sv
 	cur := -1
