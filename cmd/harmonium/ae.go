@@ -355,7 +355,7 @@ func trainAE(ctx context.Context, e *env, f *aeTrainFlags, set *dataset.Set, m *
 		}
 		epochs = append(epochs, ep)
 	}
-	return json.NewEncoder(e.stdout).Encode(map[string]any{"kind": m.Kind, "epochs": epochs, "seconds": elapsed.Seconds(), "parameters": m.Params(), "code": m.CodeSize(), "out": f.out})
+	return writeJSON(e.stdout, e.stderr, map[string]any{"kind": m.Kind, "epochs": epochs, "seconds": elapsed.Seconds(), "parameters": m.Params(), "code": m.CodeSize(), "out": f.out})
 }
 
 // splitAE returns the training samples and the validation samples (nil

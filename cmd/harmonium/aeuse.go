@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -105,7 +104,7 @@ func runAEEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(res)
+		return writeJSON(e.stdout, e.stderr, res)
 	}
 	fmt.Fprintln(e.stdout, strings.Join(lines, "\n"))
 	return nil

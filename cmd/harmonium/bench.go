@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"slices"
@@ -158,7 +157,7 @@ func (f *rbmBenchFlags) report(e *env, x *mat32.Dense, s rbmBenchSetup, secs []f
 	best, median := bestAndMedian(secs)
 	gflop := 10 * float64(x.Rows) * float64(x.Cols) * float64(f.hidden) / 1e9
 	if f.json {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"seconds_per_epoch": secs, "best": best, "median": median,
+		return writeJSON(e.stdout, e.stderr, map[string]any{"seconds_per_epoch": secs, "best": best, "median": median,
 			"gflop_per_epoch": gflop, "backend": mat32.Backend(), "gemm_strategy": mat32.GemmStrategy(), "backend_note": mat32.BackendNote(),
 			"kernels": mat32.KernelPath(), "kernel_note": mat32.KernelNote(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
 			"data_density": s.density, "sparse_products": s.sparse, "sparse_hidden_products": s.sparseDown,
@@ -193,7 +192,7 @@ func reportNNBench(ctx context.Context, e *env, arch string, set *dataset.Set, e
 	}
 	best, median := bestAndMedian(secs)
 	if jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"arch": arch, "seconds_per_epoch": secs, "best": best, "median": median,
+		return writeJSON(e.stdout, e.stderr, map[string]any{"arch": arch, "seconds_per_epoch": secs, "best": best, "median": median,
 			"rows": rows, "batch": batch, "parameters": params, "backend": mat32.Backend(), "cpu_features": mat32.CPUFeatures(), "workers": mat32.Workers(),
 			"kernels": mat32.KernelPath(), "convolutions": convs})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -335,7 +334,7 @@ func (f *cfTrainFlags) finish(e *env, say func(string, ...any), fit cfFit, meta 
 	}
 	say("saved %s after %s\n", f.out, fmtDuration(time.Since(start)))
 	if f.jsonOut {
-		return json.NewEncoder(e.stdout).Encode(res)
+		return writeJSON(e.stdout, e.stderr, res)
 	}
 	return nil
 }
@@ -405,7 +404,7 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 		text += "\n  NDCG model / most popular: " + ratio
 	}
 	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(res)
+		return writeJSON(e.stdout, e.stderr, res)
 	}
 	fmt.Fprintln(e.stdout, text)
 	return nil
@@ -523,7 +522,7 @@ func printRecommendations(w io.Writer, recs []cf.Recommendation, titles map[stri
 		rows[i] = row{r.Item, titles[r.Item], r.Predicted, r.Score, popular}
 	}
 	if asJSON {
-		return json.NewEncoder(w).Encode(rows)
+		return writeJSON(w, nil, rows)
 	}
 	for i, r := range rows {
 		name := r.Item

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -172,7 +171,7 @@ func (f *compareFlags) report(e *env, rows []compare.Row, subjects []compare.Sub
 		f.say(e, "wrote %s\n", f.html)
 	}
 	if f.json {
-		return json.NewEncoder(e.stdout).Encode(compareJSON(rows, train, test))
+		return writeJSON(e.stdout, e.stderr, compareJSON(rows, train, test))
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, r := range compareTable(rows) {

@@ -500,7 +500,7 @@ func (r *dbnTrainRun) finish(ctx context.Context, d *dbn.DBN, elapsed time.Durat
 		return err
 	}
 	if f.json {
-		return json.NewEncoder(r.e.stdout).Encode(map[string]any{"model": f.out, "sizes": d.Sizes(), "labels": d.Labels,
+		return writeJSON(r.e.stdout, r.e.stderr, map[string]any{"model": f.out, "sizes": d.Sizes(), "labels": d.Labels,
 			"samples": r.set.X.Rows, "epochs": r.history, "seconds": elapsed.Seconds(), "backend": mat32.Backend()})
 	}
 	return nil
@@ -527,7 +527,7 @@ func (f *dbnTrainFlags) meta(cfg dbn.Config, set *dataset.Set) (map[string]strin
 }
 
 func mustJSON(v any) string {
-	b, _ := json.Marshal(v) // plain numbers: cannot fail
+	b, _, _ := marshalFinite(v) // numbers, null for any NaN or infinity: cannot fail
 	return string(b)
 }
 
@@ -640,7 +640,7 @@ func runDBNClassify(ctx context.Context, e *env, args []string) error {
 func reportClasses(e *env, set *dataset.Set, pred []int, classes int, jsonOut bool) error {
 	if set.Labels == nil {
 		if jsonOut {
-			return json.NewEncoder(e.stdout).Encode(map[string]any{"n": len(pred), "predictions": pred})
+			return writeJSON(e.stdout, e.stderr, map[string]any{"n": len(pred), "predictions": pred})
 		}
 		var b strings.Builder
 		for _, p := range pred {
@@ -1006,7 +1006,7 @@ func (f *finetuneFlags) run(ctx context.Context, e *env, net *nn.Network, cfg nn
 		if val.X != nil {
 			res["validation_accuracy"] = last.ValAccuracy
 		}
-		return json.NewEncoder(e.stdout).Encode(res)
+		return writeJSON(e.stdout, e.stderr, res)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -67,7 +66,7 @@ func runDBNEval(ctx context.Context, e *env, args []string) error {
 	}
 	re := mat32.DiffStats(set.X, rec, make([]float32, set.X.Cols), 0) / float64(max(set.X.Rows, 1))
 	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"kind": "dbn", "recon_error": re, "samples": set.X.Rows, "layers": d.Sizes()})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"kind": "dbn", "recon_error": re, "samples": set.X.Rows, "layers": d.Sizes()})
 	}
 	fmt.Fprintf(e.stdout, "model:                 DBN %s\ndata:                  %s, %s\nreconstruction error:  %.4f (mean per sample of the summed squared error; means up to the top and down)\n",
 		levelsText(d.Sizes()), set.Source, set.Shape(), re)

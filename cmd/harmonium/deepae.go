@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,7 +95,7 @@ func (f *finetuneFlags) autoencode(ctx context.Context, e *env, d *dbn.DBN, cfg 
 	say("saved %s after %s\n", f.out, fmtDuration(elapsed))
 	if f.json {
 		last := history[len(history)-1]
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"model": f.out, "epochs": len(history), "loss": last.Loss, "recon_error": m.ReconError(x), "seconds": elapsed.Seconds()})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"model": f.out, "epochs": len(history), "loss": last.Loss, "recon_error": m.ReconError(x), "seconds": elapsed.Seconds()})
 	}
 	return nil
 }

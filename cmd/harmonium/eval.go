@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,7 +77,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if f.json {
-		return json.NewEncoder(e.stdout).Encode(r.res)
+		return writeJSON(e.stdout, e.stderr, r.res)
 	}
 	fmt.Fprintln(e.stdout, strings.Join(r.lines, "\n"))
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -475,7 +474,7 @@ func runNNTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if f.json {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"epochs": nnEpochsJSON(history), "seconds": elapsed.Seconds(), "parameters": params, "classes": classes, "out": f.out})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"epochs": nnEpochsJSON(history), "seconds": elapsed.Seconds(), "parameters": params, "classes": classes, "out": f.out})
 	}
 	return nil
 }
@@ -821,7 +820,7 @@ func predictClasses(net *nn.Network, x *mat32.Dense, classes int) (*mat32.Dense,
 // line when list is set.
 func printPredictions(e *env, pred []int, jsonOut, list bool) error {
 	if jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"n": len(pred), "predictions": pred})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"n": len(pred), "predictions": pred})
 	}
 	if list {
 		var b strings.Builder
@@ -949,7 +948,7 @@ func writeClassification(e *env, set *dataset.Set, pred []int, classes int, json
 	}
 	acc := float64(right) / float64(max(len(pred), 1))
 	if jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"accuracy": acc, "error_rate": 1 - acc, "n": len(pred), "confusion": confusion})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"accuracy": acc, "error_rate": 1 - acc, "n": len(pred), "confusion": confusion})
 	}
 	fmt.Fprintf(e.stdout, "data:        %s, %s\n", set.Source, set.Shape())
 	fmt.Fprintf(e.stdout, "accuracy:    %.2f%% (%d of %d)\n", 100*acc, right, len(pred))

@@ -27,7 +27,7 @@ type epochRecord struct {
 // historyMeta encodes the records for the model file's metadata, so that a
 // resumed run can draw the whole curve.
 func historyMeta(h []epochRecord) string {
-	b, _ := json.Marshal(h) // plain numbers and ints: cannot fail
+	b, _, _ := marshalFinite(h) // numbers, null for any NaN or infinity: cannot fail
 	return string(b)
 }
 

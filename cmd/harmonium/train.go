@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -517,7 +516,7 @@ func (r *rbmTrainRun) writeJSON(final epochRecord, elapsed time.Duration) error 
 	if r.valid != nil {
 		res["validation_recon_error"] = final.ValidReconError
 	}
-	return json.NewEncoder(r.e.stdout).Encode(res)
+	return writeJSON(r.e.stdout, r.e.stderr, res)
 }
 
 // prepareTraining checks the training data against the visible unit type

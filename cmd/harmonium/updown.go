@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,7 +79,7 @@ func runDBNUpDown(ctx context.Context, e *env, args []string) error {
 	}
 	say("saved %s after %s\n", *out, fmtDuration(time.Since(start)))
 	if *jsonOut {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"model": *out, "epochs": history, "seconds": time.Since(start).Seconds()})
+		return writeJSON(e.stdout, e.stderr, map[string]any{"model": *out, "epochs": history, "seconds": time.Since(start).Seconds()})
 	}
 	return nil
 }
