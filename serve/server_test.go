@@ -57,7 +57,7 @@ var update = flag.Bool("update", false, "retrain the models in testdata")
 // 6-4 RBM: the files in testdata (trained once, so that the race detector's
 // runs need not train), retrained there with -update or into a temporary
 // folder when missing.
-func modelFiles(t *testing.T) (cfPath, rbmPath string) {
+func modelFiles(t testing.TB) (cfPath, rbmPath string) {
 	fixtures.once.Do(func() {
 		cfPath, rbmPath := filepath.Join("testdata", "cf.safetensors"), filepath.Join("testdata", "rbm.safetensors")
 		_, err1 := os.Stat(cfPath)
@@ -105,7 +105,7 @@ func trainFixtures(cfPath, rbmPath string) error {
 
 // testServer starts a server on 127.0.0.1 with the fixture models
 // ("ml", "digits") and a database in a temporary folder.
-func testServer(t *testing.T, opt Options) (*Server, *httptest.Server) {
+func testServer(t testing.TB, opt Options) (*Server, *httptest.Server) {
 	t.Helper()
 	cfPath, rbmPath := modelFiles(t)
 	var models []*Model
