@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/harmonium-ml/harmonium/dataset"
@@ -60,7 +61,7 @@ func (d *dataFlags) loadAny(ctx context.Context, e *env) (*dataset.Set, error) {
 	case "mnist":
 		set, err = loadDownloaded(ctx, e, d.split)
 	default:
-		set, err = dataset.Load(d.path, d.split)
+		set, err = cancellable(ctx, d.path, func() (*dataset.Set, error) { return dataset.Load(d.path, d.split) })
 	}
 	if err != nil {
 		return nil, err
@@ -73,6 +74,32 @@ func (d *dataFlags) loadAny(ctx context.Context, e *env) (*dataset.Set, error) {
 		set.Binarize(float32(d.binarize))
 	}
 	return set, nil
+}
+
+// cancellable returns load's result; when path is a named pipe or device,
+// whose opening can block where no check of ctx reaches (a pipe nothing
+// writes to), it returns errInterrupted as soon as ctx ends, and the
+// abandoned load goes on until it returns or the process ends.
+func cancellable[T any](ctx context.Context, path string, load func() (T, error)) (T, error) {
+	if fi, err := os.Stat(path); err != nil || fi.Mode().IsRegular() || fi.IsDir() {
+		return load()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := load()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("%w while reading %s", errInterrupted, path)
+	}
 }
 
 // forModel standardises set with the model's scaler, when it has one, and
