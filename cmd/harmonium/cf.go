@@ -412,7 +412,7 @@ func runCFEval(ctx context.Context, e *env, args []string) error {
 
 func runCFRecommend(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "cf recommend", "the items a user has not rated that the model predicts they will rate highest. A user the model has never seen gets the most popular items (by number of training ratings), flagged as such; a new user given by --ratings-of-user is folded in (user-based models only): their hidden units are inferred from those ratings, without retraining.",
-		"harmonium cf recommend --model ml.safetensors --user 42 --top 10 --items ml-100k/u.item\n  harmonium cf recommend --model ml.safetensors --ratings-of-user me.json   # me.json: [{\"item\":\"50\",\"rating\":5}, ...]")
+		"harmonium cf recommend --model ml.safetensors --user 42 --top 10 --items ml-100k/u.item\n  harmonium cf recommend --model ml-user.safetensors --ratings-of-user me.json   # a --user-based model; me.json: [{\"item\":\"50\",\"rating\":5}, ...]")
 	model := fs.String("model", "", "model file (required)")
 	user := fs.String("user", "", "user id, as in the ratings file (this or --ratings-of-user is required)")
 	ratingsOf := fs.String("ratings-of-user", "", `a new user's ratings, FILE holding a JSON array [{"item":"50","rating":5}, ...] ("-": standard input), to fold in: a user-based model recommends from them without retraining; items the model does not know are ignored, ratings are taken to the nearest level`)
