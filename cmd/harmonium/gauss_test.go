@@ -132,3 +132,38 @@ func TestGaussianBadInput(t *testing.T) {
 		t.Fatal("a failed run wrote its output")
 	}
 }
+
+// Gaussian visible units left at the recipe's epochs average their
+// parameters over the last fortieth of the recipe's updates (200 samples:
+// 1,000 epochs of 2 minibatches, a horizon of 50 updates), not of the
+// --epochs flag's default.
+func TestGaussianAveragingHorizon(t *testing.T) {
+	dir := t.TempDir()
+	data := realCSV(t, dir, "r.csv", 200, 1)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "averaged over about 50 updates"},
+		{[]string{"--epochs", "100"}, "averaged over about 5 updates"},
+	} {
+		args := append([]string{"train", "--data", data, "--visible", "gaussian", "--standardize", "--hidden", "2", "--out", filepath.Join(dir, "m.safetensors")}, c.args...)
+		code, _, errs := harmonium(t, args...)
+		if code != 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("train %v: %d, want %q in %q", c.args, code, c.want, errs)
+		}
+	}
+}
+
+// dbn train's Gaussian first layer averages over the last fortieth of the
+// updates it runs: with --epochs 20 over 2 minibatches, 40 updates
+// (AverageDecay's floor of 80 gives a horizon of 2), not the recipe's
+// 1,000 epochs' 2,000 (a horizon of 50).
+func TestDBNGaussianAveragingHorizon(t *testing.T) {
+	dir := t.TempDir()
+	data := realCSV(t, dir, "r.csv", 200, 1)
+	code, _, errs := harmonium(t, "dbn", "train", "--data", data, "--visible", "gaussian", "--standardize", "--layers", "2,2", "--epochs", "20,2", "--out", filepath.Join(dir, "d.safetensors"))
+	if code != 0 || !strings.Contains(errs, "layer 0: 7 -> 2 bernoulli hidden, CD-20 averaged over about 2 updates, 20 epochs") {
+		t.Fatalf("dbn train: %d %q", code, errs)
+	}
+}

@@ -94,7 +94,7 @@ func (f *rbmTrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.learnSigma, "learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data)")
 	fs.Float64Var(&f.sigmaRate, "sigma-rate", 0.1, "with --learn-sigma: the standard deviations' learning rate as a fraction of --lr")
 	fs.BoolVar(&f.standardize, "standardize", false, "standardise each feature to mean 0 and standard deviation 1 on the training data; the model keeps the mapping and every command applies it (constant features are only centred)")
-	fs.Float64Var(&f.average, "average", 0, "save the moving average of the parameters over the updates, with this decay per update (e.g. 0.999: about the last 1,000 updates); 0 saves the last parameters (default for Gaussian visible units: 0.999)")
+	fs.Float64Var(&f.average, "average", 0, "save the moving average of the parameters over the updates, with this decay per update (e.g. 0.999: about the last 1,000 updates); 0 saves the last parameters (default for Gaussian visible units: 1 - 40/updates, the last fortieth of the run)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed gives the same model")
 	fs.StringVar(&f.out, "out", "model.safetensors", "where to save the model")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "save the model and training state here after every epoch")
@@ -584,11 +584,11 @@ func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, v
 			cfg.LearningRate = 0.01
 		}
 	}
-	if !given["average"] && def.Average > 0 {
-		cfg.Average = rbm.AverageDecay(cfg.Epochs * max(1, (samples+cfg.BatchSize-1)/cfg.BatchSize))
-	}
 	if !given["epochs"] {
 		cfg.Epochs = def.Epochs
+	}
+	if !given["average"] && def.Average > 0 { // over the run's updates: after its epochs are known
+		cfg.Average = rbm.AverageDecay(cfg.Epochs * max(1, (samples+cfg.BatchSize-1)/cfg.BatchSize))
 	}
 	if !given["lr-decay"] && def.LRDecay > 0 {
 		cfg.LRDecay = def.LRDecay * float64(def.Epochs) / float64(cfg.Epochs)
