@@ -207,6 +207,9 @@ func (f *dbnTrainFlags) config(fs *flag.FlagSet, set *dataset.Set, hidden []int,
 			t.Steps, t.Persistent = f.pcd, true
 		}
 		t.BatchSize, t.Momentum, t.WeightDecay = f.batch, f.momentum, f.weightDecay
+		if t.Average > 0 { // the recipe's horizon: the last fortieth of this run's updates
+			t.Average = rbm.AverageDecay(t.Epochs * max(1, (set.X.Rows+t.BatchSize-1)/t.BatchSize))
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err}
