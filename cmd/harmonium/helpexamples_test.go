@@ -297,7 +297,7 @@ func TestHelpExamples(t *testing.T) {
 		for _, ex := range pending {
 			ctx, cancel := context.WithCancel(context.Background())
 			if ex.args[0] == "serve" { // serves until the context ends
-				ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+				ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
 			}
 			code, _, stderr := harmoniumCtx(t, ctx, ex.args...)
 			cancel()
