@@ -49,15 +49,18 @@ type Shape struct {
 // CD-1's 3.28%). Layer i is seeded with seed + i.
 func DefaultConfig(s Shape, samples int, seed uint64) Config {
 	c := Config{Visible: s.Visible, VisUnits: s.VisUnits, Labels: s.Labels}
+	nv := s.Visible
 	for i, h := range s.Hidden {
 		vis, hid := rbm.Bernoulli, rbm.Bernoulli
 		if i == 0 {
 			vis = s.VisUnits
+		} else {
+			nv = s.Hidden[i-1]
 		}
 		if i == len(s.Hidden)-1 {
 			hid = s.TopUnits
 		}
-		t := rbm.DefaultConfigFor(vis, hid, samples)
+		t := rbm.DefaultConfigFor(vis, hid, nv, h, samples)
 		if vis == rbm.Bernoulli {
 			t.Epochs = DefaultEpochs
 		}

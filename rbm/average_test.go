@@ -113,13 +113,13 @@ func TestAverageDecayAndValidation(t *testing.T) {
 		}
 	}
 	// The Gaussian recipes average; Bernoulli's does not.
-	if c := DefaultConfigFor(Gaussian, Bernoulli, 3823); c.Average == 0 || c.Steps != 20 {
+	if c := DefaultConfigFor(Gaussian, Bernoulli, 62, 20, 3823); c.Average == 0 || c.Steps != 20 {
 		t.Errorf("Gaussian recipe %+v: no averaging or not CD-20", c)
 	}
-	if c := DefaultFixedSigmaConfig(Bernoulli, 3823); c.Average == 0 {
+	if c := DefaultFixedSigmaConfig(Bernoulli, 62, 20, 3823); c.Average == 0 {
 		t.Errorf("fixed-sigma recipe %+v: no averaging", c)
 	}
-	if c := DefaultConfigFor(Bernoulli, Bernoulli, 60000); c.Average != 0 {
+	if c := DefaultConfigFor(Bernoulli, Bernoulli, 784, 500, 60000); c.Average != 0 {
 		t.Errorf("Bernoulli recipe averages: %+v", c)
 	}
 	for _, c := range []struct {

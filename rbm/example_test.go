@@ -93,7 +93,7 @@ func ExampleNewInitUnits() {
 	scaler.Apply(data)
 	m := rbm.NewInitUnits(data.Cols, 4, rbm.Gaussian, rbm.Bernoulli, true, data, 1)
 	m.Scaler = scaler // saved with the model; apply it to new data
-	cfg := rbm.DefaultConfigFor(rbm.Gaussian, rbm.Bernoulli, data.Rows)
+	cfg := rbm.DefaultConfigFor(rbm.Gaussian, rbm.Bernoulli, data.Cols, 20, data.Rows)
 	if _, err := m.Fit(context.Background(), data, cfg, rbm.Hooks{}); err != nil {
 		log.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func TestLearnSigmaRecoversVariances(t *testing.T) {
 	m := NewInitUnits(3, 2, Gaussian, Bernoulli, true, data, 1)
 	clear(m.LogVar) // start every sigma at 1, away from the answer
 	clear(m.VisBias)
-	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Cols, 0, data.Rows)
 	// 1,800 updates: the average's horizon (1,000 updates by default) is
 	// set to a fortieth of the run, as train --epochs does.
 	cfg.Epochs, cfg.LRDecay, cfg.SigmaRate = 60, 0, 1
@@ -221,7 +221,7 @@ func TestGaussianTrainingIsDeterministicAndLearns(t *testing.T) {
 	}
 	fit := func(learn bool) *RBM {
 		m := NewInitUnits(6, 4, Gaussian, Bernoulli, learn, data, 2)
-		cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+		cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Cols, 0, data.Rows)
 		cfg.LearnSigma, cfg.Epochs, cfg.LRDecay = learn, 1000, 0.01
 		if _, err := m.Fit(context.Background(), data, cfg, Hooks{}); err != nil {
 			t.Fatal(err)
@@ -263,7 +263,7 @@ func TestReLUHiddenUnits(t *testing.T) {
 			t.Fatalf("FreeEnergy %.6f, FreeEnergies %.6f", got, fe[r])
 		}
 	}
-	cfg := DefaultConfigFor(Bernoulli, ReLU, data.Rows)
+	cfg := DefaultConfigFor(Bernoulli, ReLU, data.Cols, 0, data.Rows)
 	cfg.Epochs, cfg.BatchSize = 300, 5
 	stats, err := m.Fit(context.Background(), data, cfg, Hooks{})
 	if err != nil {
@@ -422,7 +422,7 @@ func TestGaussianDivergenceAdvice(t *testing.T) {
 	data := gaussData6()
 	mat32.Scale(data, 1000)
 	m := NewInitUnits(6, 4, Gaussian, Bernoulli, false, nil, 1)
-	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Rows)
+	cfg := DefaultConfigFor(Gaussian, Bernoulli, data.Cols, 0, data.Rows)
 	cfg.LearnSigma, cfg.LearningRate, cfg.LRDecay = false, 1, 0
 	_, err := m.Fit(context.Background(), data, cfg, Hooks{})
 	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "epoch ") || !strings.Contains(err.Error(), "standardise") {
@@ -439,15 +439,15 @@ func TestFixedSigmaRecipe(t *testing.T) {
 			data.Set(i, j, float32(2*(i%2)-1)*1.2+0.4*data.At(i, j))
 		}
 	}
-	cfg := DefaultFixedSigmaConfig(Bernoulli, data.Rows)
+	cfg := DefaultFixedSigmaConfig(Bernoulli, data.Cols, 0, data.Rows)
 	batches := (data.Rows + cfg.BatchSize - 1) / cfg.BatchSize
 	if !cfg.Persistent || cfg.LearnSigma || cfg.Steps != 5 || cfg.Epochs != 1000 || batches*cfg.Epochs < 2000 {
 		t.Fatalf("recipe %+v", cfg)
 	}
-	if big := DefaultFixedSigmaConfig(Bernoulli, 400000); big.Epochs != 10 {
+	if big := DefaultFixedSigmaConfig(Bernoulli, 0, 0, 400000); big.Epochs != 10 {
 		t.Fatalf("400,000 samples: %d epochs, want the floor of 10", big.Epochs)
 	}
-	if mid := DefaultFixedSigmaConfig(Bernoulli, 50000); mid.Epochs != 80 || math.Abs(mid.LRDecay-10.0/80) > 1e-12 {
+	if mid := DefaultFixedSigmaConfig(Bernoulli, 0, 0, 50000); mid.Epochs != 80 || math.Abs(mid.LRDecay-10.0/80) > 1e-12 {
 		t.Fatalf("50,000 samples: %d epochs, decay %g; want 80 (40,000 updates of 100), 10/80", mid.Epochs, mid.LRDecay)
 	}
 	cfg.Epochs, cfg.LRDecay = 300, 10.0/300
@@ -461,4 +461,46 @@ func TestFixedSigmaRecipe(t *testing.T) {
 		t.Fatalf("exact log-likelihood %.3f -> %.3f, want a rise of more than 1 nat", before, after)
 	}
 	t.Logf("exact log-likelihood %.3f -> %.3f", before, after)
+}
+
+// The recipe's rate for Gaussian visible units is the tuned one up to the
+// tuned size and falls as sqrt(nv*nh) beyond it.
+func TestGaussianLearningRate(t *testing.T) {
+	if r := GaussianLearningRate(Bernoulli, 62, 20); r != 0.05 {
+		t.Errorf("62x20: %g, want 0.05", r)
+	}
+	if r := GaussianLearningRate(Bernoulli, 0, 0); r != 0.05 {
+		t.Errorf("unknown size: %g, want 0.05", r)
+	}
+	if r := GaussianLearningRate(ReLU, 10, 10); r != 0.001 {
+		t.Errorf("ReLU 10x10: %g, want 0.001", r)
+	}
+	prev := 0.05
+	for _, nh := range []int{100, 200, 500, 2000} {
+		r := GaussianLearningRate(Bernoulli, 62, nh)
+		want := 0.05 * math.Sqrt(1240/float64(62*nh))
+		if !(r < prev) || math.Abs(r-want) > 0.005*want {
+			t.Errorf("62x%d: %g, want %.4g and below %g", nh, r, want, prev)
+		}
+		prev = r
+	}
+	if c := DefaultConfigFor(Gaussian, Bernoulli, 784, 500, 60000); c.LearningRate != GaussianLearningRate(Bernoulli, 784, 500) {
+		t.Errorf("DefaultConfigFor's rate %g", c.LearningRate)
+	}
+}
+
+// Gaussian visible units under ReLU hidden units keep σ fixed and take
+// CD-1 at the ReLU rate: the combinations that diverged on the digits
+// (learned σ, PCD-5 at 0.01) are not the recipe.
+func TestGaussianReLURecipe(t *testing.T) {
+	c := DefaultConfigFor(Gaussian, ReLU, 62, 20, 3823)
+	if c.LearnSigma || c.Persistent || c.Steps != 1 || c.LearningRate != 0.001 || c.Average == 0 {
+		t.Errorf("Gaussian-ReLU recipe %+v", c)
+	}
+	if f := DefaultFixedSigmaConfig(ReLU, 62, 20, 3823); f != c {
+		t.Errorf("fixed-σ ReLU recipe %+v differs from %+v", f, c)
+	}
+	if b := DefaultFixedSigmaConfig(Bernoulli, 62, 20, 3823); !b.Persistent || b.Steps != 5 || b.LearningRate != 0.01 {
+		t.Errorf("fixed-σ Bernoulli recipe %+v", b)
+	}
 }

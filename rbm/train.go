@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/harmonium-ml/harmonium/fit"
@@ -137,20 +138,22 @@ func (c Config) Validate() error {
 // which every comparison lets through, nor infinite.
 func finiteNonNegative(x float64) bool { return x >= 0 && !math.IsInf(x, 1) }
 
-// DefaultConfigFor returns the recipe harmonium uses for the unit types
-// and a training set of the given number of samples. Bernoulli units get
-// DefaultConfig; ReLU and Gaussian hidden units take a learning rate of
-// 0.01 with Bernoulli visible units. Gaussian visible units learn their
-// standard deviations (LearnSigma, SigmaRate 0.1) by CD at a learning rate
-// of 0.05, decayed to a tenth over the run (LRDecay 10/Epochs), for about
-// 10,000 updates (between 10 and 1,000 epochs), the model being the moving
+// DefaultConfigFor returns the recipe harmonium uses for a model of nv
+// visible units of type vis and nh hidden units of type hid, trained on
+// the given number of samples. Bernoulli units get DefaultConfig; ReLU and
+// Gaussian hidden units take a learning rate of 0.01 with Bernoulli
+// visible units. Gaussian visible units with Bernoulli hidden units learn
+// their standard deviations (LearnSigma, SigmaRate 0.1) by CD-20 (on the
+// UCI digits about 1 nat better than CD-5) at GaussianLearningRate,
+// decayed to a tenth over the run (LRDecay 10/Epochs), for about 10,000
+// updates (between 10 and 1,000 epochs), the model being the moving
 // average of the parameters over the last fortieth of the run (Average:
-// AverageDecay); CD-20 with Bernoulli hidden units (on the UCI digits
-// about 1 nat better than CD-5), CD-5 with others. (PCD-5 at 0.02 for
+// AverageDecay); with ReLU hidden units they take DefaultFixedSigmaConfig.
+// (PCD-5 at 0.02 for
 // 40,000 updates with averaging is better still on the digits, but far
 // worse on data in well-separated clusters, where persistent chains do
 // not move between the modes.)
-func DefaultConfigFor(vis, hid Units, samples int) Config {
+func DefaultConfigFor(vis, hid Units, nv, nh, samples int) Config {
 	c := DefaultConfig()
 	if hid != Bernoulli {
 		c.LearningRate = 0.01
@@ -158,15 +161,44 @@ func DefaultConfigFor(vis, hid Units, samples int) Config {
 	if vis != Gaussian {
 		return c
 	}
-	c.LearningRate, c.Steps, c.LearnSigma, c.SigmaRate = 0.05, 5, true, 0.1
-	if hid == Bernoulli {
-		c.Steps = 20
+	if hid != Bernoulli {
+		return DefaultFixedSigmaConfig(hid, nv, nh, samples)
 	}
+	c.LearningRate, c.Steps, c.LearnSigma, c.SigmaRate = GaussianLearningRate(hid, nv, nh), 20, true, 0.1
 	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
 	c.Epochs = min(max((10000+batches-1)/batches, 10), 1000)
 	c.LRDecay = 10 / float64(c.Epochs)
 	c.Average = AverageDecay(c.Epochs * batches)
 	return c
+}
+
+// gaussTunedWeights is the number of weights of the model the learning
+// rates of GaussianLearningRate were tuned on: the UCI digits' 62
+// standardised features by 20 hidden units.
+const gaussTunedWeights = 62 * 20
+
+// GaussianLearningRate returns the learning rate of the recipes for
+// Gaussian visible units with nv visible and nh hidden units of type hid:
+// 0.05 with Bernoulli hidden units (σ learned), 0.001 with ReLU ones (σ
+// fixed), for models of up to 62 x 20 weights, where it was tuned, and
+// that rate times sqrt(1240/(nv*nh)) for larger ones. A step of the weights moves
+// the hidden units' inputs and the visible means by about the rate times
+// sqrt(nv*nh) (the norm of a rank-one update), and at a fixed rate
+// training diverges in its first epoch as models grow (on the digits: 100
+// hidden units at 0.05, 200 at 0.035, 500 at 0.018); the scaled rates
+// train (200 hidden units at 0.0158: -50.6 nats, against -70.4 with 20).
+// Sizes of 0 leave the rate unscaled; scaled rates are rounded to three
+// significant digits.
+func GaussianLearningRate(hid Units, nv, nh int) float64 {
+	lr := 0.05
+	if hid == ReLU {
+		lr = 0.001
+	}
+	if w := float64(nv) * float64(nh); w > gaussTunedWeights {
+		lr *= math.Sqrt(gaussTunedWeights / w)
+		lr, _ = strconv.ParseFloat(strconv.FormatFloat(lr, 'g', 3, 64), 64) // 0.022, not 0.0220085...: a rate a user can type
+	}
+	return lr
 }
 
 // AverageDecay returns the decay of the recipes' parameter averaging
@@ -177,17 +209,23 @@ func DefaultConfigFor(vis, hid Units, samples int) Config {
 func AverageDecay(updates int) float64 { return 1 - 40/float64(max(updates, 80)) }
 
 // DefaultFixedSigmaConfig returns the recipe harmonium uses for Gaussian
-// visible units whose standard deviations stay at 1 (standardised data)
-// and the given hidden units: PCD-5 at a learning rate of 0.01, decayed to
-// a tenth over the run, for about 40,000 updates (between 10 and 1,000
-// epochs). With σ fixed, CD's bias grows the longer it trains (CD-5 on
-// the UCI digits: -78.2 nats after 10,000 updates, -82.6 after 38,000),
-// while persistent chains keep improving (-77.6 after 38,000). The model
-// is the moving average of the parameters, as in DefaultConfigFor.
-func DefaultFixedSigmaConfig(hid Units, samples int) Config {
-	c := DefaultConfigFor(Gaussian, hid, samples)
-	c.LearnSigma, c.SigmaRate = false, 0
+// visible units whose standard deviations stay at 1 (standardised data),
+// nv of them, and nh hidden units of type hid, for about 40,000 updates
+// (between 10 and 1,000 epochs) at a learning rate decayed to a tenth over
+// the run, the model being the moving average of the parameters, as in
+// DefaultConfigFor. With Bernoulli hidden units it is PCD-5 at 0.01: with
+// σ fixed, CD's bias grows the longer it trains (CD-5 on the UCI digits:
+// -78.2 nats after 10,000 updates, -82.6 after 38,000), while persistent
+// chains keep improving (-77.6 after 38,000). ReLU hidden units, whose
+// outputs are unbounded, take CD-1 at GaussianLearningRate (0.001 on the
+// digits): PCD-5 at 0.01, CD-5 at 0.005, and learned deviations at rates
+// down to 0.002 all diverged there within 100 epochs.
+func DefaultFixedSigmaConfig(hid Units, nv, nh, samples int) Config {
+	c := DefaultConfig()
 	c.Persistent, c.Steps, c.LearningRate = true, 5, 0.01
+	if hid == ReLU {
+		c.Persistent, c.Steps, c.LearningRate = false, 1, GaussianLearningRate(hid, nv, nh)
+	}
 	batches := max(1, (samples+c.BatchSize-1)/c.BatchSize)
 	c.Epochs = min(max((40000+batches-1)/batches, 10), 1000)
 	c.LRDecay = 10 / float64(c.Epochs)

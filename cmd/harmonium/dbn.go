@@ -59,7 +59,7 @@ type dbnTrainFlags struct {
 
 const dbnTrainHelp = "train a deep belief network greedily: each layer an RBM trained on the hidden probabilities of the layer below (the first on the data). " +
 	"The defaults are the recipe (Hinton & Salakhutdinov 2006): every Bernoulli layer CD-1 for 50 epochs, batch 100, learning rate 0.1, momentum 0.5 for 5 epochs then 0.9, weight decay 0.0002, layer K seeded with --seed + K; " +
-	"a Gaussian first layer (--visible gaussian) takes the Gaussian recipe of 'harmonium train' (CD-20, lr 0.05 decayed, learned standard deviations, parameters averaged), and Gaussian or ReLU top units (--top-units) a learning rate of 0.01. " +
+	"a Gaussian first layer (--visible gaussian) takes the Gaussian recipe of 'harmonium train' (CD-20, lr 0.05 decayed and scaled down for layers over 62x20 weights, learned standard deviations, parameters averaged), and Gaussian or ReLU top units (--top-units) a learning rate of 0.01. " +
 	"With --labels the top RBM also sees a softmax group of one unit per class beside the penultimate layer (labels from the MNIST files or --label-file), so that 'dbn classify' and 'dbn sample --label' work; it trains by PCD-1 at a learning rate of 0.01 (on MNIST its dreams are digits, CD-1's blobs; on a small data set, a few thousand updates, --cd 1 --lr 0.1 learns faster). --cd, --pcd and a single --lr apply to every layer. " +
 	"--checkpoint saves after every epoch and every finished layer; --resume continues from it."
 
@@ -67,7 +67,7 @@ func (f *dbnTrainFlags) register(fs *flag.FlagSet) {
 	f.data.register(fs, "train")
 	fs.StringVar(&f.layers, "layers", "", "hidden units per layer, bottom to top, e.g. 500,500,2000 (required)")
 	fs.StringVar(&f.epochs, "epochs", "", "epochs per layer: N for every layer or N1,N2,... (default 50 per Bernoulli layer)")
-	fs.StringVar(&f.lr, "lr", "", "learning rate: one for every layer or one per layer (default 0.1; 0.01 for Gaussian or ReLU top units and a top RBM with labels; 0.05 for a Gaussian first layer)")
+	fs.StringVar(&f.lr, "lr", "", "learning rate: one for every layer or one per layer (default 0.1; 0.01 for Gaussian or ReLU top units and a top RBM with labels; 0.05 for a Gaussian first layer, times sqrt(1240/(visible*hidden)) when it has more weights)")
 	fs.IntVar(&f.cd, "cd", 0, "k for CD-k in every layer (default 1; 20 for a Gaussian first layer; PCD-1 for a top RBM with labels)")
 	fs.IntVar(&f.pcd, "pcd", 0, "k for persistent CD (PCD-k) in every layer; replaces --cd")
 	fs.IntVar(&f.batch, "batch", 100, "minibatch size")
@@ -222,7 +222,7 @@ func runDBNTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "dbn train", dbnTrainHelp,
 		"harmonium dbn train --data ../shared/data/mnist --layers 500,500,2000 --labels --seed 1 --out dbn.safetensors\n"+
 			"  harmonium dbn train --data ../shared/data/mnist --layers 1000,500,250,30 --top-units gaussian --seed 1 --out ae-dbn.safetensors\n"+
-			"  harmonium dbn train --data x.npy --visible gaussian --standardize --layers 50,20 --epochs 20,10 --checkpoint ck.safetensors --out d.safetensors")
+			"  harmonium dbn train --data x.npy --visible gaussian --standardize --layers 100,50 --epochs 20,10 --checkpoint ck.safetensors --out d.safetensors")
 	f.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err

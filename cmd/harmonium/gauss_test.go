@@ -167,3 +167,57 @@ func TestDBNGaussianAveragingHorizon(t *testing.T) {
 		t.Fatalf("dbn train: %d %q", code, errs)
 	}
 }
+
+// optdigitsCSV writes the 64 pixel columns of the UCI digits' training
+// file as a CSV, skipping the test when the data is absent.
+func optdigitsCSV(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "..", "shared", "data", "digits", "optdigits.tra")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Skipf("UCI digits not found at %s: %v", src, err)
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.Split(strings.TrimSpace(line), ",")
+		b.WriteString(strings.Join(f[:64], ","))
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(dir, "optdigits.csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The recipe for Gaussian visible units scales its learning rate to the
+// model's size: 100 hidden units on the standardised UCI digits train,
+// where the rate tuned for 20 (0.05) diverges in the first epoch.
+func TestGaussianRecipeScalesToSize(t *testing.T) {
+	dir := t.TempDir()
+	data := optdigitsCSV(t, dir)
+	base := []string{"train", "--data", data, "--visible", "gaussian", "--standardize", "--hidden", "100", "--epochs", "2", "--seed", "1", "--out", filepath.Join(dir, "m.safetensors")}
+	code, _, errs := harmonium(t, base...)
+	if code != 0 || !strings.Contains(errs, "lr 0.022,") {
+		t.Fatalf("defaults, 64x100: %d %q", code, errs)
+	}
+	if code, _, errs := harmonium(t, append(base, "--lr", "0.05")...); code != 1 || !strings.Contains(errs, "diverged") {
+		t.Fatalf("--lr 0.05, 64x100: %d %q (the rate tuned for 20 hidden units no longer diverges: is the test still telling?)", code, errs)
+	}
+}
+
+// ReLU hidden units over Gaussian visible units train on the standardised
+// UCI digits at the defaults (σ fixed, CD-1 at 0.001 scaled to 64x20: 0.000984), where the recipe
+// they took before (σ learned, CD-5 at 0.05) diverges.
+func TestGaussianReLUDefaultsTrain(t *testing.T) {
+	dir := t.TempDir()
+	data := optdigitsCSV(t, dir)
+	base := []string{"train", "--data", data, "--visible", "gaussian", "--standardize", "--hidden-units", "relu", "--hidden", "20", "--epochs", "60", "--seed", "1", "--out", filepath.Join(dir, "m.safetensors")}
+	code, _, errs := harmonium(t, base...)
+	if code != 0 || !strings.Contains(errs, "relu hidden, CD-1") || !strings.Contains(errs, "lr 0.000984,") {
+		t.Fatalf("defaults: %d %q", code, errs)
+	}
+	if code, _, errs := harmonium(t, append(base, "--learn-sigma", "--cd", "5", "--lr", "0.05")...); code != 1 || !strings.Contains(errs, "diverged") {
+		t.Fatalf("the old recipe: %d %q (no longer diverges: is the test still telling?)", code, errs)
+	}
+}

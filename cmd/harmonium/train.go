@@ -20,7 +20,7 @@ import (
 )
 
 func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the recipe of the unit types (Gaussian, sigma learned: CD-20, --lr 0.05 decayed to a tenth, about 10,000 updates; sigma fixed at 1: PCD-5, --lr 0.01 decayed, about 40,000 updates; both save the moving average of the parameters, see --average).",
+	fs := newFlags(e, "train", "train an RBM by contrastive divergence (CD-k) or persistent CD (PCD-k) and save it as a safetensors file. Visible units are Bernoulli (values in [0, 1]) or Gaussian (real values; with --standardize the data are standardised and the model keeps the mapping); hidden units Bernoulli or ReLU. Settings left unset take the recipe of the unit types (Gaussian, sigma learned: CD-20, --lr 0.05 decayed to a tenth, about 10,000 updates; sigma fixed at 1: PCD-5, --lr 0.01 decayed, about 40,000 updates; under ReLU hidden units sigma fixed and CD-1 at --lr 0.001; rates of Gaussian units scaled by sqrt(1240/(visible*hidden)) for models over 62x20; all save the moving average of the parameters, see --average).",
 		"harmonium train --data mnist --hidden 500 --epochs 10 --out mnist.safetensors\n  harmonium train --data features.csv --visible gaussian --standardize --hidden 20 --out g.safetensors")
 	var f rbmTrainFlags
 	f.register(fs)
@@ -91,7 +91,7 @@ func (f *rbmTrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.sampleData, "sample-data", false, "train on a fresh binary sample of every minibatch, each value the probability of a 1 (dynamic binarisation; best for likelihood)")
 	fs.StringVar(&f.visible, "visible", "bernoulli", "visible units: bernoulli (values in [0, 1]) or gaussian (real values)")
 	fs.StringVar(&f.hiddenUnits, "hidden-units", "bernoulli", "hidden units: bernoulli, relu (noisy rectified linear units) or gaussian (linear units with unit-variance noise; with Bernoulli visible units)")
-	fs.BoolVar(&f.learnSigma, "learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data)")
+	fs.BoolVar(&f.learnSigma, "learn-sigma", true, "Gaussian visible units: learn each unit's standard deviation (--learn-sigma=false fixes it at 1; then standardise the data; off by default under ReLU hidden units)")
 	fs.Float64Var(&f.sigmaRate, "sigma-rate", 0.1, "with --learn-sigma: the standard deviations' learning rate as a fraction of --lr")
 	fs.BoolVar(&f.standardize, "standardize", false, "standardise each feature to mean 0 and standard deviation 1 on the training data; the model keeps the mapping and every command applies it (constant features are only centred)")
 	fs.Float64Var(&f.average, "average", 0, "save the moving average of the parameters over the updates, with this decay per update (e.g. 0.999: about the last 1,000 updates); 0 saves the last parameters (default for Gaussian visible units: 1 - 40/updates, the last fortieth of the run)")
@@ -139,6 +139,9 @@ func (f *rbmTrainFlags) checkUnits(fs *flag.FlagSet) error {
 		return usageError{errors.New("--standardize needs --visible gaussian (Bernoulli units need values in [0, 1])")}
 	}
 	f.given = given(fs)
+	if f.vu == rbm.Gaussian && f.hu == rbm.ReLU && !f.given["learn-sigma"] {
+		f.learnSigma = false // the recipe (rbm.DefaultFixedSigmaConfig): learned deviations under ReLU units diverge
+	}
 	if f.vu != rbm.Gaussian {
 		if f.given["learn-sigma"] && f.learnSigma {
 			return usageError{errors.New("--learn-sigma needs --visible gaussian (Bernoulli units have no standard deviation)")}
@@ -258,9 +261,9 @@ func (f *rbmTrainFlags) load(ctx context.Context, e *env, cfg rbm.Config) (*rbmT
 		return nil, err
 	}
 	samples := int(float64(set.X.Rows) * (1 - f.validate))
-	def := rbm.DefaultConfigFor(f.vu, f.hu, samples)
+	def := rbm.DefaultConfigFor(f.vu, f.hu, set.X.Cols, f.hidden, samples)
 	if f.vu == rbm.Gaussian && !f.learnSigma {
-		def = rbm.DefaultFixedSigmaConfig(f.hu, samples)
+		def = rbm.DefaultFixedSigmaConfig(f.hu, set.X.Cols, f.hidden, samples)
 	}
 	applyUnitDefaults(&cfg, def, f.given, f.vu, samples)
 	r := &rbmTrainRun{f: f, e: e, cfg: cfg, set: set, scaler: scaler}
@@ -581,7 +584,7 @@ func applyUnitDefaults(cfg *rbm.Config, def rbm.Config, given map[string]bool, v
 	if !given["lr"] {
 		cfg.LearningRate = def.LearningRate
 		if vu == rbm.Gaussian && !def.Persistent && (cfg.Persistent || cfg.Tempering > 1) {
-			cfg.LearningRate = 0.01
+			cfg.LearningRate = min(0.01, def.LearningRate)
 		}
 	}
 	if !given["epochs"] {
