@@ -42,16 +42,29 @@ func runAE(ctx context.Context, e *env, args []string) error {
 }
 
 // aeDefaults are the sizes each kind gets when --layers or --code is not
-// given: the settings of the comparison in the README.
+// given (the settings of the comparison in the README), and its learning
+// rate with Adam when --lr is not given. ae takes 0.003: on MNIST
+// (784-500-784, 20 epochs, seeds 1 and 2) it reconstructed the test set
+// with 15% less error than 0.001 (0.855 and 0.866 against 1.017 and 1.014)
+// and a logistic regression on its code was more accurate (93.75% and
+// 94.09% against 93.25% and 93.55%). dae keeps 0.001: 0.003 reconstructed
+// better there too but its code, what a denoising autoencoder is for,
+// classified no better (96.03% and 95.99% against 96.06% and 96.05%); the
+// VAE keeps PyTorch's example's 0.001 and conv the rate it was measured at.
 var aeDefaults = map[string]struct {
 	layers string
 	code   int
+	lr     float64
 }{
-	ae.AE:   {"", 500},
-	ae.DAE:  {"", 500},
-	ae.VAE:  {"400", 20},
-	ae.Conv: {"16,8", 0},
+	ae.AE:   {"", 500, 3e-3},
+	ae.DAE:  {"", 500, 1e-3},
+	ae.VAE:  {"400", 20, 1e-3},
+	ae.Conv: {"16,8", 0, 1e-3},
 }
+
+// aeDefaultLR is the default learning rate of the optimisers other than
+// Adam, whatever the kind.
+const aeDefaultLR = 1e-3
 
 // aeTrainFlags are the settings of ae train.
 type aeTrainFlags struct {
@@ -72,7 +85,7 @@ func (f *aeTrainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.epochs, "epochs", 20, "passes over the training data")
 	fs.IntVar(&f.batch, "batch", 128, "samples per minibatch")
 	fs.StringVar(&f.optimizer, "optimizer", "adam", "adam, sgd, rmsprop or adagrad")
-	fs.Float64Var(&f.lr, "lr", 1e-3, "learning rate")
+	fs.Float64Var(&f.lr, "lr", 0, "learning rate (default: 0.003 for --kind ae with adam, otherwise 0.001)")
 	fs.Float64Var(&f.lrDecay, "lr-decay", 1, "multiply the learning rate by this every epoch")
 	fs.Float64Var(&f.l2, "l2", 0, "L2 penalty on the weights")
 	fs.Float64Var(&f.validate, "validate", 0, "hold out this fraction of the training data (drawn with --seed) and report its loss each epoch")
@@ -85,6 +98,19 @@ func (f *aeTrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the per-epoch statistics as one JSON object on stdout")
 	fs.BoolVar(&f.quiet, "quiet", false, "no per-epoch lines or progress bar")
 	fs.StringVar(&f.out, "out", "", "where to save the autoencoder, a safetensors file (required)")
+}
+
+// defaultLR sets the learning rate, when --lr was not given, to the kind's
+// with Adam and to aeDefaultLR with the other optimisers (and for an
+// unknown kind, which check then refuses).
+func (f *aeTrainFlags) defaultLR(fs *flag.FlagSet) {
+	if given(fs)["lr"] {
+		return
+	}
+	f.lr = aeDefaultLR
+	if d, ok := aeDefaults[f.kind]; ok && f.optimizer == "adam" {
+		f.lr = d.lr
+	}
 }
 
 // check validates the flags that need no data.
@@ -165,7 +191,7 @@ func runAETrain(ctx context.Context, e *env, args []string) error {
 		"ae and dae: dense ReLU layers (--layers) down to a sigmoid code (--code), mirrored up to the output; dae corrupts its input in training (--noise). "+
 		"vae: the same with a Gaussian code (means and log-variances, reparameterised sample), trained on the negative ELBO. "+
 		"conv: 3x3 convolutions with 2x2 max-pooling down, 2x upsampling and 3x3 convolutions up. "+
-		"Bernoulli outputs (data in [0, 1]) train on cross-entropy, Gaussian ones on squared error. Adam at 0.001, minibatches of 128. MNIST folders are read from the training split.",
+		"Bernoulli outputs (data in [0, 1]) train on cross-entropy, Gaussian ones on squared error. Adam at 0.001 (0.003 for ae), minibatches of 128. MNIST folders are read from the training split.",
 		"harmonium ae train --kind vae --data ../shared/data/mnist --epochs 10 --out vae.safetensors\n"+
 			"  harmonium ae train --kind dae --noise mask:0.3 --data ../shared/data/mnist --code 500 --out dae.safetensors\n"+
 			"  harmonium ae train --kind conv --data ../shared/data/mnist --validate 0.1 --curve ae-curve.png --out conv.safetensors")
@@ -176,6 +202,7 @@ func runAETrain(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	f.defaultLR(fs)
 	cfg, err := f.check()
 	if err != nil {
 		return err

@@ -149,3 +149,40 @@ func writeCSV(t *testing.T, dir, text string) string {
 	}
 	return f.Name()
 }
+
+// TestAEDefaultLearningRate checks each kind's learning rate when --lr is
+// not given (Adam: 0.003 for ae, 0.001 for dae, vae and conv; the other
+// optimisers 0.001) and that --lr replaces it, from the rate every epoch
+// reports.
+func TestAEDefaultLearningRate(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := blobs(t, dir, 40)
+	for _, c := range []struct {
+		args []string
+		want float64
+	}{
+		{[]string{"--kind", "ae", "--code", "4"}, 0.003},
+		{[]string{"--kind", "dae", "--code", "4"}, 0.001},
+		{[]string{"--kind", "vae", "--layers", "4", "--code", "2"}, 0.001},
+		{[]string{"--kind", "conv", "--layers", "2", "--image-shape", "4x4"}, 0.001},
+		{[]string{"--kind", "ae", "--code", "4", "--optimizer", "rmsprop"}, 0.001},
+		{[]string{"--kind", "ae", "--code", "4", "--lr", "0.02"}, 0.02},
+	} {
+		args := append([]string{"ae", "train", "--data", x, "--epochs", "1", "--batch", "16", "--json", "--quiet", "--out", filepath.Join(dir, "m.safetensors")}, c.args...)
+		code, stdout, stderr := harmonium(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: %d %s", c.args, code, stderr)
+		}
+		var res struct {
+			Epochs []struct {
+				LearningRate float64 `json:"learning_rate"`
+			} `json:"epochs"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Epochs) != 1 {
+			t.Fatalf("%v: %v %q", c.args, err, stdout)
+		}
+		if got := res.Epochs[0].LearningRate; got != c.want {
+			t.Errorf("%v: learning rate %g, want %g", c.args, got, c.want)
+		}
+	}
+}
